@@ -1,0 +1,51 @@
+# EventPay: `make run` serves the whole product, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+NODE_STAMP := frontend/node_modules/.installed-$(shell cat frontend/package-lock.json 2>/dev/null | md5sum | cut -c1-12)
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts -type f 2>/dev/null)
+
+# The tests' own configuration: the machine's PostgreSQL and Redis (a database number of their own);
+# localstripe is started by the test session on a free port.
+TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eventpay} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/11} \
+	STRIPE_SECRET_KEY=sk_test_offline_eventpay STRIPE_PUBLISHABLE_KEY=pk_test_offline \
+	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
+	DJANGO_DEBUG=true
+
+.PHONY: run test install frontend test-python test-frontend chromium clean
+
+run: install frontend/dist/index.html
+	$(BIN)/python -m core.run
+
+test: install chromium frontend/dist/index.html test-frontend test-python
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(NODE_STAMP): frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	rm -f frontend/node_modules/.installed-* && touch $@
+
+frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+test-frontend: $(NODE_STAMP)
+	cd frontend && npm run lint && npm run typecheck && npm test
+
+test-python: install
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var

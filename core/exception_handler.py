@@ -1,0 +1,46 @@
+"""One place that turns errors into API answers: `{"detail": "…"}` (plus field errors for 400)."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+from core.exceptions import ApplicationError
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, DatabaseError):
+        return Response(
+            {"detail": "The service is temporarily unavailable; please retry."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        data = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"detail": _first_message(data), **data}
+    return response
+
+
+def _first_message(errors) -> str:
+    if isinstance(errors, dict):
+        for field, value in errors.items():
+            message = _first_message(value)
+            return message if field in ("non_field_errors", "detail") else f"{field}: {message}"
+    if isinstance(errors, list) and errors:
+        return _first_message(errors[0])
+    return str(errors) or "Invalid input."

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from core import auth_views, views
+
+api = [
+    path("health/", views.health, name="health"),
+    path("ready/", views.ready, name="ready"),
+    path("auth/csrf/", views.csrf, name="csrf"),
+    path("auth/register/", auth_views.RegisterView.as_view(), name="register"),
+    path("auth/login/", auth_views.LoginView.as_view(), name="login"),
+    path("auth/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("auth/me/", auth_views.MeView.as_view(), name="me"),
+    path("auth/token/", auth_views.TokenView.as_view(), name="token"),
+    path("", include("events.urls")),
+    path("payments/", include("payments.urls")),
+    re_path(r"^.*$", views.api_not_found),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    # Everything else is a client-side route of the React app.
+    re_path(r"^(?!api/|admin/|static/).*$", views.frontend_app, name="frontend"),
+]

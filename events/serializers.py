@@ -1,0 +1,36 @@
+from rest_framework import serializers
+
+from events.models import Event
+
+
+class EventCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    starts_at = serializers.DateTimeField()
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    location = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    payment_status = serializers.CharField(read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "title",
+            "description",
+            "location",
+            "starts_at",
+            "created_at",
+            "is_active",
+            "activated_at",
+            "payment_status",
+        ]
+        read_only_fields = fields
+
+
+class PublicEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "title", "description", "location", "starts_at", "activated_at"]
+        read_only_fields = fields

@@ -1,0 +1,219 @@
+"""The only module that talks to Stripe (or to its offline stand-in, localstripe).
+
+Everything else in EventPay sees plain data (`StripeIntent`, event dicts) and the
+two error kinds below. The stand-in's differences from Stripe are handled here
+and nowhere else: what it rejects on create and cancel, its events' old shape
+(`latest_charge` as an object, no `amount_received`), and its ignored
+idempotency keys (our database guard in checkout covers that).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+# Pinned: Stripe shapes its responses and our webhook events by this version.
+API_VERSION = "2026-10-28.endive"
+MAX_NETWORK_RETRIES = 2
+
+
+class StripeGatewayError(Exception):
+    """Stripe refused a request; repeating it as it is will not help."""
+
+
+class TransientStripeError(StripeGatewayError):
+    """Stripe could not be reached or was briefly unavailable; retrying later may succeed."""
+
+
+class InvalidWebhook(Exception):
+    """A webhook delivery that is not a correctly signed, recent Stripe event."""
+
+
+@dataclass(frozen=True)
+class StripeIntent:
+    """The parts of a PaymentIntent that fulfilment and checkout rely on."""
+
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    client_secret: str = ""
+    last_error: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StripeIntent:
+        status = data.get("status") or ""
+        amount = _as_int(data.get("amount"))
+        received = data.get("amount_received")
+        # localstripe has no `amount_received`; a succeeded intent there received its amount.
+        amount_received = _as_int(received) if received is not None else (amount if status == "succeeded" else 0)
+        last_payment_error = data.get("last_payment_error") or {}
+        return cls(
+            id=str(data.get("id") or ""),
+            status=status,
+            amount=amount,
+            amount_received=amount_received,
+            currency=str(data.get("currency") or "").lower(),
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+            client_secret=str(data.get("client_secret") or ""),
+            last_error=str(last_payment_error.get("message") or "") if isinstance(last_payment_error, dict) else "",
+        )
+
+
+def _as_int(value: Any) -> int:
+    # localstripe echoes some amounts as strings.
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def is_offline() -> bool:
+    return settings.STRIPE_OFFLINE
+
+
+@functools.cache
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    base_addresses = {"api": api_base} if api_base else None
+    return stripe.StripeClient(
+        api_key,
+        stripe_version=API_VERSION,
+        base_addresses=base_addresses,
+        max_network_retries=MAX_NETWORK_RETRIES,
+    )
+
+
+def client() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise StripeGatewayError("STRIPE_SECRET_KEY is not configured.")
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise TransientStripeError(str(exc.user_message or exc)) from exc
+    except stripe.APIError as exc:
+        raise TransientStripeError(str(exc.user_message or exc)) from exc
+    except stripe.StripeError as exc:
+        if exc.http_status and exc.http_status >= 500:
+            raise TransientStripeError(str(exc.user_message or exc)) from exc
+        raise StripeGatewayError(str(exc.user_message or exc)) from exc
+
+
+def _intent(obj: Any) -> StripeIntent:
+    return StripeIntent.from_dict(obj.to_dict() if hasattr(obj, "to_dict") else obj)
+
+
+def create_payment_intent(
+    *, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str
+) -> StripeIntent:
+    params: dict[str, Any] = {"amount": amount, "currency": currency, "metadata": metadata}
+    if is_offline():
+        params["payment_method_types"] = ["card"]
+    else:
+        params["automatic_payment_methods"] = {"enabled": True}
+    obj = _call(client().v1.payment_intents.create, params, {"idempotency_key": idempotency_key})
+    return _intent(obj)
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> StripeIntent:
+    return _intent(_call(client().v1.payment_intents.retrieve, payment_intent_id))
+
+
+def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
+    params = {} if is_offline() else {"cancellation_reason": "abandoned"}
+    return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
+
+
+def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100):
+    """Yields Stripe's events (as dicts) created after a Unix time, newest first."""
+    params: dict[str, Any] = {"limit": limit, "created": {"gt": created_after}}
+    if not is_offline():
+        params["delivery_success"] = False
+        if types:
+            params["types"] = types
+    page = _call(client().v1.events.list, params)
+    for obj in page.auto_paging_iter():
+        yield obj.to_dict()
+
+
+def offline_request(method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Forwards one call to localstripe with the secret key (the offline browser adapter's route)."""
+    if not is_offline():
+        raise StripeGatewayError("Only available in offline mode.")
+    try:
+        response = client().raw_request(method.lower(), f"/{path.lstrip('/')}", **params)
+    except stripe.StripeError as exc:
+        body = exc.json_body or {"error": {"message": str(exc.user_message or exc)}}
+        return exc.http_status or 502, body
+    return 200, json.loads(response.body) if hasattr(response, "body") else response.to_dict()
+
+
+def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, Any]:
+    """Checks `Stripe-Signature` against every configured secret and returns the event as a dict.
+
+    `stripe.Webhook.construct_event` would also build `stripe.Event` objects (~25x the cost
+    of verifying); the webhook only needs the verified JSON.
+    """
+    secrets = settings.STRIPE_WEBHOOK_SECRETS
+    if not secrets:
+        raise InvalidWebhook("No webhook secret is configured.")
+    if not signature_header:
+        raise InvalidWebhook("Missing Stripe-Signature header.")
+    try:
+        body = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("Body is not UTF-8.") from exc
+    timestamp = _signature_timestamp(signature_header)
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    if abs(time.time() - timestamp) > tolerance:
+        raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(body, signature_header, secret)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+    else:
+        raise InvalidWebhook("No signature matches the payload.")
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise InvalidWebhook("Body is not JSON.") from exc
+    if not (
+        isinstance(event, dict)
+        and event.get("object") == "event"
+        and isinstance(event.get("id"), str)
+        and event["id"]
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    ):
+        raise InvalidWebhook("Body is not a Stripe event.")
+    return event
+
+
+def _signature_timestamp(header: str) -> int:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise InvalidWebhook("Unable to read the timestamp of Stripe-Signature.")
+
+
+def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for a payload, as Stripe would send it (tests, benchmarks, tools)."""
+    return stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)

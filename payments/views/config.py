@@ -1,0 +1,27 @@
+from django.conf import settings
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
+
+
+def publishable_key() -> str:
+    return settings.STRIPE_PUBLISHABLE_KEY or (OFFLINE_PUBLISHABLE_KEY if settings.STRIPE_OFFLINE else "")
+
+
+class PaymentConfigView(APIView):
+    """What the browser needs to load Stripe.js; in offline mode, where localstripe's stand-in lives."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        offline = settings.STRIPE_OFFLINE
+        return Response(
+            {
+                "publishableKey": publishable_key(),
+                "offline": offline,
+                "stripeJsUrl": f"{settings.STRIPE_API_BASE.rstrip('/')}/js.stripe.com/v3/" if offline else None,
+            }
+        )

@@ -1,0 +1,93 @@
+import json
+import time
+import uuid
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from events.models import Event
+from payments.models import Payment, StripeEvent
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"organiser{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    owner = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Meetup #{n}")
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    event = factory.SubFactory(EventFactory)
+    user = factory.LazyAttribute(lambda p: p.event.owner)
+    payment_intent_id = factory.LazyFunction(lambda: f"pi_{uuid.uuid4().hex[:24]}")
+    amount = 1500
+    currency = "usd"
+    status = Payment.Status.PENDING
+
+
+def payment_intent_object(payment: Payment, **overrides) -> dict:
+    """A PaymentIntent as Stripe puts it in an event's data.object (pinned API version shape)."""
+    obj = {
+        "id": payment.payment_intent_id,
+        "object": "payment_intent",
+        "amount": payment.amount,
+        "amount_received": payment.amount,
+        "currency": payment.currency,
+        "status": "succeeded",
+        "client_secret": f"{payment.payment_intent_id}_secret_test",
+        "latest_charge": f"ch_{uuid.uuid4().hex[:24]}",
+        "last_payment_error": None,
+        "livemode": False,
+        "metadata": {"payment_id": str(payment.pk), "event_id": str(payment.event_id)},
+    }
+    obj.update(overrides)
+    return obj
+
+
+def stripe_event_body(event_type: str, data_object: dict, *, event_id: str | None = None, created: int | None = None) -> dict:
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": created or int(time.time()),
+        "data": {"object": data_object},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def stored_stripe_event(event_type: str, data_object: dict, **fields) -> StripeEvent:
+    body = stripe_event_body(event_type, data_object)
+    payment_intent_id = data_object.get("id") if data_object.get("object") == "payment_intent" else data_object.get("payment_intent", "")
+    return StripeEvent.objects.create(
+        stripe_id=body["id"],
+        type=event_type,
+        api_version=body["api_version"],
+        payment_intent_id=payment_intent_id or "",
+        payload=json.dumps(body),
+        **fields,
+    )
