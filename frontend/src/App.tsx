@@ -1,0 +1,40 @@
+import { lazy } from 'react';
+import { Route, Routes } from 'react-router';
+
+import { AuthProvider } from './components/AuthProvider';
+import { Layout } from './components/Layout';
+import { RequireAuth } from './components/RequireAuth';
+import { paths } from './config/paths';
+import EventPage from './pages/EventPage';
+import EventCreationPage from './pages/flow/EventCreationPage';
+import LogInPage from './pages/LogInPage';
+import MyEventsPage from './pages/MyEventsPage';
+import NotFoundPage from './pages/NotFoundPage';
+import PublicEventsPage from './pages/PublicEventsPage';
+import SignUpPage from './pages/SignUpPage';
+
+// The Stripe wrappers are only needed on the two checkout pages; keep them out of the main chunk.
+const PaymentPage = lazy(() => import('./pages/PaymentPage'));
+const PaymentStatusPage = lazy(() => import('./pages/PaymentStatusPage'));
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Routes>
+        <Route element={<Layout />}>
+          <Route path={paths.home} element={<PublicEventsPage />} />
+          <Route path={paths.signUp} element={<SignUpPage />} />
+          <Route path={paths.logIn} element={<LogInPage />} />
+          <Route element={<RequireAuth />}>
+            <Route path={paths.myEvents} element={<MyEventsPage />} />
+            <Route path={paths.newEvent} element={<EventCreationPage />} />
+            <Route path={paths.event} element={<EventPage />} />
+            <Route path={paths.payment} element={<PaymentPage />} />
+            <Route path={paths.paymentStatus} element={<PaymentStatusPage />} />
+          </Route>
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Routes>
+    </AuthProvider>
+  );
+}

@@ -1,0 +1,6 @@
+import { ApiError } from '../lib/api';
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  return 'Something went wrong. Please try again.';
+}

@@ -1,0 +1,75 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useLocation, useNavigate, useSearchParams } from 'react-router';
+
+import { Alert } from '../components/Alert';
+import { errorMessage } from '../components/errorMessage';
+import { Field } from '../components/Field';
+import { links, safeNext } from '../config/paths';
+import { api, ApiError } from '../lib/api';
+import { useAuth } from '../lib/auth';
+
+export default function LogInPage() {
+  const { setUser } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [params] = useSearchParams();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const loggedOut = (location.state as { loggedOut?: boolean } | null)?.loggedOut === true;
+
+  async function handleSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setSubmitting(true);
+    setError(null);
+    try {
+      setUser(await api.auth.logIn({ username, password }));
+      void navigate(safeNext(params.get('next')), { replace: true });
+    } catch (caught) {
+      setError(caught);
+      setSubmitting(false);
+    }
+  }
+
+  const apiError = error instanceof ApiError ? error : null;
+  return (
+    <section className="narrow">
+      <h1>Log in</h1>
+      {loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
+      <form onSubmit={(e) => void handleSubmit(e)} noValidate>
+        {error ? <Alert>{errorMessage(error)}</Alert> : null}
+        <Field label="Username" required error={apiError?.field('username')}>
+          {(control) => (
+            <input
+              {...control}
+              name="username"
+              autoComplete="username"
+              value={username}
+              onChange={(e) => setUsername(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Password" required error={apiError?.field('password')}>
+          {(control) => (
+            <input
+              {...control}
+              type="password"
+              name="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
+        <button type="submit" className="button" disabled={submitting}>
+          {submitting ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+      <p>
+        New here?{' '}
+        <Link to={links.signUp(params.get('next'))}>Create an account</Link>
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,93 @@
+import { Elements } from '@stripe/react-stripe-js';
+import type { Stripe, StripeElementsOptions } from '@stripe/stripe-js';
+import { useCallback, useMemo } from 'react';
+import { Link, useParams } from 'react-router';
+
+import { Alert } from '../components/Alert';
+import { CheckoutForm } from '../components/checkout/CheckoutForm';
+import { errorMessage } from '../components/errorMessage';
+import { Loading } from '../components/Loading';
+import { links, paths } from '../config/paths';
+import { api, ApiError, type EventItem, type Id, type PaymentIntentSession } from '../lib/api';
+import { formatAmount } from '../lib/format';
+import { getStripe } from '../lib/stripe';
+import { useResource } from '../lib/useResource';
+
+type Checkout =
+  | { kind: 'pay'; event: EventItem; session: PaymentIntentSession; stripe: Stripe }
+  | { kind: 'already-active'; eventId: Id; title?: string };
+
+async function loadCheckout(eventId: string, signal: AbortSignal): Promise<Checkout> {
+  const event = await api.events.get(eventId, signal);
+  if (event.is_active) return { kind: 'already-active', eventId: event.id, title: event.title };
+  try {
+    // The API hands back the open PaymentIntent on a reload, so this never makes a second one.
+    const [session, stripe] = await Promise.all([api.payments.createIntent(event.id), getStripe()]);
+    if (!stripe) throw new Error('Stripe.js is not available in this browser.');
+    return { kind: 'pay', event, session, stripe };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) return { kind: 'already-active', eventId: event.id };
+    throw error;
+  }
+}
+
+export default function PaymentPage() {
+  const { eventId = '' } = useParams();
+  const [checkout, reload] = useResource(
+    useCallback((signal: AbortSignal) => loadCheckout(eventId, signal), [eventId]),
+  );
+
+  if (checkout.status === 'loading') return <Loading label="Preparing secure payment…" />;
+  if (checkout.status === 'error') {
+    return (
+      <section className="narrow">
+        <h1>Pay to activate</h1>
+        <Alert>
+          {checkout.error instanceof ApiError ? errorMessage(checkout.error) : 'The payment form could not be loaded.'}
+        </Alert>
+        <p className="actions">
+          <button type="button" className="button" onClick={reload}>
+            Try again
+          </button>
+          <Link to={paths.myEvents}>Back to my events</Link>
+        </p>
+      </section>
+    );
+  }
+  if (checkout.data.kind === 'already-active') {
+    return (
+      <section className="narrow">
+        <h1>Already live</h1>
+        <p role="status">
+          {checkout.data.title ? `“${checkout.data.title}”` : 'This event'} is already active; there is nothing to pay.
+        </p>
+        <p>
+          <Link to={links.event(checkout.data.eventId)}>See the event status</Link>
+        </p>
+      </section>
+    );
+  }
+  return <PayForEvent {...checkout.data} />;
+}
+
+function PayForEvent({ event, session, stripe }: { event: EventItem; session: PaymentIntentSession; stripe: Stripe }) {
+  const amount = formatAmount(session.amount, session.currency);
+  const options = useMemo<StripeElementsOptions>(
+    () => ({ clientSecret: session.clientSecret, appearance: { theme: 'stripe' } }),
+    [session.clientSecret],
+  );
+  return (
+    <section className="narrow">
+      <h1>Pay to activate</h1>
+      <p className="lede">
+        <strong>{event.title}</strong> goes live as soon as the payment clears.
+      </p>
+      <p className="amount">
+        Activation fee: <strong>{amount}</strong>
+      </p>
+      <Elements stripe={stripe} options={options}>
+        <CheckoutForm amountLabel={amount} />
+      </Elements>
+    </section>
+  );
+}

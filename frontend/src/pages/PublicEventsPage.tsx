@@ -1,0 +1,44 @@
+import { useCallback } from 'react';
+
+import { Alert } from '../components/Alert';
+import { errorMessage } from '../components/errorMessage';
+import { Loading } from '../components/Loading';
+import { api } from '../lib/api';
+import { formatDateTime } from '../lib/format';
+import { useResource } from '../lib/useResource';
+
+export default function PublicEventsPage() {
+  const [events, reload] = useResource(useCallback((signal: AbortSignal) => api.events.live(signal), []));
+
+  return (
+    <section>
+      <h1>Live events</h1>
+      {events.status === 'loading' ? <Loading label="Loading live events…" /> : null}
+      {events.status === 'error' ? (
+        <Alert>
+          {errorMessage(events.error)}{' '}
+          <button type="button" className="link-button" onClick={reload}>
+            Retry
+          </button>
+        </Alert>
+      ) : null}
+      {events.status === 'ok' && events.data.length === 0 ? <p className="empty">No live events yet.</p> : null}
+      {events.status === 'ok' && events.data.length > 0 ? (
+        <ul className="cards">
+          {events.data.map((event) => (
+            <li key={event.id} className="card">
+              <div className="card-main">
+                <h2>{event.title}</h2>
+                <p className="meta">
+                  <time dateTime={event.starts_at}>{formatDateTime(event.starts_at)}</time>
+                  {event.location ? ` · ${event.location}` : null}
+                </p>
+                {event.description ? <p className="description">{event.description}</p> : null}
+              </div>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}

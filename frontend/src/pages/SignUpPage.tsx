@@ -1,0 +1,84 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+
+import { Alert } from '../components/Alert';
+import { errorMessage } from '../components/errorMessage';
+import { Field } from '../components/Field';
+import { links, safeNext } from '../config/paths';
+import { api, ApiError } from '../lib/api';
+import { useAuth } from '../lib/auth';
+
+export default function SignUpPage() {
+  const { setUser } = useAuth();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const [username, setUsername] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [submitting, setSubmitting] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function handleSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setSubmitting(true);
+    setError(null);
+    try {
+      setUser(await api.auth.register({ username, email, password }));
+      void navigate(safeNext(params.get('next')), { replace: true });
+    } catch (caught) {
+      setError(caught);
+      setSubmitting(false);
+    }
+  }
+
+  const apiError = error instanceof ApiError ? error : null;
+  return (
+    <section className="narrow">
+      <h1>Create your account</h1>
+      <form onSubmit={(e) => void handleSubmit(e)} noValidate>
+        {error ? <Alert>{errorMessage(error)}</Alert> : null}
+        <Field label="Username" required error={apiError?.field('username')}>
+          {(control) => (
+            <input
+              {...control}
+              name="username"
+              autoComplete="username"
+              value={username}
+              onChange={(e) => setUsername(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Email" required error={apiError?.field('email')}>
+          {(control) => (
+            <input
+              {...control}
+              type="email"
+              name="email"
+              autoComplete="email"
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Password" required error={apiError?.field('password')}>
+          {(control) => (
+            <input
+              {...control}
+              type="password"
+              name="password"
+              autoComplete="new-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
+        <button type="submit" className="button" disabled={submitting}>
+          {submitting ? 'Creating account…' : 'Sign up'}
+        </button>
+      </form>
+      <p>
+        Already have an account? <Link to={links.logIn(params.get('next'))}>Log in</Link>
+      </p>
+    </section>
+  );
+}
