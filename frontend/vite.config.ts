@@ -22,6 +22,7 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['./src/test/setup.ts'],
     css: false,
-    restoreMocks: true,
+    clearMocks: true,
+    unstubGlobals: true,
   },
 });

@@ -1,4 +1,4 @@
-import { Suspense, useState } from 'react';
+import { startTransition, Suspense, useState } from 'react';
 import { Link, NavLink, Outlet, useNavigate } from 'react-router';
 
 import { paths } from '../config/paths';
@@ -19,8 +19,11 @@ export function Layout() {
     setLogoutError(null);
     try {
       await api.auth.logOut();
-      setUser(null);
-      void navigate(paths.logIn, { replace: true, state: { loggedOut: true } });
+      // One transition, so the private page never renders logged out and redirects on its own.
+      startTransition(() => {
+        setUser(null);
+        void navigate(paths.logIn, { replace: true, state: { loggedOut: true } });
+      });
     } catch (error) {
       setLogoutError(errorMessage(error));
     } finally {

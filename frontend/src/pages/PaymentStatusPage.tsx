@@ -60,8 +60,9 @@ export default function PaymentStatusPage() {
         if (payment) {
           setEventId(payment.event_id);
           if (payment.event_is_active) return setPhase({ kind: 'live' });
-          // Stripe's word wins over a failure we recorded for an earlier attempt.
-          if (outcome !== 'succeeded' && (payment.status === 'failed' || payment.status === 'canceled')) {
+          // While Stripe says processing, a failure recorded by the webhook settles it; once Stripe
+          // says succeeded, a failure we hold is from an earlier attempt.
+          if (outcome === 'processing' && (payment.status === 'failed' || payment.status === 'canceled')) {
             return setPhase({ kind: 'failed', reason: payment.last_error });
           }
         }

@@ -1,0 +1,38 @@
+import { screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+
+import { mockApi, user } from '../test/api';
+import { renderPage } from '../test/render';
+import LogInPage from './LogInPage';
+
+async function submit() {
+  const u = userEvent.setup();
+  await u.type(screen.getByLabelText(/username/i), 'ada');
+  await u.type(screen.getByLabelText(/password/i), 'wrong');
+  await u.click(screen.getByRole('button', { name: 'Log in' }));
+}
+
+describe('LogInPage', () => {
+  it('shows the API error for bad credentials', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 403 },
+      'POST /api/auth/login/': { status: 400, body: { non_field_errors: ['Unable to log in with provided credentials.'] } },
+    });
+    renderPage(<LogInPage />, { path: '/login', url: '/login' });
+
+    await submit();
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Unable to log in with provided credentials.');
+    expect(screen.getByRole('button', { name: 'Log in' })).toBeEnabled();
+  });
+
+  it('returns to a same-site page after logging in, never to another site', async () => {
+    mockApi({ 'GET /api/auth/me/': { status: 403 }, 'POST /api/auth/login/': { status: 200, body: user } });
+    renderPage(<LogInPage />, { path: '/login', url: '/login?next=//evil.example/' });
+
+    await submit();
+
+    expect(await screen.findByTestId('location')).toHaveTextContent(/^\/events$/);
+  });
+});

@@ -1,0 +1,98 @@
+import { screen, waitFor } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
+
+import { anEvent, mockApi, user } from '../test/api';
+import { renderPage } from '../test/render';
+import PaymentPage from './PaymentPage';
+
+vi.mock('@stripe/react-stripe-js', async () => (await import('../test/stripe')).reactStripe);
+vi.mock('@stripe/stripe-js/pure', async () => ({ loadStripe: (await import('../test/stripe')).loadStripe }));
+
+const config = { status: 200, body: { publishableKey: 'pk_test_1', offline: false, stripeJsUrl: null } };
+const session = {
+  clientSecret: 'pi_123_secret_abc',
+  paymentId: 3,
+  amount: 1500,
+  currency: 'usd',
+  publishableKey: 'pk_test_1',
+};
+
+function renderPayment() {
+  return renderPage(<PaymentPage />, { path: '/events/:eventId/pay', url: '/events/7/pay' });
+}
+
+describe('PaymentPage', () => {
+  it('creates the intent for the event and mounts Elements with its client secret', async () => {
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/events/7/': { status: 200, body: anEvent() },
+      'POST /api/payments/create-payment-intent/': { status: 201, body: session },
+      'GET /api/payments/config/': config,
+    });
+    renderPayment();
+
+    expect(screen.getByRole('status')).toHaveTextContent(/preparing secure payment/i);
+    expect(await screen.findByTestId('stripe-elements')).toHaveAttribute('data-client-secret', 'pi_123_secret_abc');
+    expect(screen.getByText('Spring meetup')).toBeInTheDocument();
+    expect(screen.getByText('$15.00')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Pay $15.00' })).toBeEnabled());
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ event_id: 7 });
+  });
+
+  it('on a reload, uses the open intent the API hands back', async () => {
+    // The API answers 200 with the same intent while its payment is open.
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/events/7/': { status: 200, body: anEvent({ payment_status: 'pending' }) },
+      'POST /api/payments/create-payment-intent/': [
+        { status: 201, body: session },
+        { status: 200, body: session },
+      ],
+      'GET /api/payments/config/': config,
+    });
+    const first = renderPayment();
+    expect(await screen.findByTestId('stripe-elements')).toHaveAttribute('data-client-secret', 'pi_123_secret_abc');
+    first.unmount();
+
+    renderPayment();
+
+    expect(await screen.findByTestId('stripe-elements')).toHaveAttribute('data-client-secret', 'pi_123_secret_abc');
+    expect(calls.filter((c) => c.path === '/api/payments/create-payment-intent/')).toHaveLength(2);
+  });
+
+  it('on 409 says the event is already active and links to its status', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/events/7/': { status: 200, body: anEvent() },
+      'POST /api/payments/create-payment-intent/': { status: 409, body: { detail: 'Event is already active.' } },
+      'GET /api/payments/config/': config,
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('heading', { name: 'Already live' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: /see the event status/i })).toHaveAttribute('href', '/events/7');
+    expect(screen.queryByTestId('stripe-elements')).not.toBeInTheDocument();
+  });
+
+  it('does not create an intent for an event that is already live', async () => {
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/events/7/': { status: 200, body: anEvent({ is_active: true, payment_status: 'succeeded' }) },
+    });
+    renderPayment();
+
+    expect(await screen.findByText(/already active/i)).toBeInTheDocument();
+    expect(calls.some((c) => c.method === 'POST')).toBe(false);
+  });
+
+  it('shows an error for an unknown event', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/events/7/': { status: 404, body: { detail: 'Not found.' } },
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Not found.');
+    expect(screen.getByRole('button', { name: /try again/i })).toBeInTheDocument();
+  });
+});

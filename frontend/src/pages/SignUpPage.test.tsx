@@ -1,0 +1,49 @@
+import { screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+
+import { mockApi, user } from '../test/api';
+import { renderPage } from '../test/render';
+import SignUpPage from './SignUpPage';
+
+async function submit(u = userEvent.setup()) {
+  await u.type(screen.getByLabelText(/username/i), 'ada');
+  await u.type(screen.getByLabelText(/email/i), 'ada@example.com');
+  await u.type(screen.getByLabelText(/password/i), 'correct horse battery');
+  await u.click(screen.getByRole('button', { name: 'Sign up' }));
+}
+
+describe('SignUpPage', () => {
+  it('shows field errors from the API', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 403 },
+      'POST /api/auth/register/': {
+        status: 400,
+        body: { username: ['A user with that username already exists.'], password: ['This password is too common.'] },
+      },
+    });
+    renderPage(<SignUpPage />, { path: '/signup', url: '/signup' });
+
+    await submit();
+
+    expect(await screen.findByText('A user with that username already exists.')).toHaveAttribute('role', 'alert');
+    expect(screen.getByLabelText(/password/i)).toHaveAccessibleDescription('This password is too common.');
+  });
+
+  it('registers and continues to my events', async () => {
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 403 },
+      'POST /api/auth/register/': { status: 201, body: user },
+    });
+    renderPage(<SignUpPage />, { path: '/signup', url: '/signup' });
+
+    await submit();
+
+    expect(await screen.findByTestId('location')).toHaveTextContent('/events');
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      username: 'ada',
+      email: 'ada@example.com',
+      password: 'correct horse battery',
+    });
+  });
+});
