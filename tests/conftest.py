@@ -183,6 +183,16 @@ class BrowserLikeSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
+DISCARD_URL = "http://127.0.0.1:9/"  # nothing listens: deliveries fail, as when our endpoint is down
+
+
+@pytest.fixture
+def webhooks_off(localstripe, webhook_secret) -> LocalStripe:
+    """localstripe works, but its webhooks reach nobody (tests that must see no delivery)."""
+    localstripe.register_webhook(DISCARD_URL, webhook_secret)
+    return localstripe
+
+
 @pytest.fixture
 def stack(live_server, localstripe, worker_process, webhook_secret) -> Stack:
     """The whole product: live server, worker process, localstripe sending signed webhooks to us."""

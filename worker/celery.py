@@ -33,7 +33,10 @@ app.conf.beat_schedule = {
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect
-def _retire_unusable_connections(**kwargs):
+def _retire_unusable_connections(task=None, **kwargs):
+    # What Django does around each request; not for tasks run in-process (eager), whose caller owns the connection.
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()
