@@ -21,7 +21,18 @@
   }
 
   var ROUTE = '/api/payments/offline-stripe/';
-  var CARD_FIELDS = ['number', 'exp_month', 'exp_year', 'cvc', 'postal_code'];
+  // The stand-in's inputs, by placeholder, with the accessible names it does not give them.
+  var CARD_FIELDS = {
+    number: 'Card number',
+    exp_month: 'Expiry month (MM)',
+    exp_year: 'Expiry year (YY)',
+    cvc: 'Security code (CVC)',
+    postal_code: 'Postal code',
+  };
+
+  function cardInput(field) {
+    return document.querySelector('input[placeholder="' + field + '"]');
+  }
 
   function readCookie(name) {
     var parts = document.cookie ? document.cookie.split(';') : [];
@@ -66,7 +77,10 @@
       return {};
     });
     if (!response.ok || body.error) {
-      throw body.error || stripeError('api_error', 'http_' + response.status, body.detail || 'The payment server answered ' + response.status + '.');
+      var error = body.error || stripeError('api_error', 'http_' + response.status, body.detail || 'The payment server answered ' + response.status + '.');
+      // localstripe labels a decline invalid_request_error; Stripe answers 402 with a card_error.
+      if (response.status === 402) error.type = 'card_error';
+      throw error;
     }
     return body;
   }
@@ -98,6 +112,14 @@
 
     element.mount = function (domElement) {
       mount.call(element, domElement);
+      Object.keys(CARD_FIELDS).forEach(function (field) {
+        var input = cardInput(field);
+        if (input) {
+          input.setAttribute('aria-label', CARD_FIELDS[field]);
+          if (field !== 'postal_code') input.setAttribute('inputmode', 'numeric');
+          input.setAttribute('autocomplete', 'off');
+        }
+      });
       mounted = true;
       (element.listeners.ready || []).forEach(fireReady);
     };
@@ -125,10 +147,10 @@
   // The stand-in renders plain inputs, one per card field, told apart by their placeholders.
   function readCard() {
     var card = {};
-    for (var i = 0; i < CARD_FIELDS.length; i++) {
-      var input = document.querySelector('input[placeholder="' + CARD_FIELDS[i] + '"]');
-      card[CARD_FIELDS[i]] = input ? input.value.replace(/\s+/g, '') : '';
-    }
+    Object.keys(CARD_FIELDS).forEach(function (field) {
+      var input = cardInput(field);
+      card[field] = input ? input.value.replace(/\s+/g, '') : '';
+    });
     if (card.exp_year.length === 2) card.exp_year = '20' + card.exp_year;
     return card;
   }
