@@ -1,0 +1,262 @@
+"""The operators' console: the webhook inbox, payments and the audit trail of every action taken on them.
+
+Rows are read-only here; every change goes through payments/services/operations.py, which
+records who did what and with which outcome.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from core.exceptions import ApplicationError
+from payments.models import OperatorAction, Payment, StripeEvent
+from payments.services import operations
+
+
+def age_filter(field_name: str, title: str = "age"):
+    """A list filter by the age of a timestamp, for spotting what is stuck."""
+
+    class AgeFilter(admin.SimpleListFilter):
+        parameter_name = f"{field_name}_age"
+        ages = {
+            "lt5m": ("Last 5 minutes", "lt", timedelta(minutes=5)),
+            "lt1h": ("Last hour", "lt", timedelta(hours=1)),
+            "lt1d": ("Last 24 hours", "lt", timedelta(days=1)),
+            "gt5m": ("Older than 5 minutes", "gt", timedelta(minutes=5)),
+            "gt1d": ("Older than 1 day", "gt", timedelta(days=1)),
+        }
+
+        def lookups(self, request, model_admin):
+            return [(key, label) for key, (label, _, _) in self.ages.items()]
+
+        def queryset(self, request, queryset):
+            if self.value() not in self.ages:
+                return queryset
+            _, direction, age = self.ages[self.value()]
+            cutoff = timezone.now() - age
+            lookup = f"{field_name}__gte" if direction == "lt" else f"{field_name}__lt"
+            return queryset.filter(**{lookup: cutoff})
+
+    AgeFilter.title = title
+    return AgeFilter
+
+
+def _summarise(admin_view, request, records: list[OperatorAction], verb: str) -> None:
+    counts = Counter(record.outcome for record in records)
+    message = (
+        f"{verb}: {counts[OperatorAction.Outcome.DONE]} done, {counts[OperatorAction.Outcome.SKIPPED]} skipped, "
+        f"{counts[OperatorAction.Outcome.ERROR]} errors."
+    )
+    errors = [f"{_subject(r)}: {r.detail}" for r in records if r.outcome == OperatorAction.Outcome.ERROR]
+    if errors:
+        message += " " + " | ".join(errors[:5])
+    admin_view.message_user(request, message, messages.ERROR if errors else messages.SUCCESS)
+
+
+def _subject(record: OperatorAction) -> str:
+    return record.stripe_event.stripe_id if record.stripe_event_id else f"payment {record.payment_id}"
+
+
+def _action_summary(record: OperatorAction | None) -> str:
+    if record is None:
+        return "—"
+    when = timezone.localtime(record.created_at).strftime("%Y-%m-%d %H:%M")
+    return f"{record.get_action_display()} by {record.actor} at {when}: {record.outcome}"
+
+
+class OperatorActionInline(admin.TabularInline):
+    model = OperatorAction
+    fields = ("created_at", "actor", "action", "outcome", "reason", "detail")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at", "-id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StripeEventActionForm(helpers.ActionForm):
+    reason = forms.CharField(required=False, max_length=500, label="Reason (for Mark ignored)")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = (
+        "stripe_id", "type", "status", "payment_intent_id", "received_at", "attempts", "short_error", "payment_link",
+        "last_action",
+    )  # fmt: skip
+    list_filter = ("status", "type", age_filter("received_at", "received"))
+    search_fields = ("stripe_id", "payment_intent_id")
+    search_help_text = "A Stripe event id (evt_…) or PaymentIntent id (pi_…)."
+    list_per_page = 50
+    action_form = StripeEventActionForm
+    actions = ("retry_processing", "refetch_and_rerun", "mark_ignored")
+    fields = (
+        "stripe_id", "type", "status", "payment_intent_id", "payment_link", "livemode", "api_version", "received_at",
+        "enqueued_at", "processed_at", "attempts", "last_error", "payload_pretty",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = (OperatorActionInline,)
+
+    def get_queryset(self, request):
+        payment = Payment.objects.filter(payment_intent_id=OuterRef("payment_intent_id")).values("pk")[:1]
+        return super().get_queryset(request).annotate(payment_pk=Subquery(payment)).prefetch_related("operator_actions")
+
+    def get_search_results(self, request, queryset, search_term):
+        # A pasted id is matched exactly, on its index.
+        term = search_term.strip()
+        if term.startswith("evt_"):
+            return queryset.filter(stripe_id=term), False
+        if term.startswith("pi_"):
+            return queryset.filter(payment_intent_id=term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def changelist_view(self, request, extra_context=None):
+        failed = StripeEvent.objects.filter(status=StripeEvent.Status.FAILED).count()
+        extra_context = {**(extra_context or {}), "title": f"Webhook inbox: {failed} failed"}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: StripeEvent) -> str:
+        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+
+    @admin.display(description="payment")
+    def payment_link(self, obj: StripeEvent):
+        payment_pk = getattr(obj, "payment_pk", None)
+        if payment_pk is None:
+            return "—"
+        return format_html('<a href="{}">Payment {}</a>', reverse("admin:payments_payment_change", args=[payment_pk]), payment_pk)
+
+    @admin.display(description="last operator action")
+    def last_action(self, obj: StripeEvent) -> str:
+        return _action_summary(next(iter(obj.operator_actions.all()), None))
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj: StripeEvent):
+        try:
+            text = json.dumps(json.loads(obj.payload), indent=2, sort_keys=True)
+        except ValueError:
+            text = obj.payload
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text)
+
+    @admin.action(description="Retry processing", permissions=["change"])
+    def retry_processing(self, request, queryset):
+        actor = operations.Actor.from_user(request.user)
+        records = [operations.stripe_event_retry(stripe_event=row, actor=actor) for row in queryset.order_by("received_at")]
+        _summarise(self, request, records, "Retry processing")
+
+    @admin.action(description="Re-fetch from Stripe and rerun (PaymentIntent events)", permissions=["change"])
+    def refetch_and_rerun(self, request, queryset):
+        actor = operations.Actor.from_user(request.user)
+        records = [operations.stripe_event_refetch(stripe_event=row, actor=actor) for row in queryset.order_by("received_at")]
+        _summarise(self, request, records, "Re-fetch from Stripe")
+
+    @admin.action(description="Mark ignored (give a reason)", permissions=["change"])
+    def mark_ignored(self, request, queryset):
+        actor = operations.Actor.from_user(request.user)
+        reason = request.POST.get("reason", "")
+        try:
+            records = [
+                operations.stripe_event_ignore(stripe_event=row, actor=actor, reason=reason)
+                for row in queryset.order_by("received_at")
+            ]
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        _summarise(self, request, records, "Mark ignored")
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "created_at", "updated_at",
+        "inbox_link", "last_action",
+    )  # fmt: skip
+    list_filter = ("status", age_filter("created_at", "created"), age_filter("updated_at", "last change"))
+    search_fields = ("payment_intent_id", "user__username", "event__title")
+    search_help_text = "A PaymentIntent id (pi_…), a user name or an event title."
+    list_select_related = ("event", "user")
+    actions = ("reconcile_now",)
+    fields = (
+        "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "last_error", "created_at",
+        "updated_at", "inbox_link",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = (OperatorActionInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("operator_actions")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term.startswith("pi_"):
+            return queryset.filter(payment_intent_id=term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="event")
+    def event_link(self, obj: Payment):
+        label = f"#{obj.event_id} {obj.event.title}" + (" (active)" if obj.event.is_active else "")
+        if admin.site.is_registered(type(obj.event)):
+            return format_html('<a href="{}">{}</a>', reverse("admin:events_event_change", args=[obj.event_id]), label)
+        return label
+
+    @admin.display(description="webhook inbox")
+    def inbox_link(self, obj: Payment):
+        if not obj.payment_intent_id:
+            return "—"
+        url = reverse("admin:payments_stripeevent_changelist") + "?" + urlencode({"q": obj.payment_intent_id})
+        return format_html('<a href="{}">Inbox rows</a>', url)
+
+    @admin.display(description="last operator action")
+    def last_action(self, obj: Payment) -> str:
+        return _action_summary(next(iter(obj.operator_actions.all()), None))
+
+    @admin.action(description="Reconcile with Stripe now", permissions=["change"])
+    def reconcile_now(self, request, queryset):
+        actor = operations.Actor.from_user(request.user)
+        records = [operations.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
+        _summarise(self, request, records, "Reconcile with Stripe")
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "outcome", "stripe_event", "payment", "reason", "detail")
+    list_filter = ("action", "outcome", age_filter("created_at", "when"))
+    search_fields = ("actor", "stripe_event__stripe_id", "payment__payment_intent_id")
+    list_select_related = ("stripe_event", "payment")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,58 @@
+"""What the operator commands share: `--dry-run`, time arguments, a progress bar and a one-line summary."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import TypeVar
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from tqdm import tqdm
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^(?P<value>\d+)(?P<unit>[smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(value: str) -> timedelta:
+    """`90s`, `10m`, `2h`, `3d`, `1w`."""
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 90s, 10m, 2h, 3d or 1w.")
+    return timedelta(**{_UNITS[match["unit"]]: int(match["value"])})
+
+
+def moment(value: str) -> datetime:
+    """A duration ago (`3d`) or an ISO 8601 time (`2031-05-01T12:00:00Z`; without an offset, UTC)."""
+    if _DURATION.match(value.strip()):
+        return timezone.now() - duration(value)
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a duration like 3d nor an ISO 8601 time.")
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt_timezone.utc)
+
+
+class OperatorCommand(BaseCommand):
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument("--dry-run", action="store_true", help="Show what would be done, change nothing.")
+        return parser
+
+    def progress(self, items: Iterable[T], *, total: int | None, unit: str) -> Iterator[T]:
+        # Drawn on a terminal only; logs and pipes get the summary line alone.
+        return tqdm(items, total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
+
+    def finish(self, summary: str, *, failed: bool) -> None:
+        """Prints the one-line summary; a run that could not do everything exits non-zero."""
+        if failed:
+            raise CommandError(summary)
+        self.stdout.write(self.style.SUCCESS(summary))

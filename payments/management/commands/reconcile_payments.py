@@ -1,0 +1,32 @@
+from payments.management.commands._operator import OperatorCommand, duration
+from payments.models import OperatorAction
+from payments.services import operations
+
+
+class Command(OperatorCommand):
+    help = "Asks Stripe for the state of pending payments unchanged for a while and applies it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than", type=duration, default="10m", help="Unchanged for at least this long (default 10m)."
+        )
+
+    def handle(self, *args, older_than, dry_run, **options):
+        payments = list(operations.payments_for_reconcile(older_than=older_than))
+        if dry_run:
+            for payment in payments:
+                self.stdout.write(f"would reconcile payment {payment.pk} ({payment.payment_intent_id})")
+            self.finish(f"reconcile_payments: {len(payments)} payments would be reconciled (dry run).", failed=False)
+            return
+
+        counts = {outcome: 0 for outcome in OperatorAction.Outcome.values}
+        actor = operations.Actor.process("manage.py reconcile_payments")
+        for payment in self.progress(payments, total=len(payments), unit="payment"):
+            record = operations.payment_reconcile_now(payment=payment, actor=actor)
+            counts[record.outcome] += 1
+            if record.outcome == OperatorAction.Outcome.ERROR:
+                self.stderr.write(f"payment {payment.pk}: {record.detail}")
+        self.finish(
+            f"reconcile_payments: {counts['done']} reconciled, {counts['skipped']} skipped, {counts['error']} errors.",
+            failed=counts["error"] > 0,
+        )
