@@ -215,7 +215,15 @@
           'card[cvc]': card.cvc,
         });
         // localstripe cannot confirm with a payment_method parameter (500), so set it first.
-        await call('POST', 'v1/payment_intents/' + id, { client_secret: clientSecret, payment_method: paymentMethod.id });
+        intent = await call('POST', 'v1/payment_intents/' + id, { client_secret: clientSecret, payment_method: paymentMethod.id });
+        if (intent.status !== 'requires_confirmation') {
+          // localstripe keeps a declined charge on the intent, so it never confirms that intent again;
+          // real Stripe does. Say so plainly rather than forward its bare "Bad request".
+          console.warn('offline-stripe-adapter: localstripe cannot confirm ' + id + ' (status ' + intent.status + ').');
+          return {
+            error: stripeError('invalid_request_error', 'payment_intent_unexpected_state', 'The offline Stripe stand-in cannot confirm this payment again.'),
+          };
+        }
         intent = await call('POST', 'v1/payment_intents/' + id + '/confirm', { client_secret: clientSecret });
       } catch (error) {
         return { error: error };
