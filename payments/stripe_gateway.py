@@ -126,6 +126,17 @@ def create_payment_intent(
     return _intent(obj)
 
 
+PAYABLE_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+
+
+def intent_accepts_payment(intent: StripeIntent) -> bool:
+    """Whether the browser can still pay this intent (a new attempt after a decline included)."""
+    if intent.status not in PAYABLE_INTENT_STATUSES:
+        return False
+    # localstripe keeps a declined charge on the intent and refuses to confirm it again; Stripe allows it.
+    return not (is_offline() and intent.last_error)
+
+
 def retrieve_payment_intent(payment_intent_id: str) -> StripeIntent:
     return _intent(_call(client().v1.payment_intents.retrieve, payment_intent_id))
 
@@ -144,7 +155,7 @@ def list_events(*, created_after: int, types: list[str] | None = None, limit: in
             params["types"] = types
     page = _call(client().v1.events.list, params)
     for obj in page.auto_paging_iter():
-        yield obj.to_dict()
+        yield obj.to_dict(for_json=True)
 
 
 def offline_request(method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:

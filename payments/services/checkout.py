@@ -9,6 +9,7 @@ from core.exceptions import Conflict, NotFound, ServiceUnavailable
 from events.models import Event
 from payments import stripe_gateway
 from payments.models import Payment
+from payments.services.fulfilment import payment_apply_intent
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,9 @@ class Checkout:
     payment: Payment
     client_secret: str
     created: bool
+
+
+IN_FLIGHT_INTENT_STATUSES = frozenset({"succeeded", "processing", "requires_capture"})
 
 
 def payment_idempotency_key(payment: Payment) -> str:
@@ -40,11 +44,19 @@ def checkout_start(*, user, event_id: int) -> Checkout:
     payment = Payment.objects.filter(event=event, status__in=Payment.OPEN_STATUSES).first()
     if payment is not None:
         intent = _gateway(stripe_gateway.retrieve_payment_intent, payment.payment_intent_id)
-        if payment.status == Payment.Status.FAILED:
-            # A new attempt on the same PaymentIntent (the contract's failed → pending).
-            payment.status = Payment.Status.PENDING
-            payment.save(update_fields=["status", "updated_at"])
-        return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
+        if stripe_gateway.intent_accepts_payment(intent):
+            if payment.status == Payment.Status.FAILED:
+                # A new attempt on the same PaymentIntent (the contract's failed → pending).
+                payment.status = Payment.Status.PENDING
+                payment.save(update_fields=["status", "updated_at"])
+            return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
+        if intent.status in IN_FLIGHT_INTENT_STATUSES:
+            # Paid or being paid: never a second PaymentIntent; the webhook brings the news.
+            return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
+        # The intent can no longer be paid (canceled, or stuck after a decline offline): close it, open another.
+        if intent.status != "canceled":
+            _gateway(stripe_gateway.cancel_payment_intent, payment.payment_intent_id)
+        payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED)
 
     payment = Payment(
         user=user,

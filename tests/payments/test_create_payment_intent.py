@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from payments import stripe_gateway
 from payments.models import Payment
+from tests.conftest import pay_at_localstripe
 from tests.factories import EventFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +120,46 @@ def test_stripe_unreachable_answers_503_and_leaves_no_payment(auth_client, event
     assert response.status_code == 503
     assert "Stripe" in response.json()["detail"]
     assert Payment.objects.count() == 0
+
+
+def test_after_a_decline_the_next_attempt_can_pay(auth_client, event):
+    # given: the first card was declined (localstripe cannot retry a declined intent; Stripe can)
+    first = auth_client.post(URL, {"event_id": event.pk}, format="json").json()
+    status, _ = pay_at_localstripe(first["clientSecret"], "4000000000000341")
+    assert status == 402
+    Payment.objects.filter(pk=first["paymentId"]).update(status=Payment.Status.FAILED, last_error="declined")
+
+    # when
+    again = auth_client.post(URL, {"event_id": event.pk}, format="json")
+    status, intent = pay_at_localstripe(again.json()["clientSecret"], "4242424242424242")
+
+    # then: offline, the stuck intent was canceled and a new payment opened; still one open payment
+    assert again.status_code == 201
+    assert status == 200 and intent["status"] == "succeeded"
+    assert Payment.objects.get(pk=first["paymentId"]).status == Payment.Status.CANCELED
+    assert Payment.objects.filter(event=event, status__in=Payment.OPEN_STATUSES).count() == 1
+
+
+def test_an_intent_canceled_at_stripe_gives_way_to_a_new_payment(auth_client, event):
+    first = auth_client.post(URL, {"event_id": event.pk}, format="json").json()
+    old = Payment.objects.get(pk=first["paymentId"])
+    stripe_gateway.cancel_payment_intent(old.payment_intent_id)
+
+    again = auth_client.post(URL, {"event_id": event.pk}, format="json")
+
+    assert again.status_code == 201
+    assert again.json()["paymentId"] != old.pk
+    old.refresh_from_db()
+    assert old.status == Payment.Status.CANCELED
+
+
+def test_a_paid_intent_is_never_replaced_by_a_second_one(auth_client, event):
+    # given: paid at Stripe, the webhook not processed yet
+    first = auth_client.post(URL, {"event_id": event.pk}, format="json").json()
+    pay_at_localstripe(first["clientSecret"], "4242424242424242")
+
+    again = auth_client.post(URL, {"event_id": event.pk}, format="json")
+
+    assert again.status_code == 200
+    assert again.json()["paymentId"] == first["paymentId"]
+    assert Payment.objects.filter(event=event).count() == 1
