@@ -118,5 +118,15 @@ def test_declined_card_is_shown_and_the_event_stays_inactive(stack, page: Page, 
     page.get_by_role("link", name="Live events").click()
     expect(page.get_by_role("heading", name="Live events")).to_be_visible()
     expect(page.get_by_text(title)).to_have_count(0)
-
     print(f"\nE2E decline: {time.monotonic() - started:.1f} s")
+
+    # and then: the organiser tries again with another card, and the event goes live
+    page.get_by_role("link", name="My events").click()
+    page.get_by_role("listitem").filter(has_text=title).get_by_role("link", name=re.compile("Pay to activate")).click()
+    pay = page.get_by_role("button", name="Pay $15.00")
+    expect(pay).to_be_enabled()
+    fill_card(page, SUCCEEDING_CARD)
+    pay.click()
+    expect(page.get_by_text("Your event is live")).to_be_visible(timeout=ACTIVATION)
+    shots(page, "retry-event-live")
+    assert event_json(page, stack.url, event_id)["is_active"] is True
