@@ -1,44 +1,109 @@
 """Process-level endpoints: liveness, readiness, CSRF cookie, and the React app's shell."""
 
-from django.conf import settings
-from django.db import connection
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
-from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+import copy
+import functools
+import logging
+import threading
+import time
 
+import redis
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+logger = logging.getLogger(__name__)
+
+# Each dependency gets this long to answer (libpq rounds a connect timeout below 2 s up to 2 s).
 READY_TIMEOUT_SECONDS = 2
 
 
-@require_GET
+def probe(view):
+    """GET or HEAD only, answered in JSON like the rest of the API; probes carry no CSRF token."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@probe
 def health(request):
     return JsonResponse({"status": "ok"})
 
 
-def _database_ready() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+def _database_ready(settings_dict: dict) -> None:
+    # A connection of its own with a connect timeout: the request's persistent connection may still
+    # work while new ones fail, and libpq would otherwise wait for an unreachable server indefinitely.
+    settings_dict = copy.deepcopy(settings_dict)
+    if settings_dict["ENGINE"].endswith("postgresql"):
+        settings_dict["OPTIONS"] = {**settings_dict.get("OPTIONS", {}), "connect_timeout": READY_TIMEOUT_SECONDS}
+    probe = connections[DEFAULT_DB_ALIAS].__class__(settings_dict, alias="ready-probe")
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        probe.close()
 
 
-def _broker_ready() -> None:
-    from worker.celery import app
+def _broker_ready(broker_url: str) -> None:
+    # No retries: redis-py's default policy backs off for seconds before admitting the broker is down.
+    client = redis.Redis.from_url(
+        broker_url,
+        socket_connect_timeout=READY_TIMEOUT_SECONDS,
+        socket_timeout=READY_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=READY_TIMEOUT_SECONDS)
-        conn.default_channel.client.ping()
 
+def _run_checks(checks: dict, timeout: float) -> dict[str, str]:
+    """Runs the checks side by side; one that has not answered by the deadline is "timed out"."""
+    results = dict.fromkeys(checks, "timed out")
 
-@require_GET
-def ready(request):
-    checks = {"database": _database_ready, "broker": _broker_ready}
-    down = []
-    for name, check in checks.items():
+    def run(name, check, *args):
         try:
-            check()
-        except Exception as exc:  # any failure means "not ready"; the name and reason are the answer
-            down.append(f"{name}: {type(exc).__name__}")
+            check(*args)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means "down"; its type is the answer, never its message
+            results[name] = type(exc).__name__
+
+    # Daemon threads: a check stuck on a frozen server must not hold up the process's exit.
+    threads = [threading.Thread(target=run, args=(name, *check), daemon=True) for name, check in checks.items()]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return dict(results)
+
+
+@probe
+def ready(request):
+    checks = {
+        "database": (_database_ready, connections[DEFAULT_DB_ALIAS].settings_dict),
+        "broker": (_broker_ready, settings.CELERY_BROKER_URL),
+    }
+    results = _run_checks(checks, timeout=READY_TIMEOUT_SECONDS + 1)
+    down = [f"{name}: {result}" for name, result in results.items() if result != "ok"]
     if down:
-        return JsonResponse({"status": "unavailable", "detail": "Not ready: " + ", ".join(down)}, status=503)
-    return JsonResponse({"status": "ok"})
+        logger.warning("not ready: %s", ", ".join(down))
+        return JsonResponse(
+            {"status": "unavailable", "detail": "Not ready: " + ", ".join(down), "checks": results}, status=503
+        )
+    return JsonResponse({"status": "ok", "checks": results})
 
 
 @require_GET
