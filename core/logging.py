@@ -118,3 +118,30 @@ class TextFormatter(logging.Formatter):
             head, newline, rest = line.partition("\n")
             line = f"{head} [{ids}]{newline}{rest}"
         return redact(line)
+
+
+def _gunicorn_logger_base():
+    from gunicorn.glogging import Logger
+
+    return Logger
+
+
+class GunicornLogger(_gunicorn_logger_base()):
+    """Gunicorn's access and error lines through the same formatters (`logger_class = "core.logging.GunicornLogger"`).
+
+    Its access line holds the request line with the query string, where the return page
+    carries `payment_intent_client_secret`: without this it would be written as it came.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        import os
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+        from django.conf import settings
+
+        formatter = JsonFormatter() if settings.LOG_FORMAT == "json" else TextFormatter()
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(formatter)
+                handler.addFilter(ContextFilter())

@@ -6,10 +6,13 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from gunicorn.config import Config
 
-from core.logging import ContextFilter, JsonFormatter, TextFormatter, log_context, redact
+from core.logging import ContextFilter, GunicornLogger, JsonFormatter, TextFormatter, log_context, redact
 from tests.conftest import ROOT
 
 
@@ -110,8 +113,6 @@ def test_secrets_in_arguments_extras_and_tracebacks_are_redacted(capture):
 
 def test_celery_task_id_is_on_records_logged_inside_a_task(capture, db):
     # given
-    from datetime import timedelta
-
     from django.utils import timezone
     from freezegun import freeze_time
 
@@ -163,3 +164,26 @@ def test_production_settings_write_json_lines():
     record = json.loads(line)
     assert record["message"] == "intent pi_1_secret_[redacted] for [redacted]"
     assert (record["level"], record["logger"], record["payment_id"]) == ("WARNING", "payments", 7)
+
+
+def test_gunicorn_access_lines_are_redacted(settings):
+    # given
+    settings.LOG_FORMAT = "json"
+    config = Config()
+    config.set("accesslog", "-")
+    gunicorn_logger = GunicornLogger(config)
+    stream = io.StringIO()
+    for handler in gunicorn_logger.access_log.handlers:
+        handler.setStream(stream)
+    query = "payment_intent=pi_3Ab9Q&payment_intent_client_secret=pi_3Ab9Q_secret_Zx81kLmN0p"
+    request = SimpleNamespace(method="GET", path="/payments/status", query=query, version=(1, 1), headers=[], uri="")
+    response = SimpleNamespace(status="200 OK", status_code=200, headers=[], sent=10, response_length=10)
+    environ = {"RAW_URI": f"/payments/status?{query}", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.1"}
+
+    # when
+    gunicorn_logger.access(response, request, environ, timedelta(milliseconds=5))
+
+    # then
+    record = json.loads(stream.getvalue())
+    assert record["logger"] == "gunicorn.access"
+    assert "Zx81kLmN0p" not in record["message"] and "pi_3Ab9Q_secret_[redacted]" in record["message"]

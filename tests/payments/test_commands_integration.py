@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from core import offline
 from payments.models import OperatorAction, Payment, StripeEvent
-from tests.conftest import pay_at_localstripe, wait_until
+from tests.conftest import BrowserLikeSession, pay_at_localstripe, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -16,8 +16,6 @@ def test_catch_up_heals_an_endpoint_outage(live_server, localstripe, worker_proc
     # given: the endpoint is down (nothing listens where localstripe sends) while the organiser pays
     down = f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/"
     localstripe.register_webhook(down, webhook_secret)
-    from tests.conftest import BrowserLikeSession
-
     http = BrowserLikeSession()
     http.get(f"{live_server.url}/api/auth/csrf/").raise_for_status()
     http.post(
