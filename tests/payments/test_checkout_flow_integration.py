@@ -71,7 +71,10 @@ def test_declined_card_fails_the_payment_and_the_event_stays_inactive(stack):
     assert payment["last_error"] == "Your card was declined."
     assert payment["event_is_active"] is False
     assert http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"] is False
-    # A new attempt reuses the same PaymentIntent and reopens the payment.
+    # A new attempt: localstripe cannot confirm a declined intent again, so checkout opens a new payment.
     retry = http.post(f"{stack.url}/api/payments/create-payment-intent/", json={"event_id": event_id})
-    assert retry.status_code == 200 and retry.json()["paymentId"] == checkout["paymentId"]
-    assert Payment.objects.get(pk=checkout["paymentId"]).status == Payment.Status.PENDING
+    assert retry.status_code == 201 and retry.json()["paymentId"] != checkout["paymentId"]
+    assert Payment.objects.get(pk=checkout["paymentId"]).status == Payment.Status.CANCELED
+    status, intent = pay_at_localstripe(retry.json()["clientSecret"], "4242424242424242")
+    assert status == 200, intent
+    wait_until(lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the retry to go live")
