@@ -1,0 +1,1 @@
+"""Load and burst benchmarks of the webhook path: `make bench` writes bench/BENCHMARKS.md."""
