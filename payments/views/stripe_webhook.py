@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
+from core import metrics
 from payments import stripe_gateway
 from payments.services import inbox
 
@@ -22,9 +22,22 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
 
 
+def _storable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor lone surrogates (both possible in JSON escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+@metrics.count_webhook_deliveries
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request instead.
-@require_POST
 def stripe_webhook(request):
+    if request.method != "POST":
+        response = _error(f"Method {request.method} not allowed.", 405)
+        response["Allow"] = "POST"
+        return response
     limit = settings.STRIPE_WEBHOOK_MAX_BYTES
     try:
         declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -40,13 +53,13 @@ def stripe_webhook(request):
         event = stripe_gateway.verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.InvalidWebhook as exc:
         return _error(str(exc), 400)
+    if len(event["id"]) > 255 or not all(map(_storable, (event["id"], event["type"], inbox.payment_intent_id(event)))):
+        return _error("Body is not a Stripe event.", 400)
+    request.stripe_event_type = event["type"]  # for the deliveries metric
 
     try:
-        row = inbox.stripe_event_store(event=event, payload=payload)
+        stripe_event_id = inbox.stripe_event_receive(event=event, payload=payload)
     except DatabaseError:
         logger.exception("could not store stripe event %s; Stripe will retry", event["id"])
         return _error("Could not store the event; please retry.", 503)
-
-    if row is not None:
-        inbox.stripe_event_enqueue(stripe_event_id=row.pk)
-    return JsonResponse({"received": True, "duplicate": row is None})
+    return JsonResponse({"received": True, "duplicate": stripe_event_id is None})
