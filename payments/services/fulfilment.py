@@ -72,10 +72,9 @@ class PaymentMismatch(Exception):
 
 
 def process_stripe_event(*, stripe_event_id: int) -> str:
-    """Applies one inbox row through the handler table; returns the row's resulting status."""
-    StripeEvent.objects.filter(pk=stripe_event_id).exclude(status__in=StripeEvent.FINISHED_STATUSES).update(
-        attempts=F("attempts") + 1
-    )
+    """Applies one inbox row through the handler table; returns the row's resulting status.
+
+    An attempt that raises rolls back whole; the task records it (`stripe_event_record_attempt`)."""
     with transaction.atomic():
         row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
         if row is None:
@@ -89,9 +88,10 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
         else:
             outcome = handler(json.loads(row.payload)["data"]["object"])
         row.status = outcome.status
+        row.attempts += 1
         row.last_error = outcome.reason if outcome.status == StripeEvent.Status.FAILED else ""
         row.processed_at = timezone.now()
-        row.save(update_fields=["status", "last_error", "processed_at"])
+        row.save(update_fields=["status", "attempts", "last_error", "processed_at"])
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
     log(
         "stripe event %s %s: %s",
@@ -103,12 +103,24 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
     return outcome.status
 
 
+def stripe_event_record_attempt(*, stripe_event_id: int, error: str) -> None:
+    """An attempt that raised (and will be retried): count it and keep its error for operators."""
+    StripeEvent.objects.filter(pk=stripe_event_id).exclude(status__in=StripeEvent.FINISHED_STATUSES).update(
+        attempts=F("attempts") + 1, last_error=error[:2000]
+    )
+
+
 def stripe_event_mark_failed(*, stripe_event_id: int, error: str) -> None:
     """Retries are used up: leave the row for an operator (unless it finished meanwhile)."""
     updated = (
         StripeEvent.objects.filter(pk=stripe_event_id)
         .exclude(status__in=StripeEvent.FINISHED_STATUSES)
-        .update(status=StripeEvent.Status.FAILED, last_error=error[:2000], processed_at=timezone.now())
+        .update(
+            status=StripeEvent.Status.FAILED,
+            attempts=F("attempts") + 1,
+            last_error=error[:2000],
+            processed_at=timezone.now(),
+        )
     )
     if updated:
         logger.error("stripe event row %s failed after its retries: %s", stripe_event_id, error)
@@ -116,10 +128,10 @@ def stripe_event_mark_failed(*, stripe_event_id: int, error: str) -> None:
 
 def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
     """Moves the payment of a PaymentIntent to `target` if its state allows; activates or deactivates its event."""
-    event_id = Payment.objects.filter(payment_intent_id=payment_intent_id).values_list("event_id", flat=True).first()
-    if event_id is None:
+    # Event first, then payment: the order checkout locks them in.
+    event = Event.objects.select_for_update(of=("self",)).filter(payments__payment_intent_id=payment_intent_id).first()
+    if event is None:
         return Outcome.ignored(f"PaymentIntent {payment_intent_id} was not created by EventPay.")
-    event = Event.objects.select_for_update().get(pk=event_id)
     payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
 
     if payment.status == target and target != Status.FAILED:
@@ -136,10 +148,14 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
             logger.error("payment %s not activated: %s", payment.pk, exc, extra={"payment_id": payment.pk})
             return Outcome.failed(str(exc))
 
+    was_succeeded = payment.status == Status.SUCCEEDED
     payment.status = target
     payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
     payment.save(update_fields=["status", "last_error", "updated_at"])
-    _event_sync_activation(event)
+    if target == Status.SUCCEEDED:
+        _event_set_active(event, True)
+    elif was_succeeded:
+        _event_set_active(event, event.payments.filter(status=Status.SUCCEEDED).exists())
     return Outcome.processed(f"Payment {payment.pk} is {target}.")
 
 
@@ -157,13 +173,12 @@ def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> N
         raise PaymentMismatch(f"Metadata {intent.metadata!r} does not name payment {payment.pk}.")
 
 
-def _event_sync_activation(event: Event) -> None:
+def _event_set_active(event: Event, active: bool) -> None:
     """`Event.is_active` is true exactly while one of its payments is succeeded."""
-    should_be_active = event.payments.filter(status=Status.SUCCEEDED).exists()
-    if should_be_active == event.is_active:
+    if event.is_active == active:
         return
-    event.is_active = should_be_active
-    if should_be_active:
+    event.is_active = active
+    if active:
         event.activated_at = timezone.now()
     event.save(update_fields=["is_active", "activated_at"])
 
