@@ -1,0 +1,211 @@
+"""The chaos stack: real processes whose dependencies a test can take away and give back.
+
+- a private Redis server (the machine's shared one is never stopped), restartable on its port;
+- a TCP proxy in front of the machine's PostgreSQL that can refuse connections (PostgreSQL
+  itself keeps running for everyone else);
+- the web app under gunicorn and Celery workers, as separate processes, wired to both.
+The test process itself talks to PostgreSQL directly, to set up and to check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.conf import settings
+
+from core import offline
+from payments import stripe_gateway
+from tests.conftest import ROOT, wait_until
+
+SWEEP_AFTER_SECONDS = 1
+
+
+class PrivateRedis:
+    def __init__(self, directory: Path):
+        self.port = offline.free_port()
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = offline.start_redis(
+            port=self.port, directory=self.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+class PostgresProxy:
+    """Forwards TCP to PostgreSQL; `refuse()` drops every open connection and refuses new ones."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = offline.free_port()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.allow()
+
+    def allow(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def refuse(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _close(listener)  # shutdown() first: close() alone leaves a socket blocked in accept() listening
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _close(sock)
+
+    def close(self) -> None:
+        self.refuse()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+@dataclass
+class Chaos:
+    env: dict[str, str]
+    redis: PrivateRedis
+    postgres: PostgresProxy
+    tmp: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    web_url: str = ""
+
+    def start_web(self) -> str:
+        port = offline.free_port()
+        log = (self.tmp / "web.log").open("a")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "core.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--threads", "4", "--timeout", "30"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.processes.append(process)
+        offline.wait_for_port(port, process=process)
+        self.web_url = f"http://127.0.0.1:{port}"
+        return self.web_url
+
+    def start_worker(self, name: str, concurrency: int = 2) -> tuple[subprocess.Popen, Path]:
+        log_path = self.tmp / f"{name}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency",
+             str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
+            cwd=ROOT, env=self.env, stdout=log_path.open("a"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.processes.append(process)
+        wait_until(lambda: "ready." in log_path.read_text(errors="replace") or process.poll() is not None, timeout=30)
+        assert process.poll() is None, log_path.read_text()
+        return process, log_path
+
+    def deliver(self, body: dict, timeout: float = 10) -> requests.Response:
+        payload = json.dumps(body)
+        signature = stripe_gateway.sign_payload(payload, settings.STRIPE_WEBHOOK_SECRETS[0])
+        return requests.post(
+            f"{self.web_url}/api/payments/webhook/", data=payload, timeout=timeout,
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+        )  # fmt: skip
+
+    def sweep(self) -> None:
+        """What beat does every minute: send the sweeper task (it re-sends rows older than SWEEP_AFTER_SECONDS)."""
+        from worker.celery import app
+        from worker.tasks import requeue_stale_stripe_events
+
+        with app.connection_for_write(self.redis.url) as connection:
+            requeue_stale_stripe_events.apply_async(connection=connection)
+
+
+def pool_children(process: subprocess.Popen) -> list[int]:
+    """The prefork pool's processes of a worker (its direct children)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process started in its own session, with everything it forked."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def chaos(worker_env, tmp_path):
+    db = settings.DATABASES["default"]
+    private_redis = PrivateRedis(tmp_path / "redis")
+    proxy = PostgresProxy(target_port=int(db["PORT"] or 5432))
+    env = {
+        **worker_env,
+        "REDIS_URL": private_redis.url,
+        "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}",
+        "STRIPE_EVENT_SWEEP_AFTER_SECONDS": str(SWEEP_AFTER_SECONDS),
+        "DATABASE_CONN_MAX_AGE": "60",
+    }
+    stack = Chaos(env=env, redis=private_redis, postgres=proxy, tmp=tmp_path)
+    yield stack
+    for process in reversed(stack.processes):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill_group(process)
+    proxy.close()
+    private_redis.stop()
+

@@ -1,0 +1,169 @@
+"""Failures during webhook traffic: nothing is lost, nothing is applied twice, nobody has to step in.
+
+Each test runs the web app (gunicorn) and Celery workers as processes on a private Redis and
+behind a PostgreSQL proxy (tests/chaos/conftest.py), takes one of them away, gives it back,
+and checks the ledger: every stored event finished, each payment in its final state, each
+event active exactly when its payment succeeded.
+"""
+
+import os
+import random
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from events.models import Event
+from payments.models import Payment, StripeEvent
+from tests.chaos.conftest import kill_group, pool_children
+from tests.conftest import wait_until
+from tests.factories import PaymentFactory, payment_intent_object, stripe_event_body
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+Status = Payment.Status
+
+
+def _burst(payments: list[Payment], rng: random.Random) -> tuple[list[dict], set[str]]:
+    """A decline then a success per payment, a third of them sent twice, shuffled."""
+    events = []
+    for payment in payments:
+        declined = payment_intent_object(
+            payment, status="requires_payment_method", amount_received=0, last_payment_error={"message": "Declined."}
+        )
+        events.append(stripe_event_body("payment_intent.payment_failed", declined))
+        events.append(stripe_event_body("payment_intent.succeeded", payment_intent_object(payment)))
+    deliveries = events + rng.sample(events, len(events) // 3)
+    rng.shuffle(deliveries)
+    return deliveries, {event["id"] for event in events}
+
+
+def _deliver_all(chaos, deliveries: list[dict]) -> list[int]:
+    with ThreadPoolExecutor(8) as pool:
+        return [response.status_code for response in pool.map(chaos.deliver, deliveries)]
+
+
+def _all_finished(stripe_ids: set[str]) -> bool:
+    rows = StripeEvent.objects.filter(stripe_id__in=stripe_ids)
+    return rows.count() == len(stripe_ids) and not rows.exclude(status__in=StripeEvent.FINISHED_STATUSES).exists()
+
+
+def _assert_ledger(payments: list[Payment], stripe_ids: set[str], expected: str = Status.SUCCEEDED) -> None:
+    rows = StripeEvent.objects.filter(stripe_id__in=stripe_ids)
+    assert rows.count() == len(stripe_ids)  # one row per event id: nothing lost, nothing stored twice
+    assert set(rows.values_list("status", flat=True)) <= set(StripeEvent.FINISHED_STATUSES)
+    for payment in payments:
+        payment.refresh_from_db()
+        event = Event.objects.get(pk=payment.event_id)
+        assert payment.status == expected, payment
+        assert event.is_active == (payment.status == Status.SUCCEEDED)
+        assert not event.is_active or event.activated_at is not None
+
+
+def test_sigkill_of_pool_processes_during_a_burst_loses_nothing_and_applies_nothing_twice(chaos):
+    # given: a burst stored and queued before any worker runs
+    chaos.start_web()
+    payments = [PaymentFactory() for _ in range(40)]
+    deliveries, stripe_ids = _burst(payments, random.Random(1))
+    assert set(_deliver_all(chaos, deliveries)) == {200}
+
+    # when: a worker drains it and its pool processes are SIGKILLed while tasks are in flight
+    worker, log_path = chaos.start_worker("killed-children")
+    kills = 0
+    while kills < 8 and "WorkerLostError" not in log_path.read_text(errors="replace") and not _all_finished(stripe_ids):
+        wait_until(lambda: len(pool_children(worker)) == 2, timeout=10, message="the pool to be up")
+        wait_until(lambda: chaos.redis.client().hlen("unacked") or _all_finished(stripe_ids), timeout=10)
+        os.kill(pool_children(worker)[0], signal.SIGKILL)
+        kills += 1
+        time.sleep(0.3)
+
+    # then: the tasks those processes held are redelivered (acks_late, reject_on_worker_lost)
+    wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="every event to be processed")
+    assert "WorkerLostError" in log_path.read_text(errors="replace"), "no task was in flight when the kills came"
+    _assert_ledger(payments, stripe_ids)
+
+
+def test_a_worker_killed_outright_with_tasks_in_flight_is_replaced_and_nothing_is_lost(chaos):
+    # given: a stored burst, a worker busy draining it
+    chaos.start_web()
+    payments = [PaymentFactory() for _ in range(40)]
+    deliveries, stripe_ids = _burst(payments, random.Random(2))
+    assert set(_deliver_all(chaos, deliveries)) == {200}
+    first, _ = chaos.start_worker("first")
+    wait_until(lambda: StripeEvent.objects.filter(stripe_id__in=stripe_ids, status="processed").exists(), timeout=20)
+
+    # when: the whole worker dies (SIGKILL, no chance to hand back what it holds) and a new one starts
+    kill_group(first)
+    unfinished = StripeEvent.objects.filter(stripe_id__in=stripe_ids).exclude(status__in=StripeEvent.FINISHED_STATUSES)
+    assert unfinished.exists(), "the burst was drained before the kill"
+    chaos.start_worker("replacement")
+
+    # then: what was in flight (its messages unacked in Redis until the visibility timeout) is re-sent
+    # by the sweeper, as beat sends it every minute, and processed exactly once in effect
+    time.sleep(1.2)  # older than STRIPE_EVENT_SWEEP_AFTER_SECONDS
+    chaos.sweep()
+    wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="every event to be processed")
+    _assert_ledger(payments, stripe_ids)
+
+
+def test_redis_down_while_webhooks_arrive_then_back_everything_is_processed_by_the_sweeper(chaos):
+    # given: the whole stack up, then Redis stops
+    chaos.start_web()
+    chaos.start_worker("worker")
+    payments = [PaymentFactory() for _ in range(10)]
+    deliveries, stripe_ids = _burst(payments, random.Random(3))
+    chaos.redis.stop()
+
+    # when: Stripe delivers
+    started = time.monotonic()
+    statuses = _deliver_all(chaos, deliveries)
+    elapsed = time.monotonic() - started
+
+    # then: every delivery is acknowledged once stored, promptly, and waits in the inbox
+    assert set(statuses) == {200}
+    assert elapsed < 15, f"{len(deliveries)} deliveries took {elapsed:.1f} s with Redis down"
+    rows = StripeEvent.objects.filter(stripe_id__in=stripe_ids)
+    assert rows.count() == len(stripe_ids)
+    assert set(rows.values_list("status", flat=True)) == {StripeEvent.Status.RECEIVED}
+
+    # when: Redis comes back (empty: it never got the messages) and beat's sweeper runs
+    chaos.redis.start()
+    time.sleep(1.2)
+    chaos.sweep()
+
+    # then: the worker reconnected on its own and processed everything
+    wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="every event to be processed")
+    _assert_ledger(payments, stripe_ids)
+
+
+def test_postgres_refusing_connections_answers_503_stores_nothing_and_processing_resumes(chaos):
+    # given: one event stored and queued while PostgreSQL is up, no worker yet
+    chaos.start_web()
+    first, second = PaymentFactory(), PaymentFactory()
+    stored = stripe_event_body("payment_intent.succeeded", payment_intent_object(first))
+    assert chaos.deliver(stored).status_code == 200
+
+    # when: PostgreSQL refuses connections, Stripe delivers another event and a worker starts on the queue
+    chaos.postgres.refuse()
+    refused = stripe_event_body("payment_intent.succeeded", payment_intent_object(second))
+    response = chaos.deliver(refused)
+    worker, log_path = chaos.start_worker("worker")
+    wait_until(lambda: "OperationalError" in log_path.read_text(errors="replace"), timeout=20, message="a failed attempt")
+
+    # then: the delivery is refused with 503 for Stripe to retry, and nothing of it was written
+    assert response.status_code == 503
+    assert "detail" in response.json()
+    assert not StripeEvent.objects.filter(stripe_id=refused["id"]).exists()
+    assert Payment.objects.get(pk=first.pk).status == Status.PENDING
+
+    # when: PostgreSQL is back and Stripe retries
+    chaos.postgres.allow()
+    retried = chaos.deliver(refused)
+
+    # then: the worker's retries and the new delivery both go through
+    assert retried.status_code == 200
+    stripe_ids = {stored["id"], refused["id"]}
+    wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="both events to be processed")
+    _assert_ledger([first, second], stripe_ids)
+    assert worker.poll() is None
