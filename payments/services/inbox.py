@@ -72,7 +72,9 @@ def _insert_ignoring_duplicates_sql() -> str:
     quote = connection.ops.quote_name
     table, key, pk = quote(StripeEvent._meta.db_table), quote("stripe_id"), quote(StripeEvent._meta.pk.column)
     columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
-    values = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    # The driver's own placeholder: this statement bypasses Django's cursor (sqlite3 takes `?`).
+    placeholder = "?" if connection.vendor == "sqlite" else "%s"
+    values = ", ".join([placeholder] * len(_INSERT_FIELDS))
     # Names come from the model, quoted; every value is a bound parameter.
     sql = f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"  # nosec B608
     return sql
