@@ -209,3 +209,36 @@ def chaos(worker_env, tmp_path):
     proxy.close()
     private_redis.stop()
 
+
+
+class RowLock:
+    """Holds `SELECT … FOR UPDATE` on one event from a connection of its own, so that fulfilment
+    of that event's payment blocks in a worker: a task provably in flight, whatever the timing."""
+
+    def __init__(self, event_id: int):
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        self.connection = psycopg.connect(
+            host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=False
+        )
+        self.connection.execute("SELECT id FROM events_event WHERE id = %s FOR UPDATE", [event_id])
+
+    def waiters(self) -> int:
+        """Backends of this database waiting on a row lock (our blocked task)."""
+        with psycopg_connect_like(self.connection) as other:
+            row = other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+        return row[0]
+
+    def release(self) -> None:
+        self.connection.rollback()
+        self.connection.close()
+
+
+def psycopg_connect_like(connection):
+    import psycopg
+
+    info = connection.info
+    return psycopg.connect(host=info.host, port=info.port, user=info.user, dbname=info.dbname, autocommit=True)

@@ -16,7 +16,7 @@ import pytest
 
 from events.models import Event
 from payments.models import Payment, StripeEvent
-from tests.chaos.conftest import kill_group, pool_children
+from tests.chaos.conftest import RowLock, kill_group, pool_children
 from tests.conftest import wait_until
 from tests.factories import PaymentFactory, payment_intent_object, stripe_event_body
 
@@ -62,41 +62,46 @@ def _assert_ledger(payments: list[Payment], stripe_ids: set[str], expected: str 
 
 
 def test_sigkill_of_pool_processes_during_a_burst_loses_nothing_and_applies_nothing_twice(chaos):
-    # given: a burst stored and queued before any worker runs
+    # given: a burst stored and queued before any worker runs; one payment's event is locked, so
+    # the task applying it waits inside a pool process
     chaos.start_web()
     payments = [PaymentFactory() for _ in range(40)]
     deliveries, stripe_ids = _burst(payments, random.Random(1))
     assert set(_deliver_all(chaos, deliveries)) == {200}
+    lock = RowLock(payments[0].event_id)
 
-    # when: a worker drains it and its pool processes are SIGKILLed while tasks are in flight
+    # when: a worker drains it and its pool processes are SIGKILLed while that task is in flight
     worker, log_path = chaos.start_worker("killed-children")
-    kills = 0
-    while kills < 8 and "WorkerLostError" not in log_path.read_text(errors="replace") and not _all_finished(stripe_ids):
-        wait_until(lambda: len(pool_children(worker)) == 2, timeout=10, message="the pool to be up")
-        wait_until(lambda: chaos.redis.client().hlen("unacked") or _all_finished(stripe_ids), timeout=10)
-        os.kill(pool_children(worker)[0], signal.SIGKILL)
-        kills += 1
-        time.sleep(0.3)
+    try:
+        wait_until(lambda: lock.waiters() >= 1, timeout=30, message="a task to wait on the locked event")
+        for pid in pool_children(worker):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: "WorkerLostError" in log_path.read_text(errors="replace"), timeout=20)
+    finally:
+        lock.release()
 
     # then: the tasks those processes held are redelivered (acks_late, reject_on_worker_lost)
     wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="every event to be processed")
-    assert "WorkerLostError" in log_path.read_text(errors="replace"), "no task was in flight when the kills came"
     _assert_ledger(payments, stripe_ids)
 
 
 def test_a_worker_killed_outright_with_tasks_in_flight_is_replaced_and_nothing_is_lost(chaos):
-    # given: a stored burst, a worker busy draining it
+    # given: a stored burst, a worker busy draining it, one of its tasks waiting on a locked event
     chaos.start_web()
     payments = [PaymentFactory() for _ in range(40)]
     deliveries, stripe_ids = _burst(payments, random.Random(2))
     assert set(_deliver_all(chaos, deliveries)) == {200}
+    lock = RowLock(payments[0].event_id)
     first, _ = chaos.start_worker("first")
-    wait_until(lambda: StripeEvent.objects.filter(stripe_id__in=stripe_ids, status="processed").exists(), timeout=20)
+    try:
+        wait_until(lambda: lock.waiters() >= 1, timeout=30, message="a task to wait on the locked event")
 
-    # when: the whole worker dies (SIGKILL, no chance to hand back what it holds) and a new one starts
-    kill_group(first)
+        # when: the whole worker dies (SIGKILL, no chance to hand back what it holds) and a new one starts
+        kill_group(first)
+    finally:
+        lock.release()
     unfinished = StripeEvent.objects.filter(stripe_id__in=stripe_ids).exclude(status__in=StripeEvent.FINISHED_STATUSES)
-    assert unfinished.exists(), "the burst was drained before the kill"
+    assert unfinished.exists()
     chaos.start_worker("replacement")
 
     # then: what was in flight (its messages unacked in Redis until the visibility timeout) is re-sent
