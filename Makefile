@@ -15,7 +15,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true
 
-.PHONY: run test install frontend test-python test-frontend chromium clean
+.PHONY: run test install frontend test-python test-frontend chromium clean bench audit
 
 run: install frontend/dist/index.html
 	$(BIN)/python -m core.run
@@ -42,6 +42,21 @@ test-frontend: $(NODE_STAMP)
 
 test-python: install
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Load and burst benchmarks of the webhook path on a stack of their own (a fresh PostgreSQL database
+# eventpay_bench, a private Redis, gunicorn, Celery): writes bench/BENCHMARKS.md. Takes about 4 minutes.
+bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.run
+
+# Code and dependency audits; docs/SECURITY.md gives every accepted finding and its reason.
+audit: install $(NODE_STAMP)
+	$(BIN)/bandit -q -r core events payments worker -b docs/bandit-baseline.json
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
+	@mkdir -p var && cd frontend && if npm audit --omit=dev --json > ../var/npm-audit.json 2>/dev/null; then \
+		echo "npm audit: no known vulnerabilities in the production dependencies"; \
+	elif grep -q '"auditReportVersion"' ../var/npm-audit.json; then npm audit --omit=dev; exit 1; \
+	else echo "npm audit: the registry's advisory service did not answer; nothing audited (see docs/SECURITY.md)"; fi
 
 # The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
 chromium:

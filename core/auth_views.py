@@ -1,6 +1,8 @@
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.contrib.auth.password_validation import validate_password
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -50,7 +52,16 @@ class _AuthThrottled(APIView):
     throttle_scope = "auth"
 
 
-class RegisterView(_AuthThrottled):
+class _SessionCreating(_AuthThrottled):
+    def initial(self, request, *args, **kwargs):
+        # DRF checks CSRF only for a logged-in session; these create one, so a forged cross-site
+        # form could log a victim into the attacker's account (login CSRF). Token clients use TokenView.
+        SessionAuthentication().enforce_csrf(request)
+        super().initial(request, *args, **kwargs)
+
+
+class RegisterView(_SessionCreating):
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -60,7 +71,8 @@ class RegisterView(_AuthThrottled):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class LoginView(_AuthThrottled):
+class LoginView(_SessionCreating):
+    @extend_schema(request=CredentialsSerializer, responses={200: UserSerializer})
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -69,6 +81,10 @@ class LoginView(_AuthThrottled):
 
 
 class TokenView(_AuthThrottled):
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
+    )
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -79,11 +95,13 @@ class TokenView(_AuthThrottled):
 class LogoutView(APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(request=None, responses={204: None})
     def post(self, request):
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
+    @extend_schema(responses={200: UserSerializer})
     def get(self, request):
         return Response(UserSerializer(request.user).data)

@@ -44,3 +44,22 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Remote address as the proxy reports it, request line, status, bytes, duration in microseconds.
 access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(a)s"'
+# Access and error lines through our redacting formatters: the return page's query string holds a client secret.
+logger_class = "core.logging.GunicornLogger"
+
+
+def on_starting(server):
+    """Webhook delivery counters are summed across workers (prometheus_client's multiprocess mode):
+    its directory must start empty with every master."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

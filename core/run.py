@@ -149,11 +149,17 @@ def main() -> int:
             env=env, cwd=BASE_DIR, check=True,
         )
         bin_dir = Path(python).parent
+        # The production gunicorn configuration, sized for one development machine.
+        web_env = {
+            "WEB_CONCURRENCY": "2",
+            **env,
+            "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics"),
+        }
         supervisor.start(
             "web",
-            [str(bin_dir / "gunicorn"), "core.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "20"],
-            env,
+            [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "core" / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{port}"],
+            web_env,
         )
         supervisor.start(
             "worker", [str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency", "2"], env

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -10,7 +11,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me" if DEBUG else environ.Env.NOTSET)
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -24,6 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_results",
     "core",
     "events",
@@ -33,6 +37,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -78,9 +83,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# Paths are settable because the Docker image installs the project as a wheel (away from BASE_DIR).
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 # The built React app is served from the site root (assets carry content hashes from Vite).
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+FRONTEND_DIST = Path(env("DJANGO_FRONTEND_DIST", default=str(BASE_DIR / "frontend" / "dist")))
 WHITENOISE_ROOT = FRONTEND_DIST
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -109,6 +115,18 @@ REST_FRAMEWORK = {
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EventPay API",
+    "DESCRIPTION": "Events go live once Stripe confirms the activation fee. Errors answer {\"detail\": …}.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.add_error_responses"],
 }
 
 # Stripe. Without a secret key the app runs against the offline stand-in (localstripe).
@@ -155,22 +173,55 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Soft shutdown (a cold shutdown, which SIGTERM starts when REMAP_SIGTERM=SIGQUIT as in docker-compose.yml):
+# running tasks get this long to finish, then are cancelled unacknowledged and Redis hands them to another
+# worker. An idle worker stops at once: messages it holds for a later retry go back to Redis as it closes.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=20.0)
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = False
 
+# Logs: JSON lines in production, readable lines in development (LOG_FORMAT overrides); each record
+# carries the Stripe event, PaymentIntent, payment and task ids where known, and never a secret (core/logging.py).
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "core.logging.JsonFormatter"},
+        "text": {"()": "core.logging.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # runserver's request lines carry query strings (the return page's client secret): redact them too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
+# Celery workers log through LOGGING above instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if not DEBUG:
+    # Django's own test for a real key (check --deploy's security.W009), refused at start instead of warned about.
+    if (
+        SECRET_KEY == DEV_SECRET_KEY
+        or SECRET_KEY.startswith("django-insecure-")
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 5
+    ):
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG=false needs a real DJANGO_SECRET_KEY: 50 or more random characters, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_DEBUG=false needs DJANGO_ALLOWED_HOSTS: the host names the site answers to.")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # Only behind a proxy that sets X-Forwarded-Proto itself and drops any sent by the client.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^api/ready/$"]
+    # Probes and Prometheus scrape over plain HTTP inside the network; restrict /api/metrics at the proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^api/ready/$", r"^api/metrics$"]

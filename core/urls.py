@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core import auth_views, views
+from core import auth_views, metrics, views
 
 api = [
     path("health/", views.health, name="health"),
@@ -14,6 +15,9 @@ api = [
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("", include("events.urls")),
     path("payments/", include("payments.urls")),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^.*$", views.api_not_found),
 ]
 

@@ -1,4 +1,6 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +18,18 @@ class PaymentConfigView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "PaymentConfig",
+                {
+                    "publishableKey": serializers.CharField(),
+                    "offline": serializers.BooleanField(),
+                    "stripeJsUrl": serializers.CharField(allow_null=True),
+                },
+            )
+        }
+    )
     def get(self, request):
         offline = settings.STRIPE_OFFLINE
         return Response(

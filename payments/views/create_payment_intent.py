@@ -1,4 +1,5 @@
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -8,12 +9,25 @@ from payments.services.checkout import checkout_start
 from payments.views.config import publishable_key
 
 
+CHECKOUT_RESPONSE = inline_serializer(
+    "Checkout",
+    {
+        "clientSecret": serializers.CharField(),
+        "paymentId": serializers.IntegerField(),
+        "amount": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "publishableKey": serializers.CharField(),
+    },
+)
+
+
 class CreatePaymentIntentView(APIView):
     """Starts (or resumes) the checkout of one event; amount and currency come from settings."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "checkout"
 
+    @extend_schema(request=CreatePaymentIntentSerializer, responses={201: CHECKOUT_RESPONSE, 200: CHECKOUT_RESPONSE})
     def post(self, request):
         serializer = CreatePaymentIntentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -9,6 +9,7 @@ with the secret key. Only the few calls a card checkout needs are allowed.
 import re
 
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,6 +45,7 @@ def _nest(flat: dict[str, str]) -> dict:
     return nested
 
 
+@extend_schema(exclude=True)  # offline mode's bridge for the browser adapter, not part of the API
 class OfflineStripeProxyView(APIView):
     parser_classes = [FormParser, JSONParser]
 

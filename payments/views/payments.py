@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +12,7 @@ def _payments_of(user):
 
 
 class PaymentListView(APIView):
+    @extend_schema(parameters=[PaymentListQuerySerializer], responses={200: PaymentSerializer(many=True)})
     def get(self, request):
         query = PaymentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -21,6 +23,7 @@ class PaymentListView(APIView):
 
 
 class PaymentDetailView(APIView):
+    @extend_schema(responses={200: PaymentSerializer})
     def get(self, request, payment_id: int):
         # Another user's payment is answered 404, never 403.
         payment = get_object_or_404(_payments_of(request.user), pk=payment_id)
