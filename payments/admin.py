@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import operations
@@ -246,17 +247,8 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(OperatorAction)
-class OperatorActionAdmin(admin.ModelAdmin):
+class OperatorActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "outcome", "stripe_event", "payment", "reason", "detail")
     list_filter = ("action", "outcome", age_filter("created_at", "when"))
     search_fields = ("actor", "stripe_event__stripe_id", "payment__payment_intent_id")
     list_select_related = ("stripe_event", "payment")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -72,6 +72,16 @@ def _fresh_throttles():
 
 
 @pytest.fixture
+def enqueued(monkeypatch) -> list[int]:
+    """Records the inbox rows handed to the broker, instead of sending them (the queue is not the subject)."""
+    from worker.tasks import process_stripe_event
+
+    sent: list[int] = []
+    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
+    return sent
+
+
+@pytest.fixture
 def webhook_secret() -> str:
     return settings.STRIPE_WEBHOOK_SECRETS[0]
 

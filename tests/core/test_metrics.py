@@ -26,16 +26,6 @@ pytestmark = pytest.mark.django_db
 WEBHOOK = reverse("stripe-webhook")
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Records what is handed to the broker (the queue is not the subject here)."""
-    from worker.tasks import process_stripe_event
-
-    sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
-    return sent
-
-
 def scrape(client=None) -> dict[tuple[str, tuple], float]:
     response = (client or Client()).get("/api/metrics")
     assert response.status_code == 200

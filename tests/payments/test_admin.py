@@ -33,16 +33,6 @@ def operator(db):
     return client
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Records what is handed to the broker (the queue is not the subject here)."""
-    from worker.tasks import process_stripe_event
-
-    sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
-    return sent
-
-
 def _failed_row(**fields) -> StripeEvent:
     payment = PaymentFactory()
     return stored_stripe_event(

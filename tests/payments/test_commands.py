@@ -22,16 +22,6 @@ CUSTOMER = {"id": "cus_1", "object": "customer"}
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Records what is handed to the broker (the queue is not the subject here)."""
-    from worker.tasks import process_stripe_event
-
-    sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
-    return sent
-
-
-@pytest.fixture
 def offline_stripe(localstripe):
     localstripe.register_webhook(f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/", "whsec_unused")
     return localstripe

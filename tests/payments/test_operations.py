@@ -22,16 +22,6 @@ ADA = operations.Actor(name="ada")
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Records what is handed to the broker (the queue is not the subject here)."""
-    from worker.tasks import process_stripe_event
-
-    sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
-    return sent
-
-
-@pytest.fixture
 def broker_down(monkeypatch):
     from kombu.exceptions import OperationalError
 

@@ -22,16 +22,6 @@ def stripe_client():
     return Client(enforce_csrf_checks=True)
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Records what the view hands to the broker (the queue is not the subject here)."""
-    from worker.tasks import process_stripe_event
-
-    sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
-    return sent
-
-
 def _post(client, body, *, secret="whsec_test_current", timestamp=None, signature=None, raw=None):
     payload = raw if raw is not None else json.dumps(body)
     header = signature if signature is not None else stripe_gateway.sign_payload(payload, secret, timestamp)

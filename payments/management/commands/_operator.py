@@ -51,6 +51,19 @@ class OperatorCommand(BaseCommand):
         # Drawn on a terminal only; logs and pipes get the summary line alone.
         return tqdm(items, total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
 
+    def act_on_each(self, items: list[T], act, *, unit: str, name) -> dict[str, int]:
+        """Runs one operator action per item (each recorded in the audit trail); counts the outcomes
+        and reports each error on stderr as `name(item): detail`."""
+        from payments.models import OperatorAction
+
+        counts = {outcome: 0 for outcome in OperatorAction.Outcome.values}
+        for item in self.progress(items, total=len(items), unit=unit):
+            record = act(item)
+            counts[record.outcome] += 1
+            if record.outcome == OperatorAction.Outcome.ERROR:
+                self.stderr.write(f"{name(item)}: {record.detail}")
+        return counts
+
     def finish(self, summary: str, *, failed: bool) -> None:
         """Prints the one-line summary; a run that could not do everything exits non-zero."""
         if failed:

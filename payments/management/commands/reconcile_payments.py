@@ -1,5 +1,4 @@
 from payments.management.commands._operator import OperatorCommand, duration
-from payments.models import OperatorAction
 from payments.services import operations
 
 
@@ -19,13 +18,13 @@ class Command(OperatorCommand):
             self.finish(f"reconcile_payments: {len(payments)} payments would be reconciled (dry run).", failed=False)
             return
 
-        counts = {outcome: 0 for outcome in OperatorAction.Outcome.values}
         actor = operations.Actor.process("manage.py reconcile_payments")
-        for payment in self.progress(payments, total=len(payments), unit="payment"):
-            record = operations.payment_reconcile_now(payment=payment, actor=actor)
-            counts[record.outcome] += 1
-            if record.outcome == OperatorAction.Outcome.ERROR:
-                self.stderr.write(f"payment {payment.pk}: {record.detail}")
+        counts = self.act_on_each(
+            payments,
+            lambda payment: operations.payment_reconcile_now(payment=payment, actor=actor),
+            unit="payment",
+            name=lambda payment: f"payment {payment.pk}",
+        )
         self.finish(
             f"reconcile_payments: {counts['done']} reconciled, {counts['skipped']} skipped, {counts['error']} errors.",
             failed=counts["error"] > 0,

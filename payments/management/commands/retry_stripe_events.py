@@ -1,7 +1,6 @@
 from django.core.management.base import CommandError
 
 from payments.management.commands._operator import OperatorCommand, moment
-from payments.models import OperatorAction
 from payments.services import operations
 
 
@@ -27,13 +26,13 @@ class Command(OperatorCommand):
             self.finish(f"retry_stripe_events: {len(rows)} rows would be retried (dry run).", failed=False)
             return
 
-        counts = {outcome: 0 for outcome in OperatorAction.Outcome.values}
         actor = operations.Actor.process("manage.py retry_stripe_events")
-        for row in self.progress(rows, total=len(rows), unit="event"):
-            record = operations.stripe_event_retry(stripe_event=row, actor=actor)
-            counts[record.outcome] += 1
-            if record.outcome == OperatorAction.Outcome.ERROR:
-                self.stderr.write(f"{row.stripe_id}: {record.detail}")
+        counts = self.act_on_each(
+            rows,
+            lambda row: operations.stripe_event_retry(stripe_event=row, actor=actor),
+            unit="event",
+            name=lambda row: row.stripe_id,
+        )
         self.finish(
             f"retry_stripe_events: {counts['done']} enqueued, {counts['skipped']} skipped, {counts['error']} errors.",
             failed=counts["error"] > 0,
