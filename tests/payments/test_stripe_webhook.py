@@ -163,3 +163,15 @@ def test_broker_down_still_acknowledges_a_stored_event(stripe_client, monkeypatc
     # then: stored, left in `received` for the sweeper
     assert response.status_code == 200
     assert StripeEvent.objects.get().status == StripeEvent.Status.RECEIVED
+
+
+@pytest.mark.parametrize("field", ["id", "type", "api_version"])
+def test_signed_event_with_text_postgresql_cannot_store_is_refused_not_503(stripe_client, enqueued, field):
+    # Found by the fuzz test: a NUL escape in a stored field made the insert fail with a 503, and Stripe retries those.
+    body = stripe_event_body("payment_intent.succeeded", {"id": "pi_1", "object": "payment_intent"})
+    body[field] = f"{body[field]}\u0000"
+
+    response = _post(stripe_client, body)
+
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
