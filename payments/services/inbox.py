@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from payments.models import StripeEvent
@@ -48,12 +48,15 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
     (it looks at `received_at`/`enqueued_at`, both set by this insert).
     """
     row = _new_row(event, payload, status=StripeEvent.Status.ENQUEUED)
-    # Straight to the driver: a Django cursor would first run the per-request health check, a
-    # round trip as long as the insert. A dead connection fails the insert instead (503: Stripe
-    # retries), and Django retires it at the end of the request (errors_occurred).
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        inserted = connection.connection.execute(_insert_ignoring_duplicates_sql(), _insert_params(row)).fetchone()
+    try:
+        inserted = _insert(row)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        # The connection died since this thread last used it (a database restart, a network cut):
+        # one more try on a new one, so that only a database that is still down answers 503.
+        connection.close()
+        inserted = _insert(row)
     if inserted is None:
         return None
     stripe_event_id = inserted[0]
@@ -62,6 +65,14 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
             status=StripeEvent.Status.RECEIVED, enqueued_at=None
         )
     return stripe_event_id
+
+
+def _insert(row: StripeEvent) -> tuple | None:
+    # Straight to the driver: a Django cursor would first run the per-request health check, a
+    # round trip as long as the insert. A dead connection fails the insert instead (see above).
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection.connection.execute(_insert_ignoring_duplicates_sql(), _insert_params(row)).fetchone()
 
 
 _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_key]

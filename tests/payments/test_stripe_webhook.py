@@ -175,3 +175,20 @@ def test_signed_event_with_text_postgresql_cannot_store_is_refused_not_503(strip
 
     assert response.status_code == 400
     assert StripeEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_since_its_last_use_is_replaced_not_answered_503(stripe_client, enqueued):
+    # given: this thread's database connection was cut behind Django's back (a restart, a network cut)
+    from django.db import connection
+
+    connection.ensure_connection()
+    connection.connection.close()
+    body = stripe_event_body("payment_intent.succeeded", {"id": "pi_1", "object": "payment_intent"})
+
+    # when
+    response = _post(stripe_client, body)
+
+    # then
+    assert response.status_code == 200, response.content
+    assert StripeEvent.objects.filter(stripe_id=body["id"]).exists()
