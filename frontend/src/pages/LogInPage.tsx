@@ -1,12 +1,13 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { Link, useLocation, useNavigate, useSearchParams } from 'react-router';
 
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
 import { Field } from '../components/Field';
 import { links, safeNext } from '../config/paths';
-import { api, ApiError } from '../lib/api';
+import { api } from '../lib/api';
 import { useAuth } from '../lib/auth';
+import { useFormSubmit } from '../lib/useFormSubmit';
 
 export default function LogInPage() {
   const { setUser } = useAuth();
@@ -15,29 +16,17 @@ export default function LogInPage() {
   const [params] = useSearchParams();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [submitting, setSubmitting] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { submitting, error, apiError, onSubmit } = useFormSubmit(async () => {
+    setUser(await api.auth.logIn({ username, password }));
+    void navigate(safeNext(params.get('next')), { replace: true });
+  });
   const loggedOut = (location.state as { loggedOut?: boolean } | null)?.loggedOut === true;
 
-  async function handleSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setSubmitting(true);
-    setError(null);
-    try {
-      setUser(await api.auth.logIn({ username, password }));
-      void navigate(safeNext(params.get('next')), { replace: true });
-    } catch (caught) {
-      setError(caught);
-      setSubmitting(false);
-    }
-  }
-
-  const apiError = error instanceof ApiError ? error : null;
   return (
     <section className="narrow">
       <h1>Log in</h1>
       {loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
-      <form onSubmit={(e) => void handleSubmit(e)} noValidate>
+      <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
         <Field label="Username" required error={apiError?.field('username')}>
           {(control) => (

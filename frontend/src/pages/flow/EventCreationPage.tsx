@@ -1,12 +1,13 @@
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { useNavigate } from 'react-router';
 
 import { Alert } from '../../components/Alert';
 import { errorMessage } from '../../components/errorMessage';
 import { Field } from '../../components/Field';
 import { links } from '../../config/paths';
-import { api, ApiError } from '../../lib/api';
+import { api } from '../../lib/api';
 import { localDateTimeToIso } from '../../lib/format';
+import { useFormSubmit } from '../../lib/useFormSubmit';
 
 type Form = { title: string; startsAt: string; location: string; description: string };
 
@@ -16,36 +17,25 @@ const EMPTY: Form = { title: '', startsAt: '', location: '', description: '' };
 export default function EventCreationPage() {
   const navigate = useNavigate();
   const [form, setForm] = useState<Form>(EMPTY);
-  const [submitting, setSubmitting] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
   const update = (key: keyof Form) => (e: { target: { value: string } }) =>
     setForm((current) => ({ ...current, [key]: e.target.value }));
 
-  async function handleSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setSubmitting(true);
-    setError(null);
-    try {
-      const created = await api.events.create({
-        title: form.title,
-        starts_at: localDateTimeToIso(form.startsAt),
-        location: form.location,
-        description: form.description,
-      });
-      void navigate(links.payment(created.id));
-    } catch (caught) {
-      setError(caught);
-      setSubmitting(false);
-    }
-  }
+  const { submitting, error, apiError, onSubmit } = useFormSubmit(async () => {
+    const created = await api.events.create({
+      title: form.title,
+      starts_at: localDateTimeToIso(form.startsAt),
+      location: form.location,
+      description: form.description,
+    });
+    void navigate(links.payment(created.id));
+  });
 
-  const apiError = error instanceof ApiError ? error : null;
   return (
     <section className="narrow">
       <h1>New event</h1>
       <p className="lede">Describe your event. You can activate it with a one-time payment on the next step.</p>
-      <form onSubmit={(e) => void handleSubmit(e)} noValidate>
+      <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
         <Field label="Title" required error={apiError?.field('title')}>
           {(control) => (
