@@ -1,8 +1,7 @@
 import { useCallback } from 'react';
 import { Link } from 'react-router';
 
-import { Alert } from '../components/Alert';
-import { errorMessage } from '../components/errorMessage';
+import { LoadError } from '../components/LoadError';
 import { EventStatusBadge } from '../components/EventStatusBadge';
 import { Loading } from '../components/Loading';
 import { links, paths } from '../config/paths';
@@ -22,14 +21,7 @@ export default function MyEventsPage() {
         </Link>
       </div>
       {events.status === 'loading' ? <Loading label="Loading your events…" /> : null}
-      {events.status === 'error' ? (
-        <Alert>
-          {errorMessage(events.error)}{' '}
-          <button type="button" className="link-button" onClick={reload}>
-            Retry
-          </button>
-        </Alert>
-      ) : null}
+      {events.status === 'error' ? <LoadError error={events.error} onRetry={reload} /> : null}
       {events.status === 'ok' && events.data.length === 0 ? (
         <p className="empty">
           You have no events yet. <Link to={paths.newEvent}>Create your first event</Link>.

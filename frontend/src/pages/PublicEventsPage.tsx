@@ -1,7 +1,6 @@
 import { useCallback } from 'react';
 
-import { Alert } from '../components/Alert';
-import { errorMessage } from '../components/errorMessage';
+import { LoadError } from '../components/LoadError';
 import { Loading } from '../components/Loading';
 import { api } from '../lib/api';
 import { formatDateTime } from '../lib/format';
@@ -14,14 +13,7 @@ export default function PublicEventsPage() {
     <section>
       <h1>Live events</h1>
       {events.status === 'loading' ? <Loading label="Loading live events…" /> : null}
-      {events.status === 'error' ? (
-        <Alert>
-          {errorMessage(events.error)}{' '}
-          <button type="button" className="link-button" onClick={reload}>
-            Retry
-          </button>
-        </Alert>
-      ) : null}
+      {events.status === 'error' ? <LoadError error={events.error} onRetry={reload} /> : null}
       {events.status === 'ok' && events.data.length === 0 ? <p className="empty">No live events yet.</p> : null}
       {events.status === 'ok' && events.data.length > 0 ? (
         <ul className="cards">
