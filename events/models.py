@@ -13,6 +13,9 @@ class Event(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # The status of the event's latest payment (null before the first checkout), kept by the payment
+    # services in the transaction that changes the payment; `is_active` is set the same way.
+    payment_status = models.CharField(max_length=16, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,8 +11,6 @@ class EventCreateSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    payment_status = serializers.CharField(read_only=True, allow_null=True, default=None)
-
     class Meta:
         model = Event
         fields = [

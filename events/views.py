@@ -21,7 +21,6 @@ class EventListCreateView(APIView):
         serializer = EventCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         event = event_create(owner=request.user, **serializer.validated_data)
-        event.payment_status = None
         return Response(EventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 

@@ -4,8 +4,8 @@ no 5xx, and every answer matches what the schema documents (status, content type
 import re
 
 import pytest
-from django.contrib.staticfiles import finders
 import schemathesis
+from django.contrib.staticfiles import finders
 from django.test.client import ClientHandler
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token

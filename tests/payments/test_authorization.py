@@ -69,7 +69,8 @@ def test_lists_hold_only_the_callers_objects(mallory, victims, other_user):
     events = mallory.get(reverse("event-list")).json()
     payments = mallory.get(reverse("payment-list")).json()
     by_intent = [
-        mallory.get(reverse("payment-list"), {"payment_intent": payment.payment_intent_id}).json() for payment in victims
+        mallory.get(reverse("payment-list"), {"payment_intent": payment.payment_intent_id}).json()
+        for payment in victims
     ]
 
     # then

@@ -65,7 +65,9 @@ def test_declined_card_fails_the_payment_and_the_event_stays_inactive(stack):
     # then
     assert status == 402 and body["error"]["code"] == "card_declined", body
     payment = wait_until(
-        lambda: (p := http.get(f"{stack.url}/api/payments/{checkout['paymentId']}/").json())["status"] == "failed" and p,
+        lambda: (
+            (p := http.get(f"{stack.url}/api/payments/{checkout['paymentId']}/").json())["status"] == "failed" and p
+        ),
         message="the payment to fail",
     )
     assert payment["last_error"] == "Your card was declined."
@@ -77,4 +79,6 @@ def test_declined_card_fails_the_payment_and_the_event_stays_inactive(stack):
     assert Payment.objects.get(pk=checkout["paymentId"]).status == Payment.Status.CANCELED
     status, intent = pay_at_localstripe(retry.json()["clientSecret"], "4242424242424242")
     assert status == 200, intent
-    wait_until(lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the retry to go live")
+    wait_until(
+        lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the retry to go live"
+    )

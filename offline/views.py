@@ -1,14 +1,19 @@
-"""Offline mode only: a same-origin route from the browser adapter to localstripe.
+"""Offline mode only: a same-origin route from the browser to localstripe.
 
 localstripe's Stripe.js stand-in cannot call localstripe itself (a `pk_` key gets 401 and
-its CORS headers are too narrow), so the adapter in frontend/public/ calls this route,
-which checks the caller owns the PaymentIntent (its client secret) and forwards the call
-with the secret key. Only the few calls a card checkout needs are allowed.
+its CORS headers are too narrow), so the frontend's offline adapter (frontend/src/offline/)
+calls this route, which checks the caller owns the PaymentIntent (its client secret) and
+forwards the call with the secret key. Only the few calls a card checkout needs are allowed.
+The stand-in's script is served from here too, so the browser needs no route to localstripe.
 """
 
+import json
 import re
+from importlib import resources
 
-from django.http import Http404
+import stripe
+from django.http import Http404, HttpResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
@@ -76,5 +81,22 @@ class OfflineStripeProxyView(APIView):
         params = {k: v for k, v in _nest(flat_params).items() if k in ALLOWED_PARAMS}
         if path.endswith("/confirm"):
             params = {}  # localstripe confirms only with no parameters
-        status, body = stripe_gateway.offline_request(request.method, path, params)
+        status, body = forward(request.method, path, params)
         return Response(body, status=status)
+
+
+def forward(method: str, path: str, params: dict) -> tuple[int, dict]:
+    """One call to localstripe with the secret key; Stripe's error body and status on refusal."""
+    try:
+        response = stripe_gateway.client().raw_request(method.lower(), f"/{path.lstrip('/')}", **params)
+    except stripe.StripeError as exc:
+        return exc.http_status or 502, exc.json_body or {"error": {"message": str(exc.user_message or exc)}}
+    return 200, json.loads(response.body)
+
+
+@require_GET
+def stand_in_script(request):
+    if not stripe_gateway.is_offline():
+        raise Http404
+    script = resources.files("localstripe").joinpath("localstripe-v3.js").read_bytes()
+    return HttpResponse(script, content_type="text/javascript")

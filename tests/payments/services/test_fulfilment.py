@@ -2,6 +2,7 @@
 
 import pytest
 
+from events.models import Event
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
 from payments.services import fulfilment
@@ -240,16 +241,18 @@ def test_refund_that_overtakes_its_succeeded_event_wins():
     assert payment.event.is_active is False
 
 
-def test_mark_failed_leaves_finished_rows_alone():
+def test_the_event_follows_its_latest_payment():
+    # given
     payment = PaymentFactory()
-    done = _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
-    waiting = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
-    fulfilment.stripe_event_mark_failed(stripe_event_id=done.pk, error="OperationalError: gone")
-    fulfilment.stripe_event_mark_failed(stripe_event_id=waiting.pk, error="OperationalError: gone")
+    # when: declined, then paid
+    _process(
+        StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, payment_intent_object(payment, status="requires_payment_method")
+    )
+    declined = Event.objects.get(pk=payment.event_id)
+    _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
-    done.refresh_from_db()
-    waiting.refresh_from_db()
-    assert done.status == StripeEvent.Status.PROCESSED
-    assert waiting.status == StripeEvent.Status.FAILED
-    assert waiting.last_error == "OperationalError: gone"
+    # then
+    paid = Event.objects.get(pk=payment.event_id)
+    assert (declined.payment_status, declined.is_active) == (Payment.Status.FAILED, False)
+    assert (paid.payment_status, paid.is_active) == (Payment.Status.SUCCEEDED, True)

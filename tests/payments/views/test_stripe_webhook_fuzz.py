@@ -74,7 +74,9 @@ def test_arbitrary_bodies_and_headers_are_refused_and_never_stored(client, paylo
     data_object=st.dictionaries(st.text(max_size=12), json_values, max_size=6),
     extra=st.dictionaries(st.sampled_from(["livemode", "api_version", "created", "request"]), json_values),
 )
-def test_correctly_signed_events_of_any_content_are_stored_once_or_refused(client, event_id, event_type, data_object, extra):
+def test_correctly_signed_events_of_any_content_are_stored_once_or_refused(
+    client, event_id, event_type, data_object, extra
+):
     # given: an event Stripe could sign, with arbitrary ids (made unique: examples share the database), types and objects
     event_id = f"{event_id}-{uuid.uuid4().hex}"
     body = {**stripe_event_body(event_type, data_object, event_id=event_id), **extra}
@@ -143,7 +145,7 @@ def test_tampered_signatures_are_refused_and_nothing_is_stored(client, tamper, s
     elif tamper == "flip_signature":
         head, _, digest = signature.partition(",v1=")
         flipped = "0" if digest[position] != "0" else "1"
-        signature = f"{head},v1={digest[:position]}{flipped}{digest[position + 1:]}"
+        signature = f"{head},v1={digest[:position]}{flipped}{digest[position + 1 :]}"
     elif tamper == "stale":
         signature = stripe_gateway.sign_payload(payload, SECRET, now - skew)
     elif tamper == "future":
@@ -166,7 +168,9 @@ def test_tampered_signatures_are_refused_and_nothing_is_stored(client, tamper, s
 @FUZZ
 @given(
     method=st.sampled_from(["get", "put", "patch", "delete", "options"]),
-    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]),
+    content_type=st.sampled_from(
+        ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    ),
 )
 def test_other_methods_and_content_types_never_fail_with_5xx(client, method, content_type):
     # given

@@ -7,12 +7,16 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from payments import stripe_gateway
-from payments.models import Payment
+from payments.models import OperatorAction, Payment
 from payments.services import reconciliation
+from payments.services.audit import Actor
 from payments.services.checkout import checkout_start
-from tests.conftest import pay_at_localstripe
+from tests.conftest import paid_payment, pay_at_localstripe
+from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
+
+ADA = Actor(name="ada")
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +32,12 @@ def test_a_payment_whose_webhook_never_came_is_activated_by_reconciliation(user,
 
     # when: ten minutes on, a reconcile pass runs
     with freeze_time(timezone.now() + timedelta(minutes=11), tick=True):
-        count = reconciliation.payments_reconcile_stale(older_than=timedelta(minutes=10))
+        counts = reconciliation.payments_reconcile_stale(older_than=timedelta(minutes=10))
 
     # then
     checkout.payment.refresh_from_db()
     event.refresh_from_db()
-    assert count == 1
+    assert counts == {"reconciled": 1, "errors": 0}
     assert checkout.payment.status == Payment.Status.SUCCEEDED
     assert event.is_active is True
 
@@ -42,10 +46,10 @@ def test_recent_pending_payments_are_left_to_their_webhook(user, event):
     checkout = checkout_start(user=user, event_id=event.pk)
     pay_at_localstripe(checkout.client_secret, "4242424242424242")
 
-    count = reconciliation.payments_reconcile_stale(older_than=timedelta(minutes=10))
+    counts = reconciliation.payments_reconcile_stale(older_than=timedelta(minutes=10))
 
     checkout.payment.refresh_from_db()
-    assert count == 0
+    assert counts == {"reconciled": 0, "errors": 0}
     assert checkout.payment.status == Payment.Status.PENDING
 
 
@@ -66,11 +70,11 @@ def test_abandoned_payments_are_canceled_at_stripe_and_here(user, event):
 
     # when: a day later
     with freeze_time(timezone.now() + timedelta(hours=25), tick=True):
-        count = reconciliation.payments_cancel_abandoned(older_than=timedelta(hours=24))
+        counts = reconciliation.payments_cancel_abandoned(older_than=timedelta(hours=24))
 
     # then
     checkout.payment.refresh_from_db()
-    assert count == 1
+    assert counts == {"canceled": 1, "reconciled": 0, "errors": 0}
     assert checkout.payment.status == Payment.Status.CANCELED
     assert stripe_gateway.retrieve_payment_intent(checkout.payment.payment_intent_id).status == "canceled"
 
@@ -80,9 +84,34 @@ def test_an_abandoned_looking_payment_that_was_paid_is_fulfilled_not_canceled(us
     pay_at_localstripe(checkout.client_secret, "4242424242424242")
 
     with freeze_time(timezone.now() + timedelta(hours=25), tick=True):
-        count = reconciliation.payments_cancel_abandoned(older_than=timedelta(hours=24))
+        counts = reconciliation.payments_cancel_abandoned(older_than=timedelta(hours=24))
 
     checkout.payment.refresh_from_db()
-    assert count == 0
+    assert counts == {"canceled": 0, "reconciled": 1, "errors": 0}
     assert checkout.payment.status == Payment.Status.SUCCEEDED
     assert stripe_gateway.retrieve_payment_intent(checkout.payment.payment_intent_id).status == "succeeded"
+
+
+def test_reconcile_now_records_the_outcome():
+    # given
+    payment, _ = paid_payment()
+
+    # when
+    record = reconciliation.payment_reconcile_now(payment=payment, actor=ADA)
+
+    # then
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert (record.action, record.outcome, record.payment) == ("reconcile", "done", payment)
+
+
+def test_reconcile_now_reports_stripe_refusing():
+    # given: a PaymentIntent Stripe has never heard of
+    payment = PaymentFactory(payment_intent_id="pi_unknown_to_stripe")
+
+    # when
+    record = reconciliation.payment_reconcile_now(payment=payment, actor=ADA)
+
+    # then
+    assert record.outcome == OperatorAction.Outcome.ERROR and "Stripe" in record.detail
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING

@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
-from payments.services import fulfilment, operations
+from payments.services import fulfilment, retries
+from payments.services.audit import Actor
 from tests.conftest import ROOT, _test_database_url
 from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event, stripe_event_body
 
@@ -70,7 +71,9 @@ def test_metrics_after_a_known_sequence_of_events(enqueued):
         fulfilment.process_stripe_event(stripe_event_id=enqueued[1])
         fulfilment.process_stripe_event(stripe_event_id=enqueued[1])  # a redelivered task: one more attempt, no effect
     with freeze_time(start - timedelta(minutes=10)):
-        stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.ENQUEUED)
+        stored_stripe_event(
+            "customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.ENQUEUED
+        )
 
     # when
     with freeze_time(start + timedelta(seconds=60)):
@@ -128,7 +131,7 @@ def test_a_mismatch_fixed_by_an_operator_no_longer_alerts(enqueued):
     assert scrape()[("eventpay_payment_mismatches", ())] == 1
 
     # when
-    operations.stripe_event_ignore(stripe_event=row, actor=operations.Actor("olga"), reason="checked by hand")
+    retries.stripe_event_ignore(stripe_event=row, actor=Actor("olga"), reason="checked by hand")
 
     # then
     metrics = scrape()
@@ -145,9 +148,9 @@ def test_metrics_answers_other_methods_with_405_and_detail():
 def test_deliveries_are_summed_over_processes_in_multiprocess_mode(tmp_path, django_db_setup):
     # given: two web processes each counted deliveries in the shared directory
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DATABASE_URL": _test_database_url()}
-    setup = "import django; django.setup()\nfrom core import metrics\n"
+    setup = "import django; django.setup()\nfrom core import metrics\nfrom payments.metrics import WEBHOOK_DELIVERIES\n"
     for count in (2, 3):
-        code = setup + f"metrics.WEBHOOK_DELIVERIES.labels(type='payment_intent.succeeded', result='stored').inc({count})"
+        code = setup + f"WEBHOOK_DELIVERIES.labels(type='payment_intent.succeeded', result='stored').inc({count})"
         subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
 
     # when: a third process serves the scrape
@@ -157,7 +160,9 @@ def test_deliveries_are_summed_over_processes_in_multiprocess_mode(tmp_path, dja
         print(metrics.metrics_view(RequestFactory().get('/api/metrics')).content.decode())
         """
     )
-    scraped = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60, capture_output=True, text=True)
+    scraped = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60, capture_output=True, text=True
+    )
 
     # then
     samples = {
@@ -165,5 +170,8 @@ def test_deliveries_are_summed_over_processes_in_multiprocess_mode(tmp_path, dja
         for family in text_string_to_metric_families(scraped.stdout)
         for s in family.samples
     }
-    assert samples[("eventpay_webhook_deliveries_total", (("result", "stored"), ("type", "payment_intent.succeeded")))] == 5
+    assert (
+        samples[("eventpay_webhook_deliveries_total", (("result", "stored"), ("type", "payment_intent.succeeded")))]
+        == 5
+    )
     assert samples[("eventpay_metrics_database_up", ())] == 1

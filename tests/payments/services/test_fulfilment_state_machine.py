@@ -10,7 +10,15 @@ import json
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from events.models import Event
 from payments.models import Payment, StripeEvent
@@ -28,7 +36,13 @@ INTENT_EVENTS = {
     "payment_intent.processing": "processing",
     "payment_intent.canceled": "canceled",
 }
-KINDS = [*INTENT_EVENTS, "charge.refunded", "charge.refunded.partial", "payment_intent.succeeded.wrong_amount", "customer.created"]
+KINDS = [
+    *INTENT_EVENTS,
+    "charge.refunded",
+    "charge.refunded.partial",
+    "payment_intent.succeeded.wrong_amount",
+    "customer.created",
+]
 
 
 class FulfilmentMachine(RuleBasedStateMachine):
@@ -96,7 +110,7 @@ class FulfilmentMachine(RuleBasedStateMachine):
 
     @invariant()
     def succeeded_is_left_only_by_a_refund(self):
-        for before, after in zip(self.history, self.history[1:]):
+        for before, after in zip(self.history, self.history[1:], strict=False):
             if before == Status.SUCCEEDED:
                 assert after in (Status.SUCCEEDED, Status.REFUNDED), self.history
             if before in (Status.REFUNDED, Status.CANCELED):
