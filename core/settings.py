@@ -130,6 +130,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.add_error_responses"],
+    # Several resources have a `status`: each set of values gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "events.models.Event.Status",
+        "PaymentStatusEnum": "payments.models.payment.Payment.Status",
+    },
 }
 
 # Stripe. Without a secret key the app runs against the offline stand-in (localstripe).

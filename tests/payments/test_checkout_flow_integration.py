@@ -47,10 +47,10 @@ def test_paid_event_goes_live_through_webhook_worker_and_fulfilment(stack):
     )
     assert event["payment_status"] == "succeeded"
     assert event["activated_at"] is not None
-    payment = http.get(f"{stack.url}/api/payments/?payment_intent={intent['id']}").json()
+    payment = http.get(f"{stack.url}/api/payments/?payment_intent={intent['id']}").json()["results"]
     assert [p["status"] for p in payment] == ["succeeded"] and payment[0]["event_is_active"] is True
     assert StripeEvent.objects.get(payment_intent_id=intent["id"]).status == StripeEvent.Status.PROCESSED
-    public = http.get(f"{stack.url}/api/public/events/").json()
+    public = http.get(f"{stack.url}/api/public/events/").json()["results"]
     assert [e["id"] for e in public] == [event_id]
 
 

@@ -1,58 +1,7 @@
-// The one HTTP client for EventPay's API: session cookie + CSRF header, JSON in
-// and out, DRF errors turned into ApiError.
-import { env } from '../config/env';
-
-export type Id = string | number;
-
-export type User = { id: Id; username: string; email: string };
-
-export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'canceled' | 'refunded';
-
-export type EventItem = {
-  id: Id;
-  title: string;
-  description: string;
-  location: string;
-  starts_at: string;
-  created_at: string;
-  is_active: boolean;
-  activated_at: string | null;
-  payment_status: PaymentStatus | null;
-};
-
-export type EventInput = {
-  title: string;
-  starts_at: string;
-  location?: string;
-  description?: string;
-};
-
-export type PaymentIntentSession = {
-  clientSecret: string;
-  paymentId: Id;
-  amount: number;
-  currency: string;
-  publishableKey: string;
-};
-
-export type Payment = {
-  id: Id;
-  event_id: Id;
-  status: PaymentStatus;
-  amount: number;
-  currency: string;
-  payment_intent_id: string;
-  event_is_active: boolean;
-  last_error: string | null;
-  created_at: string;
-  updated_at: string;
-};
-
-export type StripeConfig = {
-  publishableKey: string;
-  offline?: boolean;
-  stripeJsUrl?: string | null;
-};
+// The HTTP layer under every call to EventPay's server: same-origin session
+// cookie, the CSRF header on unsafe methods, JSON or form bodies, DRF errors
+// turned into ApiError.
+import { env } from '../../config/env';
 
 export type FieldErrors = Record<string, string[]>;
 
@@ -119,7 +68,7 @@ export function readCookie(name: string): string | null {
 let csrfRequest: Promise<void> | null = null;
 
 /** The csrftoken cookie, fetched from the API once if the browser has none yet. */
-async function csrfToken(): Promise<string> {
+export async function csrfToken(): Promise<string> {
   const existing = readCookie('csrftoken');
   if (existing) return existing;
   csrfRequest ??= fetch(`${env.apiBaseUrl}/api/auth/csrf/`, { credentials: 'same-origin' })
@@ -131,11 +80,25 @@ async function csrfToken(): Promise<string> {
   return readCookie('csrftoken') ?? '';
 }
 
-type RequestOptions = { method?: string; body?: unknown; signal?: AbortSignal };
+export type SendOptions = {
+  method?: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Sent form-encoded, as Stripe's API expects. */
+  form?: URLSearchParams;
+  signal?: AbortSignal | undefined;
+};
 
-export async function request<T>(path: string, { method = 'GET', body, signal }: RequestOptions = {}): Promise<T> {
+export type Answer = { status: number; ok: boolean; data: unknown };
+
+/**
+ * One call, whatever its answer: the status and the parsed JSON body (null when
+ * there is none). Throws ApiError(0) only when the server could not be reached.
+ */
+export async function send(path: string, { method = 'GET', body, form, signal }: SendOptions = {}): Promise<Answer> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (form !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
   if (UNSAFE_METHODS.has(method)) headers['X-CSRFToken'] = await csrfToken();
 
   let response: Response;
@@ -144,7 +107,7 @@ export async function request<T>(path: string, { method = 'GET', body, signal }:
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: form !== undefined ? form.toString() : body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
   } catch (error) {
@@ -161,47 +124,12 @@ export async function request<T>(path: string, { method = 'GET', body, signal }:
       data = null;
     }
   }
-  if (!response.ok) throw parseApiError(response.status, data);
+  return { status: response.status, ok: response.ok, data };
+}
+
+/** A call whose success is typed `T`; any other answer is thrown as ApiError. */
+export async function request<T>(path: string, options: SendOptions = {}): Promise<T> {
+  const { status, ok, data } = await send(path, options);
+  if (!ok) throw parseApiError(status, data);
   return data as T;
 }
-
-/** Lists may come paginated (`{results: [...]}`) or bare; the pages want the items. */
-function items<T>(data: T[] | { results: T[] }): T[] {
-  return Array.isArray(data) ? data : data.results;
-}
-
-type List<T> = T[] | { results: T[] };
-
-export const api = {
-  auth: {
-    me: (signal?: AbortSignal) => request<User>('/api/auth/me/', { signal }),
-    register: (input: { username: string; email: string; password: string }) =>
-      request<User>('/api/auth/register/', { method: 'POST', body: input }),
-    logIn: (input: { username: string; password: string }) =>
-      request<User>('/api/auth/login/', { method: 'POST', body: input }),
-    logOut: () => request<null>('/api/auth/logout/', { method: 'POST' }),
-  },
-  events: {
-    mine: async (signal?: AbortSignal) => items(await request<List<EventItem>>('/api/events/', { signal })),
-    get: (id: Id, signal?: AbortSignal) =>
-      request<EventItem>(`/api/events/${encodeURIComponent(String(id))}/`, { signal }),
-    create: (input: EventInput) => request<EventItem>('/api/events/', { method: 'POST', body: input }),
-    live: async (signal?: AbortSignal) =>
-      items(await request<List<EventItem>>('/api/public/events/', { signal })),
-  },
-  payments: {
-    config: () => request<StripeConfig>('/api/payments/config/'),
-    createIntent: (eventId: Id) =>
-      request<PaymentIntentSession>('/api/payments/create-payment-intent/', {
-        method: 'POST',
-        body: { event_id: eventId },
-      }),
-    byIntent: async (paymentIntentId: string, signal?: AbortSignal) =>
-      items(
-        await request<List<Payment>>(
-          `/api/payments/?${new URLSearchParams({ payment_intent: paymentIntentId }).toString()}`,
-          { signal },
-        ),
-      ),
-  },
-};
