@@ -89,12 +89,15 @@ def test_type_the_app_ignores_is_still_stored_and_acknowledged(stripe_client, en
         ({"secret": "whsec_someone_else"}, "No signature matches"),
         ({"signature": "t=not-a-number,v1=abc"}, "timestamp"),
         ({"signature": "v1=abc"}, "timestamp"),
-        ({"timestamp": int(time.time()) - 400}, "tolerance"),
-        ({"timestamp": int(time.time()) + 400}, "tolerance"),
+        ({"skew": -400}, "tolerance"),
+        ({"skew": +400}, "tolerance"),
     ],
 )
 def test_bad_signatures_are_refused_with_400(stripe_client, enqueued, kwargs, message):
     body = stripe_event_body("payment_intent.succeeded", {"id": "pi_1", "object": "payment_intent"})
+    # The signing time is taken when the test runs, never when the module is collected.
+    if "skew" in kwargs:
+        kwargs = {"timestamp": int(time.time()) + kwargs["skew"]}
 
     response = _post(stripe_client, body, **kwargs)
 
