@@ -1,5 +1,6 @@
 """EventPay settings: one module, read from the environment (every variable is listed in .env.example)."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +113,15 @@ STORAGES = {
 # address it saw to X-Forwarded-For. 0 trusts no forwarded header (gunicorn exposed directly); see
 # core/limits.py and docs/DEPLOYMENT.md. It also decides whether X-Forwarded-Proto is trusted (below).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+# Who may read /api/metrics (core/metrics.py): a bearer token, and/or client networks (CIDR, comma-separated).
+# With neither, it is open in development and answers 404 in production.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+try:
+    METRICS_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False)) for n in METRICS_ALLOWED_NETWORKS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from exc
 
 # The webhook endpoint answers 413 above this; Django refuses larger form bodies too.
 STRIPE_WEBHOOK_MAX_BYTES = 1024 * 1024
@@ -286,5 +296,5 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # Probes and Prometheus scrape over plain HTTP inside the network; restrict /api/metrics at the proxy.
+    # Probes and Prometheus scrape over plain HTTP inside the network (/api/metrics asks for its own token).
     SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^api/ready/$", r"^api/metrics$"]
