@@ -140,6 +140,7 @@ REST_FRAMEWORK = {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
+        "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
     },
     # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": NUM_PROXIES,
@@ -175,9 +176,14 @@ if STRIPE_OFFLINE:
     STRIPE_API_BASE = STRIPE_API_BASE or "http://127.0.0.1:8420"
     STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_offline_eventpay"
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Each call to Stripe gives up after these (the SDK retries twice): a slow Stripe must not hold web threads.
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
+STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
 
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
 EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lower()
+# Unpaid checkouts (open payments, each a PaymentIntent at Stripe) one organiser may have at once.
+CHECKOUT_OPEN_PAYMENTS_LIMIT = env.int("CHECKOUT_OPEN_PAYMENTS_LIMIT", default=10)
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)

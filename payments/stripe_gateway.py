@@ -36,6 +36,10 @@ class TransientStripeError(StripeGatewayError):
     """Stripe could not be reached or was briefly unavailable; retrying later may succeed."""
 
 
+class StripeRateLimited(TransientStripeError):
+    """Stripe answered 429: background work stops its run and leaves the rest for later."""
+
+
 class InvalidWebhook(Exception):
     """A webhook delivery that is not a correctly signed, recent Stripe event."""
 
@@ -97,26 +101,37 @@ def is_offline() -> bool:
 
 
 @functools.cache
-def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+def _client(api_key: str, api_base: str, timeouts: tuple[float, float]) -> stripe.StripeClient:
     base_addresses = {"api": api_base} if api_base else None
     return stripe.StripeClient(
         api_key,
         stripe_version=API_VERSION,
         base_addresses=base_addresses,
         max_network_retries=MAX_NETWORK_RETRIES,
+        # (connect, read) seconds: the SDK's default waits 80 s for an answer, holding a web thread.
+        http_client=stripe.RequestsClient(timeout=timeouts),
     )
 
 
 def client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise StripeGatewayError("STRIPE_SECRET_KEY is not configured.")
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    timeouts = (settings.STRIPE_CONNECT_TIMEOUT_SECONDS, settings.STRIPE_READ_TIMEOUT_SECONDS)
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, timeouts)
+
+
+def longest_call_seconds() -> float:
+    """How long one call may take at most, its retries included (checkout's lease outlasts it)."""
+    attempt = settings.STRIPE_CONNECT_TIMEOUT_SECONDS + settings.STRIPE_READ_TIMEOUT_SECONDS
+    return attempt * (1 + MAX_NETWORK_RETRIES) + 2 * MAX_NETWORK_RETRIES
 
 
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+    except stripe.RateLimitError as exc:
+        raise StripeRateLimited(str(exc.user_message or exc)) from exc
+    except stripe.APIConnectionError as exc:
         raise TransientStripeError(str(exc.user_message or exc)) from exc
     except stripe.APIError as exc:
         raise TransientStripeError(str(exc.user_message or exc)) from exc
