@@ -191,6 +191,10 @@ STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", d
 STRIPE_EVENT_BACKLOG_ALERT_SECONDS = env.int("STRIPE_EVENT_BACKLOG_ALERT_SECONDS", default=300)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=600)
 PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default=24 * 3600)
+# At most this many payments asked about per run of reconcile / cancel (every 5 min / hourly) and of the
+# hourly re-check of succeeded payments' charges (refunds, disputes): Stripe's rate limits are shared.
+PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
+PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
 
 # Celery: Redis broker, results in the database (django-celery-results).
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -174,6 +174,43 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
     return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
 
 
+@dataclass(frozen=True)
+class ChargeState:
+    """What became of a succeeded PaymentIntent's charge: refunded (in full), or disputed and how."""
+
+    refunded: bool
+    dispute_status: str = ""
+
+    @classmethod
+    def from_charge(cls, charge: dict[str, Any] | None) -> ChargeState:
+        charge = charge if isinstance(charge, dict) else {}
+        amount, refunded = _as_int(charge.get("amount")), _as_int(charge.get("amount_refunded"))
+        dispute = charge.get("dispute")
+        return cls(
+            refunded=bool(charge.get("refunded")) or bool(amount and refunded >= amount),
+            dispute_status=str(dispute.get("status") or "") if isinstance(dispute, dict) else "",
+        )
+
+
+def retrieve_charge_state(payment_intent_id: str) -> ChargeState:
+    """The refund and dispute state of a PaymentIntent's latest charge (reconciliation's re-check)."""
+    # The stand-in always returns the charge whole and has no disputes; Stripe expands on request.
+    params = {} if is_offline() else {"expand": ["latest_charge.dispute"]}
+    obj = _call(client().v1.payment_intents.retrieve, payment_intent_id, params)
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return ChargeState.from_charge(data.get("latest_charge"))
+
+
+def refund_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> None:
+    """Refunds a PaymentIntent in full (an operator closing a payment that cannot be accepted)."""
+    _call(client().v1.refunds.create, {"payment_intent": payment_intent_id}, {"idempotency_key": idempotency_key})
+
+
+def livemode() -> bool:
+    """Whether the configured key is a live one: events of the other mode are not ours to act on."""
+    return settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+
+
 def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100):
     """Yields Stripe's events (as dicts) created after a Unix time, newest first."""
     params: dict[str, Any] = {"limit": limit, "created": {"gt": created_after}}

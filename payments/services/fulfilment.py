@@ -26,7 +26,7 @@ from payments.consts import IntentStatus, StripeEventType
 from payments.models import Payment, StripeEvent
 from payments.services import inbox
 from payments.services.inbox import Outcome
-from payments.stripe_gateway import StripeIntent, payment_intent_id_of
+from payments.stripe_gateway import StripeIntent, livemode, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,10 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
         if row.status in StripeEvent.FINISHED_STATUSES:
             return row.status
         handler = HANDLERS.get(row.type)
-        if handler is None:
+        if row.livemode != livemode():
+            # A test-mode event on a live endpoint (or the reverse): signed, stored, but not ours to apply.
+            outcome = Outcome.ignored(f"A {_mode(row.livemode)} event; EventPay runs with a {_mode(livemode())} key.")
+        elif handler is None:
             outcome = Outcome.ignored(f"EventPay does not act on {row.type}.")
         else:
             outcome = handler(json.loads(row.payload)["data"]["object"])
@@ -84,6 +87,10 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
         extra={"stripe_event_id": row.stripe_id, "payment_intent_id": row.payment_intent_id},
     )
     return outcome.status
+
+
+def _mode(live: bool) -> str:
+    return "live-mode" if live else "test-mode"
 
 
 def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
@@ -178,10 +185,24 @@ def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
     return payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
 
 
+def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
+    """A lost dispute took the money back, as a refund does: the payment becomes `refunded` (the
+    contract's states are kept; the inbox row's outcome says why) and the event stops being live."""
+    payment_intent_id = payment_intent_id_of(dispute)
+    if not payment_intent_id:
+        return Outcome.ignored("Dispute has no PaymentIntent.")
+    status = dispute.get("status") or ""
+    if status != "lost":
+        return Outcome.processed(f"Dispute {dispute.get('id')} closed as {status}; payment unchanged.")
+    outcome = payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
+    return Outcome(outcome.status, f"Dispute {dispute.get('id')} lost. {outcome.reason}")
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
     StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
     StripeEventType.PAYMENT_INTENT_PROCESSING: _intent_handler(Status.PENDING),
     StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
     StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
+    StripeEventType.CHARGE_DISPUTE_CLOSED: handle_charge_dispute_closed,
 }
