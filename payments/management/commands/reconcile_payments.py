@@ -1,7 +1,6 @@
 from payments import selectors
 from payments.management.commands._operator import OperatorCommand, duration
 from payments.services import reconciliation
-from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -20,7 +19,7 @@ class Command(OperatorCommand):
             self.finish(f"reconcile_payments: {len(payments)} payments would be reconciled (dry run).", failed=False)
             return
 
-        actor = Actor.process("manage.py reconcile_payments")
+        actor = self.acting_as
         counts = self.act_on_each(
             payments,
             lambda payment: reconciliation.payment_reconcile_now(payment=payment, actor=actor),

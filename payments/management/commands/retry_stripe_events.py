@@ -3,7 +3,6 @@ from django.core.management.base import CommandError
 from payments import selectors
 from payments.management.commands._operator import OperatorCommand, moment
 from payments.services import retries
-from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -28,7 +27,7 @@ class Command(OperatorCommand):
             self.finish(f"retry_stripe_events: {len(rows)} rows would be retried (dry run).", failed=False)
             return
 
-        actor = Actor.process("manage.py retry_stripe_events")
+        actor = self.acting_as
         counts = self.act_on_each(
             rows,
             lambda row: retries.stripe_event_retry(stripe_event=row, actor=actor),
