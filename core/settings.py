@@ -228,6 +228,8 @@ AXES_CLIENT_IP_CALLABLE = "core.limits.client_ip"
 AXES_LOCKOUT_CALLABLE = "core.limits.lockout_response"
 # The cache handler keeps no database log: nothing for axes's admin pages to show.
 AXES_ENABLE_ADMIN = False
+# No start-up banner in every process's log; failure lines name only what a lockout is keyed on (masked).
+AXES_VERBOSE = False
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
