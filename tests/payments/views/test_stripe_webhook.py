@@ -22,9 +22,12 @@ def stripe_client():
     return Client(enforce_csrf_checks=True)
 
 
-def _post(client, body, *, secret="whsec_test_current", timestamp=None, signature=None, raw=None):
+def _post(client, body, *, secret="whsec_test_current", skew=0, signature=None, raw=None):
+    # The signing time is taken when the request is made, never at collection: the suite takes minutes.
     payload = raw if raw is not None else json.dumps(body)
-    header = signature if signature is not None else stripe_gateway.sign_payload(payload, secret, timestamp)
+    header = (
+        signature if signature is not None else stripe_gateway.sign_payload(payload, secret, int(time.time()) + skew)
+    )
     return client.post(URL, data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
 
 
@@ -90,14 +93,11 @@ def test_type_the_app_ignores_is_still_stored_and_acknowledged(stripe_client, en
         ({"signature": "t=not-a-number,v1=abc"}, "timestamp"),
         ({"signature": "v1=abc"}, "timestamp"),
         ({"skew": -400}, "tolerance"),
-        ({"skew": +400}, "tolerance"),
+        ({"skew": 400}, "tolerance"),
     ],
 )
 def test_bad_signatures_are_refused_with_400(stripe_client, enqueued, kwargs, message):
     body = stripe_event_body("payment_intent.succeeded", {"id": "pi_1", "object": "payment_intent"})
-    # The signing time is taken when the test runs, never when the module is collected.
-    if "skew" in kwargs:
-        kwargs = {"timestamp": int(time.time()) + kwargs["skew"]}
 
     response = _post(stripe_client, body, **kwargs)
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0003_event_payment_status'),
+        ('payments', '0007_thin_events'),
     ]
 
     operations = [
