@@ -33,11 +33,13 @@ def checkout_start(*, user, event_id: int) -> Checkout:
     since the offline stand-in ignores Stripe's idempotency keys. If Stripe fails, the
     transaction rolls back and no payment row is left behind.
     """
-    event = Event.objects.select_for_update().filter(pk=event_id, owner=user).first()
+    event = Event.objects.select_for_update().filter(pk=event_id, owner=user, deleted_at__isnull=True).first()
     if event is None:
         raise NotFound("Event not found.")
     if event.is_active:
         raise Conflict("This event is already active.")
+    if event.cancelled_at is not None:
+        raise Conflict("This event is cancelled.")
 
     payment = Payment.objects.filter(event=event, status__in=Payment.OPEN_STATUSES).first()
     if payment is not None:
