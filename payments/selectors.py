@@ -73,3 +73,17 @@ def payments_abandoned(*, older_than: timedelta) -> QuerySet[Payment]:
     return Payment.objects.filter(
         status__in=Payment.OPEN_STATUSES, updated_at__lt=cutoff, payment_intent_id__isnull=False
     ).order_by("updated_at", "id")
+
+
+def payment_receipt_for(*, user, payment_id: int) -> Payment | None:
+    """The caller's payment that went through (succeeded, or refunded since), with what its receipt shows."""
+    return (
+        Payment.objects.filter(
+            pk=payment_id,
+            user=user,
+            status__in=(Payment.Status.SUCCEEDED, Payment.Status.REFUNDED),
+            succeeded_at__isnull=False,
+        )
+        .select_related("event", "user")
+        .first()
+    )

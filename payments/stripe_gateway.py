@@ -156,6 +156,77 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
     return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
 
 
+@dataclass(frozen=True)
+class StripeCharge:
+    """What a PaymentIntent's latest Charge says about the card and the refunds: for receipts and refunds."""
+
+    id: str
+    payment_intent_id: str
+    amount: int
+    amount_refunded: int
+    refunded: bool
+    card_brand: str = ""
+    card_last4: str = ""
+    receipt_url: str = ""
+
+    @classmethod
+    def from_dict(cls, charge: dict[str, Any], *, payment_method: dict[str, Any] | None = None) -> StripeCharge:
+        # Stripe describes the card on the charge; localstripe's charge has no `payment_method_details`,
+        # only its PaymentMethod does (`payment_method.card`).
+        details = charge.get("payment_method_details") or {}
+        card = details.get("card") if isinstance(details, dict) else None
+        if not isinstance(card, dict):
+            card = (payment_method or {}).get("card") or {}
+        amount = _as_int(charge.get("amount"))
+        amount_refunded = _as_int(charge.get("amount_refunded"))
+        return cls(
+            id=str(charge.get("id") or ""),
+            payment_intent_id=payment_intent_id_of(charge),
+            amount=amount,
+            amount_refunded=amount_refunded,
+            refunded=bool(charge.get("refunded")) or (amount > 0 and amount_refunded >= amount),
+            card_brand=str(card.get("brand") or "")[:32],
+            card_last4=str(card.get("last4") or "")[:4],
+            receipt_url=str(charge.get("receipt_url") or "")[:500],
+        )
+
+
+@dataclass(frozen=True)
+class StripeRefund:
+    id: str
+    status: str
+
+
+def retrieve_latest_charge(payment_intent_id: str) -> StripeCharge | None:
+    """The PaymentIntent's latest Charge, with its card; None before any charge was attempted.
+
+    One call for both: Stripe's `payment_intent.succeeded` names its charge by id only, and localstripe
+    sends no `charge.*` events at all."""
+    obj = _call(
+        client().v1.payment_intents.retrieve, payment_intent_id, {"expand": ["latest_charge", "payment_method"]}
+    )
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    charge = data.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    payment_method = data.get("payment_method")
+    return StripeCharge.from_dict(
+        {**charge, "payment_intent": payment_intent_id},
+        payment_method=payment_method if isinstance(payment_method, dict) else None,
+    )
+
+
+def create_refund(*, payment_intent_id: str, metadata: dict[str, str], idempotency_key: str) -> StripeRefund:
+    """Refunds a PaymentIntent in full. A repeated key answers the first refund again (not offline)."""
+    obj = _call(
+        client().v1.refunds.create,
+        {"payment_intent": payment_intent_id, "metadata": metadata},
+        {"idempotency_key": idempotency_key},
+    )
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return StripeRefund(id=str(data.get("id") or ""), status=str(data.get("status") or ""))
+
+
 def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100):
     """Yields Stripe's events (as dicts) created after a Unix time, newest first."""
     params: dict[str, Any] = {"limit": limit, "created": {"gt": created_after}}

@@ -2,7 +2,7 @@ from django.urls import path
 
 from payments.views.config import PaymentConfigView
 from payments.views.create_payment_intent import CreatePaymentIntentView
-from payments.views.payments import PaymentDetailView, PaymentListView
+from payments.views.payments import PaymentDetailView, PaymentListView, PaymentReceiptView
 from payments.views.stripe_webhook import stripe_webhook
 
 urlpatterns = [
@@ -11,4 +11,5 @@ urlpatterns = [
     path("webhook/", stripe_webhook, name="stripe-webhook"),
     path("", PaymentListView.as_view(), name="payment-list"),
     path("<int:payment_id>/", PaymentDetailView.as_view(), name="payment-detail"),
+    path("<int:payment_id>/receipt/", PaymentReceiptView.as_view(), name="payment-receipt"),
 ]

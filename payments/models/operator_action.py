@@ -3,7 +3,7 @@ from django.db import models
 
 
 class OperatorAction(models.Model):
-    """The audit trail: one row per operator action on an inbox row or a payment, with its outcome."""
+    """The audit trail: one row per operator action on an inbox row, a payment or a notification, with its outcome."""
 
     class Action(models.TextChoices):
         RETRY = "retry", "Retry processing"
@@ -11,6 +11,8 @@ class OperatorAction(models.Model):
         IGNORE = "ignore", "Mark ignored"
         RECONCILE = "reconcile", "Reconcile with Stripe"
         CATCH_UP = "catch_up", "Catch up missed Stripe event"
+        REFUND = "refund", "Refund"
+        RESEND = "resend", "Retry sending a notification"
 
     class Outcome(models.TextChoices):
         DONE = "done"
@@ -28,6 +30,9 @@ class OperatorAction(models.Model):
     )
     payment = models.ForeignKey(
         "payments.Payment", null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"
+    )
+    notification = models.ForeignKey(
+        "payments.Notification", null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"
     )
     reason = models.TextField(blank=True, default="")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from events.models import Event
 from payments.consts import IntentStatus, StripeEventType
 from payments.models import Payment, StripeEvent
-from payments.services import inbox
+from payments.services import inbox, notifications, receipts
 from payments.services.inbox import Outcome
 from payments.stripe_gateway import StripeIntent, payment_intent_id_of
 
@@ -111,7 +111,12 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     was_succeeded = payment.status == Status.SUCCEEDED
     payment.status = target
     payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
-    payment.save(update_fields=["status", "last_error", "updated_at"])
+    _stamp(payment, target)
+    payment.save(update_fields=["status", "last_error", "succeeded_at", "refunded_at", "updated_at"])
+    # The organiser's email for this fact, once per payment and kind, in this transaction.
+    notifications.notification_record(payment=payment)
+    if target == Status.SUCCEEDED:
+        receipts.charge_details_fetch_on_commit(payment=payment)
     if target == Status.SUCCEEDED:
         active = True
     elif was_succeeded:
@@ -120,6 +125,15 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
         active = event.is_active
     event_follow_payment(event, payment_status=target, active=active)
     return Outcome.processed(f"Payment {payment.pk} is {target}.")
+
+
+def _stamp(payment: Payment, target: str) -> None:
+    now = timezone.now()
+    # A refund may overtake its own success event: it proves the payment was taken.
+    if target in (Status.SUCCEEDED, Status.REFUNDED) and payment.succeeded_at is None:
+        payment.succeeded_at = now
+    if target == Status.REFUNDED:
+        payment.refunded_at = now
 
 
 def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> None:

@@ -1,0 +1,58 @@
+"""What a receipt shows beyond our ledger: the card (brand, last four) and Stripe's own receipt link.
+
+Fetched from the payment's charge through the gateway by a worker, after fulfilment committed the
+payment's success, rather than taken from the webhook: Stripe's `payment_intent.succeeded` names its
+charge by id only, localstripe sends no `charge.*` events, and a payment activated by reconciliation has
+no event at all. One call, outside fulfilment's locks, retried when Stripe is briefly away.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.db import transaction
+
+from payments import queue, stripe_gateway
+from payments.models import Payment
+
+logger = logging.getLogger(__name__)
+
+
+def charge_details_fetch_on_commit(*, payment: Payment) -> None:
+    """Asks a worker for the card details once the caller's transaction commits (fulfilment calls this)."""
+    transaction.on_commit(partial(_enqueue, payment_id=payment.pk), robust=True)
+
+
+def _enqueue(*, payment_id: int) -> None:
+    try:
+        queue.charge_details_fetch(payment_id=payment_id)
+    except Exception:  # the receipt shows no card until an operator reconciles or refunds; nothing is lost
+        logger.warning("could not ask for the card details of payment %s", payment_id, exc_info=True)
+
+
+def payment_charge_details_fetch(*, payment_id: int) -> bool:
+    """Copies the card and Stripe's receipt link from the payment's latest charge; False if there is none."""
+    payment = Payment.objects.filter(pk=payment_id).only("pk", "payment_intent_id").first()
+    if payment is None or not payment.payment_intent_id:
+        return False
+    charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+    if charge is None:
+        return False
+    payment_record_charge(payment_id=payment.pk, charge=charge)
+    return True
+
+
+def payment_record_charge(*, payment_id: int, charge: stripe_gateway.StripeCharge) -> None:
+    # Only what Stripe gave: a charge read without card details does not erase those already known.
+    fields = {
+        name: value
+        for name, value in (
+            ("card_brand", charge.card_brand),
+            ("card_last4", charge.card_last4),
+            ("receipt_url", charge.receipt_url),
+        )
+        if value
+    }
+    if fields:
+        Payment.objects.filter(pk=payment_id).update(**fields)
