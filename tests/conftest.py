@@ -20,7 +20,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from offline import localstripe as offline_localstripe
-from offline import processes, smtp
+from offline import processes
+from offline import smtp as offline_smtp
 from offline.net import free_port
 from offline.views import forward
 from tests.factories import EventFactory, UserFactory
@@ -153,7 +154,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def messages(self, *, to: str | None = None) -> list:
-        return [m for m in smtp.messages(self.maildir) if to is None or m["To"] == to]
+        return [m for m in offline_smtp.messages(self.maildir) if to is None or m["To"] == to]
 
 
 @pytest.fixture(scope="session")
