@@ -6,10 +6,12 @@ receives in a Maildir and printing one line per message, so that no email leaves
 
 from __future__ import annotations
 
+import email
 import mailbox
 import sys
 from argparse import ArgumentParser
-from email.message import Message
+from email import policy
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 from aiosmtpd.handlers import Mailbox
@@ -32,7 +34,8 @@ def command(*, port: int, maildir: Path) -> list[str]:
             str(maildir)]  # fmt: skip
 
 
-def messages(maildir: Path) -> list[Message]:
-    """Every message received so far, oldest first."""
+def messages(maildir: Path) -> list[EmailMessage]:
+    """Every message received so far, oldest first, its headers decoded."""
     box = mailbox.Maildir(maildir, create=True)
-    return sorted(box, key=lambda m: m.get_date())
+    received = [(box.get_message(key).get_date(), box.get_bytes(key)) for key in box.iterkeys()]
+    return [email.message_from_bytes(raw, policy=policy.default) for _, raw in sorted(received)]
