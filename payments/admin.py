@@ -19,7 +19,7 @@ from django.contrib.admin import helpers
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
 
 from core.admin import ReadOnlyAdminMixin
@@ -356,10 +356,12 @@ class NotificationAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Payment {}</a>', url, obj.payment_id)
 
     def _rendered(self, obj: Notification) -> tuple[str, str, str]:
-        # What was sent; a notification not sent yet is shown as it would be sent now.
-        if obj.status == Notification.Status.SENT:
-            return obj.subject, obj.body_text, obj.body_html
-        return notifications.notification_render(obj)
+        # What was sent; a notification not sent yet is shown as it would be sent now. Templates answer
+        # strings marked safe, and the text parts are not HTML: each is escaped here, whatever its mark.
+        parts = (obj.subject, obj.body_text, obj.body_html)
+        if obj.status != Notification.Status.SENT:
+            parts = notifications.notification_render(obj)
+        return tuple(escape(part) for part in parts)
 
     @admin.display(description="subject")
     def rendered_subject(self, obj: Notification) -> str:
