@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='payment',
             name='receipt_url',
-            field=models.URLField(blank=True, default='', max_length=500),
+            field=models.CharField(blank=True, default='', max_length=500),
         ),
         migrations.AddField(
             model_name='payment',

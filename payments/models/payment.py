@@ -29,7 +29,7 @@ class Payment(models.Model):
     # What Stripe's charge says, fetched once the payment succeeded (empty where Stripe gives nothing).
     card_brand = models.CharField(max_length=32, blank=True, default="")
     card_last4 = models.CharField(max_length=4, blank=True, default="")
-    receipt_url = models.URLField(max_length=500, blank=True, default="")
+    receipt_url = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
