@@ -8,6 +8,7 @@ class StripeEventType:
     PAYMENT_INTENT_PROCESSING = "payment_intent.processing"
     PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
     CHARGE_REFUNDED = "charge.refunded"
+    CHARGE_SUCCEEDED = "charge.succeeded"
 
 
 class IntentStatus:

@@ -197,11 +197,17 @@ class StripeRefund:
     status: str
 
 
+def charge_events_are_sent() -> bool:
+    """Whether `charge.*` webhooks bring the card of a payment (Stripe's `charge.succeeded`); localstripe sends
+    none, so offline the card is read from the charge instead (`retrieve_latest_charge`)."""
+    return not is_offline()
+
+
 def retrieve_latest_charge(payment_intent_id: str) -> StripeCharge | None:
     """The PaymentIntent's latest Charge, with its card; None before any charge was attempted.
 
-    One call for both: Stripe's `payment_intent.succeeded` names its charge by id only, and localstripe
-    sends no `charge.*` events at all."""
+    One call for the card and the refunds: offline receipts, and an operator's refund read back (localstripe
+    sends no `charge.*` events at all)."""
     obj = _call(
         client().v1.payment_intents.retrieve, payment_intent_id, {"expand": ["latest_charge", "payment_method"]}
     )

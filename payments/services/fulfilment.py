@@ -26,7 +26,7 @@ from payments.consts import IntentStatus, StripeEventType
 from payments.models import Payment, StripeEvent
 from payments.services import inbox, notifications, receipts
 from payments.services.inbox import Outcome
-from payments.stripe_gateway import StripeIntent, payment_intent_id_of
+from payments.stripe_gateway import StripeCharge, StripeIntent, charge_events_are_sent, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     payment.save(update_fields=["status", "last_error", "succeeded_at", "refunded_at", "updated_at"])
     # The organiser's email for this fact, once per payment and kind, in this transaction.
     notifications.notification_record(payment=payment)
-    if target == Status.SUCCEEDED:
+    if target == Status.SUCCEEDED and not charge_events_are_sent():
         receipts.charge_details_fetch_on_commit(payment=payment)
     if target == Status.SUCCEEDED:
         active = True
@@ -192,10 +192,21 @@ def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
     return payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
 
 
+def handle_charge_succeeded(charge: dict[str, Any]) -> Outcome:
+    """The card and Stripe's receipt link, for the receipt; the payment's state comes from its intent's events."""
+    details = StripeCharge.from_dict(charge)
+    payment = Payment.objects.filter(payment_intent_id=details.payment_intent_id).only("pk").first()
+    if not details.payment_intent_id or payment is None:
+        return Outcome.ignored("Charge of a PaymentIntent not created by EventPay.")
+    receipts.payment_record_charge(payment_id=payment.pk, charge=details)
+    return Outcome.processed(f"Card details of payment {payment.pk} recorded.")
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
     StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
     StripeEventType.PAYMENT_INTENT_PROCESSING: _intent_handler(Status.PENDING),
     StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
     StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
+    StripeEventType.CHARGE_SUCCEEDED: handle_charge_succeeded,
 }

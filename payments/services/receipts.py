@@ -1,9 +1,10 @@
 """What a receipt shows beyond our ledger: the card (brand, last four) and Stripe's own receipt link.
 
-Fetched from the payment's charge through the gateway by a worker, after fulfilment committed the
-payment's success, rather than taken from the webhook: Stripe's `payment_intent.succeeded` names its
-charge by id only, localstripe sends no `charge.*` events, and a payment activated by reconciliation has
-no event at all. One call, outside fulfilment's locks, retried when Stripe is briefly away.
+With Stripe they arrive by webhook: `charge.succeeded` carries both (fulfilment's handler table), and no
+API call is spent on them (`payment_intent.succeeded` names its charge by id only). localstripe sends no
+`charge.*` events, so offline a worker reads the charge through the gateway once fulfilment committed the
+payment's success, outside its locks, retried when the stand-in is briefly away. An operator's refund
+reads the charge back anyway, and records them too.
 """
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ import pytest
 from django.urls import reverse
 from freezegun import freeze_time
 
-from payments import stripe_gateway
+from payments import queue, stripe_gateway
 from payments.models import Payment
-from payments.services import receipts, reconciliation
+from payments.services import fulfilment, receipts, reconciliation
 from tests.conftest import paid_payment
-from tests.factories import PaymentFactory
+from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +107,47 @@ def test_another_users_receipt_is_404_and_a_visitors_is_refused(auth_client, api
 
     assert _receipt(auth_client, payment).status_code == 404
     assert _receipt(api_client, payment).status_code in (401, 403)
+
+
+def test_stripes_charge_succeeded_event_records_the_card_and_the_receipt_link():
+    # given
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": 1500,
+        "payment_intent": payment.payment_intent_id,
+        "payment_method_details": {"type": "card", "card": {"brand": "amex", "last4": "0005"}},
+        "receipt_url": "https://pay.stripe.com/receipts/acct_1/ch_1/rcpt_1",
+    }
+    row = stored_stripe_event("charge.succeeded", charge)
+
+    # when
+    status = fulfilment.process_stripe_event(stripe_event_id=row.pk)
+
+    # then
+    payment.refresh_from_db()
+    assert status == "processed"
+    assert (payment.card_brand, payment.card_last4, payment.status) == ("amex", "0005", "succeeded")
+    assert payment.receipt_url == "https://pay.stripe.com/receipts/acct_1/ch_1/rcpt_1"
+
+
+@pytest.mark.parametrize(("offline", "fetched"), [(True, True), (False, False)])
+def test_the_card_is_read_from_the_charge_only_where_no_charge_event_brings_it(
+    settings, monkeypatch, django_capture_on_commit_callbacks, offline, fetched
+):
+    # given: localstripe sends no charge.* events; Stripe sends charge.succeeded
+    settings.STRIPE_OFFLINE = offline
+    asked: list[int] = []
+    monkeypatch.setattr(queue, "charge_details_fetch", lambda *, payment_id: asked.append(payment_id))
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    payment = PaymentFactory()
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.process_stripe_event(
+            stripe_event_id=stored_stripe_event("payment_intent.succeeded", payment_intent_object(payment)).pk
+        )
+
+    # then
+    assert asked == ([payment.pk] if fetched else [])
