@@ -195,8 +195,8 @@ def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
 def handle_charge_succeeded(charge: dict[str, Any]) -> Outcome:
     """The card and Stripe's receipt link, for the receipt; the payment's state comes from its intent's events."""
     details = StripeCharge.from_dict(charge)
-    payment = Payment.objects.filter(payment_intent_id=details.payment_intent_id).only("pk").first()
-    if not details.payment_intent_id or payment is None:
+    payment = details.payment_intent_id and Payment.objects.filter(payment_intent_id=details.payment_intent_id).first()
+    if not payment:
         return Outcome.ignored("Charge of a PaymentIntent not created by EventPay.")
     receipts.payment_record_charge(payment_id=payment.pk, charge=details)
     return Outcome.processed(f"Card details of payment {payment.pk} recorded.")

@@ -37,7 +37,13 @@ def payment_charge_details_fetch(*, payment_id: int) -> bool:
     payment = Payment.objects.filter(pk=payment_id).only("pk", "payment_intent_id").first()
     if payment is None or not payment.payment_intent_id:
         return False
-    charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+    try:
+        charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+    except stripe_gateway.TransientStripeError:
+        raise  # the task retries it
+    except stripe_gateway.StripeGatewayError as exc:
+        logger.warning("no card details for payment %s: %s", payment_id, exc)
+        return False
     if charge is None:
         return False
     payment_record_charge(payment_id=payment.pk, charge=charge)
