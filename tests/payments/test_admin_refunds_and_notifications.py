@@ -5,6 +5,8 @@ fulfilment (payment refunded, event off the public list, refund email recorded),
 and why; a second click does nothing twice. Notifications: listed with status, error and rendered body;
 failed sends retried one or many, audited."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -225,3 +227,27 @@ def test_an_operator_retries_many_failed_sends_at_once_and_each_is_audited(opera
     )
     page = operator.get(reverse("admin:payments_notification_change", args=[sent.pk])).content.decode()
     assert "Retry sending a notification" in page and "skipped" in page
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
+    # given: Stripe refunded the payment for a stored request, and nothing told our ledger
+    payment = _live_payment()
+    request = RefundRequest.objects.create(payment=payment, idempotency_key="k-beat", actor="olga", reason="Duplicate")
+    refund = stripe_gateway.create_refund(
+        payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
+    )
+    RefundRequest.objects.filter(pk=request.pk).update(
+        status=RefundRequest.Status.SUBMITTED,
+        stripe_refund_id=refund.id,
+        updated_at=timezone.now() - timedelta(hours=1),
+    )
+
+    # when
+    counts = refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10))
+
+    # then
+    payment.refresh_from_db()
+    assert counts == {"applied": 1, "errors": 0}
+    assert payment.status == Payment.Status.REFUNDED and payment.event.is_active is False
+    assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 0, "errors": 0}

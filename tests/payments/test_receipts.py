@@ -151,3 +151,13 @@ def test_the_card_is_read_from_the_charge_only_where_no_charge_event_brings_it(
 
     # then
     assert asked == ([payment.pk] if fetched else [])
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_a_payment_stripe_does_not_know_gets_no_card_and_no_error():
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED, payment_intent_id="pi_unknown_to_stripe")
+
+    assert receipts.payment_charge_details_fetch(payment_id=payment.pk) is False
+
+    payment.refresh_from_db()
+    assert (payment.card_brand, payment.card_last4) == ("", "")
