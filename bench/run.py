@@ -102,6 +102,8 @@ def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
         LOG_LEVEL="WARNING",
+        # Each payment that succeeds emails its organiser: rendered by the worker, then sent nowhere.
+        EMAIL_URL="dummymail://",
     )
     os.environ.update(env)
     recreate_database(config.database_url)

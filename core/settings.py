@@ -202,6 +202,16 @@ PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default
 PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
 PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
 
+# Email to organisers (payments/services/notifications.py), e.g. smtp://user:password@smtp.example.com:587
+# with ?tls=True, or smtp+ssl://…:465. Development prints emails to the log; `make run` starts an SMTP server.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://127.0.0.1:25"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="EventPay <noreply@eventpay.localhost>")
+# Where the links in emails point: the address organisers open the app at.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# A notification not sent after this is handed to the workers again.
+NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=600)
+
 # Celery: Redis broker, results in the database (django-celery-results).
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 

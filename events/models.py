@@ -6,7 +6,10 @@ class Event(models.Model):
     """An organiser's event. It goes live (`is_active`) only through payment fulfilment.
 
     Its `status` for people: a draft until paid, live once paid, cancelled when its organiser calls
-    it off (it stays paid: `is_active` follows the payment, not the organiser's decision)."""
+    it off (it stays paid: `is_active` follows the payment, not the organiser's decision).
+
+    A deleted draft keeps its row (`deleted_at`): its payments are a ledger that still points at it.
+    Every read for people leaves deleted events out; fulfilment and the admin still see them."""
 
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -25,6 +28,7 @@ class Event(models.Model):
     # services in the transaction that changes the payment; `is_active` is set the same way.
     payment_status = models.CharField(max_length=16, null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -52,3 +56,28 @@ class Event(models.Model):
         if self.cancelled_at is not None:
             return self.Status.CANCELLED
         return self.Status.LIVE if self.is_active else self.Status.DRAFT
+
+
+class EventAction(models.Model):
+    """The audit trail of what an organiser did to an event: who, when, and what changed."""
+
+    class Action(models.TextChoices):
+        EDIT = "edit"
+        CANCEL = "cancel"
+        DELETE = "delete"
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="actions")
+    # Null once the account is gone: `actor` still names who acted.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    detail = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of event {self.event_id} by {self.actor}"

@@ -5,11 +5,12 @@ from events.models import Event
 
 
 def event_list_for_owner(*, owner) -> QuerySet[Event]:
-    return Event.objects.filter(owner=owner).order_by("-created_at", "-id")
+    """The caller's events, newest first; deleted drafts are gone for their owner."""
+    return Event.objects.filter(owner=owner, deleted_at__isnull=True).order_by("-created_at", "-id")
 
 
 def event_list_public() -> QuerySet[Event]:
-    """Live, not cancelled, not yet started: what anyone may browse."""
+    """Live, not cancelled, not yet started: what anyone may browse (a deleted event never went live)."""
     return Event.objects.filter(is_active=True, cancelled_at__isnull=True, starts_at__gte=timezone.now())
 
 
@@ -19,4 +20,4 @@ def event_get_public(*, event_id: int, viewer) -> Event | None:
     shown = Q(is_active=True) | Q(activated_at__isnull=False, cancelled_at__isnull=False)
     if viewer.is_authenticated:
         shown |= Q(owner=viewer)
-    return Event.objects.filter(shown, pk=event_id).first()
+    return Event.objects.filter(shown, pk=event_id, deleted_at__isnull=True).first()

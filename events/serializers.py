@@ -1,3 +1,4 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from events.models import Event
@@ -8,6 +9,20 @@ class EventCreateSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
     location = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class EventUpdateSerializer(serializers.Serializer):
+    """A PATCH: any of the editable fields; others (is_active, status, …) are not the organiser's to set."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    def validate_starts_at(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError("The start time must be in the future.")
+        return value
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ from events import views
 urlpatterns = [
     path("events/", views.EventListCreateView.as_view(), name="event-list"),
     path("events/<int:event_id>/", views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<int:event_id>/cancel/", views.EventCancelView.as_view(), name="event-cancel"),
     path("public/events/", views.PublicEventListView.as_view(), name="public-event-list"),
     path("public/events/<int:event_id>/", views.PublicEventDetailView.as_view(), name="public-event-detail"),
 ]

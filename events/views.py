@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from core.pagination import Cursor, Pages
 from events.selectors import event_get_public, event_list_for_owner, event_list_public
-from events.serializers import EventCreateSerializer, EventSerializer, PublicEventSerializer
-from events.services import event_create
+from events.serializers import EventCreateSerializer, EventSerializer, EventUpdateSerializer, PublicEventSerializer
+from events.services import event_cancel, event_create, event_delete, event_update
 
 
 class EventListCreateView(generics.ListAPIView):
@@ -37,11 +37,33 @@ class EventListCreateView(generics.ListAPIView):
 
 
 class EventDetailView(APIView):
+    """The caller's event: read it, edit it (409 once cancelled), delete it (a never-paid draft only, else 409).
+    Another user's event is answered 404, never 403."""
+
     @extend_schema(responses={200: EventSerializer})
     def get(self, request, event_id: int):
-        # Another user's event is answered 404, never 403.
         event = get_object_or_404(event_list_for_owner(owner=request.user), pk=event_id)
         return Response(EventSerializer(event).data)
+
+    @extend_schema(request=EventUpdateSerializer, responses={200: EventSerializer})
+    def patch(self, request, event_id: int):
+        serializer = EventUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = event_update(event_id=event_id, owner=request.user, changes=serializer.validated_data)
+        return Response(EventSerializer(event).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, event_id: int):
+        event_delete(event_id=event_id, owner=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventCancelView(APIView):
+    """Calls off the caller's live event (409 for a draft or an event already cancelled)."""
+
+    @extend_schema(request=None, responses={200: EventSerializer})
+    def post(self, request, event_id: int):
+        return Response(EventSerializer(event_cancel(event_id=event_id, owner=request.user)).data)
 
 
 class StartTimeCursor(Cursor):

@@ -1,4 +1,4 @@
-"""The stack's processes for tests and benchmarks: localstripe, a private Redis, Celery workers.
+"""The stack's processes for tests and benchmarks: localstripe, a private Redis, Celery workers, an SMTP server.
 
 Each starter returns once the process serves (or raises with its log), started in its own session so
 that a caller can signal it together with everything it forked.
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from offline import embedded_redis, localstripe
+from offline import embedded_redis, localstripe, smtp
 from offline.net import wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,11 @@ def start_localstripe(*, port: int, log_path: Path, state: Path | None = None, t
 def start_redis(*, port: int, directory: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
     command = embedded_redis.server_command(port=port, directory=directory)
     return _serving(_popen(command, log_path=log_path), port, log_path, timeout)
+
+
+def start_smtp(*, port: int, maildir: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
+    """aiosmtpd, keeping what it receives in `maildir` (offline/smtp.py)."""
+    return _serving(_popen(smtp.command(port=port, maildir=maildir), log_path=log_path), port, log_path, timeout)
 
 
 def start_celery_worker(

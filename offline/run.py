@@ -1,7 +1,8 @@
 """`make run`: the whole product on one machine (web, Celery worker and beat), offline when no keys are set.
 
-Starts what is missing: an embedded Redis when REDIS_URL is unset, and the offline Stripe stand-in
-(localstripe, its signed webhooks pointed at us) when STRIPE_SECRET_KEY is unset. honcho runs the
+Starts what is missing: an embedded Redis when REDIS_URL is unset, the offline Stripe stand-in
+(localstripe, its signed webhooks pointed at us) when STRIPE_SECRET_KEY is unset, and a local SMTP server
+(aiosmtpd, keeping emails in var/mail) when EMAIL_URL is unset. honcho runs the
 processes, prefixes their output, and stops all of them on Ctrl-C or SIGTERM, or when one exits.
 """
 
@@ -20,13 +21,14 @@ from pathlib import Path
 import environ
 from honcho.manager import Manager
 
-from offline import SECRET_KEY, embedded_redis, localstripe
+from offline import SECRET_KEY, embedded_redis, localstripe, smtp
 from offline.net import port_is_free, port_is_open
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR = BASE_DIR / "var"
 LOCALSTRIPE_PORT = 8420
 EMBEDDED_REDIS_PORT = 6380
+SMTP_PORT = 8025
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "eventpay-demo"  # nosec B105: the local demo's login, printed for the user
 WAIT_REPORT_EVERY = 5.0
@@ -100,6 +102,16 @@ def main() -> int:
         ports["redis"] = EMBEDDED_REDIS_PORT
         env["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
         notes.append(f"Redis:  embedded server on 127.0.0.1:{EMBEDDED_REDIS_PORT} (set REDIS_URL to use yours)")
+
+    if not env.get("EMAIL_URL"):
+        require_free(SMTP_PORT, "local SMTP server")
+        processes["smtp"] = smtp.command(port=SMTP_PORT, maildir=VAR / "mail")
+        ports["smtp"] = SMTP_PORT
+        env["EMAIL_URL"] = f"smtp://127.0.0.1:{SMTP_PORT}"
+        notes.append(
+            f"Email:  local SMTP server on 127.0.0.1:{SMTP_PORT}, messages kept in var/mail (admin: Notifications)"
+        )
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
 
     offline = offline_mode(env)
     if offline:

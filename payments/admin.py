@@ -1,7 +1,9 @@
-"""The operators' console: the webhook inbox, payments and the audit trail of every action taken on them.
+"""The operators' console: the webhook inbox, payments, notifications and the audit trail of every action
+taken on them.
 
 Rows are read-only here; every change goes through a service (payments/services/retries.py,
-reconciliation.py) that records who did what and with which outcome in the audit trail. A bulk
+reconciliation.py, refunds.py, notifications.py) that records who did what and with which outcome in the
+audit trail. A bulk
 retry runs in a worker; its counts and errors are kept as a task result (django-celery-results).
 """
 
@@ -17,14 +19,14 @@ from django.contrib.admin import helpers
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.http import urlencode
 
 from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from payments import queue
-from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services import reconciliation, retries, review
+from payments.models import Notification, OperatorAction, Payment, StripeEvent
+from payments.services import notifications, reconciliation, refunds, retries, review
 from payments.services.audit import Actor
 from payments.stripe_gateway import API_VERSION
 
@@ -101,7 +103,11 @@ def _summarise(admin_view, request, records: list[OperatorAction], verb: str) ->
 
 
 def _subject(record: OperatorAction) -> str:
-    return record.stripe_event.stripe_id if record.stripe_event_id else f"payment {record.payment_id}"
+    if record.stripe_event_id:
+        return record.stripe_event.stripe_id
+    if record.notification_id:
+        return f"notification {record.notification_id}"
+    return f"payment {record.payment_id}"
 
 
 def _action_summary(record: OperatorAction | None) -> str:
@@ -259,7 +265,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 
 class PaymentActionForm(helpers.ActionForm):
-    reason = forms.CharField(required=False, max_length=500, label="Reason (to reopen or accept)")
+    reason = forms.CharField(required=False, max_length=500, label="Reason (to refund, reopen or accept)")
 
 
 @admin.register(Payment)
@@ -273,10 +279,11 @@ class PaymentAdmin(admin.ModelAdmin):
     search_help_text = "A PaymentIntent id (pi_…), a user name or an event title."
     list_select_related = ("event", "user")
     action_form = PaymentActionForm
-    actions = ("reconcile_now", "reopen_checkout", "accept_reviewed")
+    actions = ("reconcile_now", "refund", "reopen_checkout", "accept_reviewed")
     fields = (
         "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "last_error", "created_at",
-        "updated_at", "inbox_link",
+        "updated_at", "succeeded_at", "refunded_at", "card_brand", "card_last4", "receipt_url", "refund_summary",
+        "inbox_link",
     )  # fmt: skip
     readonly_fields = fields
     inlines = (OperatorActionInline,)
@@ -314,11 +321,24 @@ class PaymentAdmin(admin.ModelAdmin):
     def last_action(self, obj: Payment) -> str:
         return _action_summary(next(iter(obj.operator_actions.all()), None))
 
+    @admin.display(description="refund")
+    def refund_summary(self, obj: Payment) -> str:
+        request = getattr(obj, "refund_request", None)
+        if request is None:
+            return "—"
+        when = timezone.localtime(request.created_at).strftime("%Y-%m-%d %H:%M")
+        outcome = request.stripe_refund_id or request.last_error or "not answered by Stripe yet"
+        return f"{request.status} (requested by {request.actor} at {when}: {request.reason}) {outcome}"
+
     @admin.action(description="Reconcile with Stripe now", permissions=["change"])
     def reconcile_now(self, request, queryset):
         actor = Actor.from_user(request.user)
         records = [reconciliation.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
         _summarise(self, request, records, "Reconcile with Stripe")
+
+    @admin.action(description="Refund (succeeded payments; give a reason)", permissions=["change"])
+    def refund(self, request, queryset):
+        self._resolve(request, queryset, refunds.payment_refund, "Refund")
 
     @admin.action(description="Refund or cancel at Stripe and reopen checkout (give a reason)", permissions=["change"])
     def reopen_checkout(self, request, queryset):
@@ -329,7 +349,7 @@ class PaymentAdmin(admin.ModelAdmin):
         self._resolve(request, queryset, review.payment_accept_reviewed, "Accept after review")
 
     def _resolve(self, request, queryset, resolve, verb: str) -> None:
-        # For a payment fulfilment would not activate (amount, currency or metadata mismatch).
+        # An action on each selected payment that needs the operator's reason (kept in the audit trail).
         actor = Actor.from_user(request.user)
         reason = request.POST.get("reason", "")
         try:
@@ -340,9 +360,93 @@ class PaymentAdmin(admin.ModelAdmin):
         _summarise(self, request, records, verb)
 
 
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Every email to an organiser, with its status; failed sends show their error and can be retried."""
+
+    list_display = (
+        "id",
+        "kind",
+        "to_email",
+        "status",
+        "attempts",
+        "short_error",
+        "payment_link",
+        "created_at",
+        "sent_at",
+    )
+    list_filter = ("status", "kind", age_filter("created_at", "created"))
+    search_fields = ("to_email", "payment__payment_intent_id")
+    search_help_text = "An email address or a PaymentIntent id (pi_…)."
+    list_select_related = ("payment",)
+    list_per_page = 50
+    actions = ("retry_sending",)
+    fields = (
+        "id", "kind", "to_email", "status", "attempts", "last_error", "payment_link", "created_at", "enqueued_at",
+        "sent_at", "rendered_subject", "rendered_text", "rendered_html",
+    )  # fmt: skip
+    readonly_fields = fields
+    inlines = (OperatorActionInline,)
+
+    def changelist_view(self, request, extra_context=None):
+        failed = Notification.objects.filter(status=Notification.Status.FAILED).count()
+        extra_context = {**(extra_context or {}), "title": f"Notifications: {failed} failed"}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Notification) -> str:
+        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+
+    @admin.display(description="payment")
+    def payment_link(self, obj: Notification):
+        url = reverse("admin:payments_payment_change", args=[obj.payment_id])
+        return format_html('<a href="{}">Payment {}</a>', url, obj.payment_id)
+
+    def _rendered(self, obj: Notification) -> tuple[str, str, str]:
+        # What was sent; a notification not sent yet is shown as it would be sent now. Templates answer
+        # strings marked safe, and the text parts are not HTML: each is escaped here, whatever its mark.
+        parts = (obj.subject, obj.body_text, obj.body_html)
+        if obj.status != Notification.Status.SENT:
+            parts = notifications.notification_render(obj)
+        return tuple(escape(part) for part in parts)
+
+    @admin.display(description="subject")
+    def rendered_subject(self, obj: Notification) -> str:
+        return self._rendered(obj)[0]
+
+    @admin.display(description="plain text")
+    def rendered_text(self, obj: Notification):
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", self._rendered(obj)[1])
+
+    @admin.display(description="HTML")
+    def rendered_html(self, obj: Notification):
+        # Shown in a sandboxed frame: the email's markup never runs in the admin's page.
+        return format_html(
+            '<iframe sandbox srcdoc="{}" style="width: 100%; height: 24rem; border: 1px solid #ccc;"></iframe>',
+            self._rendered(obj)[2],
+        )
+
+    @admin.action(description="Retry sending (failed notifications)", permissions=["change"])
+    def retry_sending(self, request, queryset):
+        actor = Actor.from_user(request.user)
+        records = [
+            notifications.notification_retry(notification=row, actor=actor)
+            for row in queryset.select_related("payment").order_by("created_at", "id")
+        ]
+        _summarise(self, request, records, "Retry sending")
+
+
 @admin.register(OperatorAction)
 class OperatorActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "outcome", "stripe_event", "payment", "reason", "detail")
+    list_display = (
+        "created_at", "actor", "action", "outcome", "stripe_event", "payment", "notification", "reason", "detail",
+    )  # fmt: skip
     list_filter = ("action", "outcome", age_filter("created_at", "when"))
     search_fields = ("actor", "stripe_event__stripe_id", "payment__payment_intent_id")
-    list_select_related = ("stripe_event", "payment")
+    list_select_related = ("stripe_event", "payment", "notification")

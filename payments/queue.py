@@ -13,6 +13,8 @@ from celery import current_app
 
 PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
 RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
+SEND_NOTIFICATION = "worker.tasks.send_notification"
+FETCH_CHARGE_DETAILS = "worker.tasks.fetch_charge_details"
 
 
 def _send(task_name: str, *args: Any, **kwargs: Any) -> str:
@@ -28,3 +30,13 @@ def stripe_event_process(*, stripe_event_id: int) -> None:
 def stripe_events_retry(*, stripe_event_ids: list[int], operator_id: int) -> str:
     """An operator's bulk retry, run by a worker; its outcome is kept as a task result."""
     return _send(RETRY_STRIPE_EVENTS, stripe_event_ids=stripe_event_ids, operator_id=operator_id)
+
+
+def notification_send(*, notification_id: int) -> None:
+    """Asks a worker to send one notification email; raises if the broker cannot take it."""
+    current_app.tasks[SEND_NOTIFICATION].delay(notification_id)
+
+
+def charge_details_fetch(*, payment_id: int) -> None:
+    """Asks a worker to copy the card and Stripe's receipt link of a succeeded payment from its charge."""
+    current_app.tasks[FETCH_CHARGE_DETAILS].delay(payment_id)

@@ -109,3 +109,17 @@ def payments_for_charge_recheck(*, within: timedelta, every: timedelta) -> Query
         .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=now - every))
         .order_by(F("reconciled_at").asc(nulls_first=True), "id")
     )
+
+
+def payment_receipt_for(*, user, payment_id: int) -> Payment | None:
+    """The caller's payment that went through (succeeded, or refunded since), with what its receipt shows."""
+    return (
+        Payment.objects.filter(
+            pk=payment_id,
+            user=user,
+            status__in=(Payment.Status.SUCCEEDED, Payment.Status.REFUNDED),
+            succeeded_at__isnull=False,
+        )
+        .select_related("event", "user")
+        .first()
+    )

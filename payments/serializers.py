@@ -22,10 +22,40 @@ class PaymentSerializer(serializers.ModelSerializer):
             "payment_intent_id",
             "event_is_active",
             "last_error",
+            "card_brand",
+            "card_last4",
+            "receipt_url",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class ReceiptEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+
+
+class ReceiptOrganiserSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    email = serializers.CharField()
+
+
+class ReceiptSerializer(serializers.Serializer):
+    """Our own receipt for a payment that went through (succeeded, or refunded since)."""
+
+    receipt_number = serializers.CharField()
+    payment_id = serializers.IntegerField(source="pk")
+    event = ReceiptEventSerializer()
+    organiser = ReceiptOrganiserSerializer(source="user")
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    paid_at = serializers.DateTimeField(source="succeeded_at")
+    card_brand = serializers.CharField()
+    card_last4 = serializers.CharField()
+    status = serializers.ChoiceField(choices=Payment.Status.choices)
+    stripe_receipt_url = serializers.CharField(source="receipt_url")
 
 
 class PaymentListQuerySerializer(serializers.Serializer):

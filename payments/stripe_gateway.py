@@ -190,35 +190,85 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
 
 
 @dataclass(frozen=True)
-class ChargeState:
-    """What became of a succeeded PaymentIntent's charge: refunded (in full), or disputed and how."""
+class StripeCharge:
+    """What a PaymentIntent's latest Charge says about the card and the refunds: for receipts and refunds."""
 
+    id: str
+    payment_intent_id: str
+    amount: int
+    amount_refunded: int
     refunded: bool
+    card_brand: str = ""
+    card_last4: str = ""
+    receipt_url: str = ""
+    # A dispute's status (`lost`, `won`, …) when the charge was disputed and the dispute expanded.
     dispute_status: str = ""
 
     @classmethod
-    def from_charge(cls, charge: dict[str, Any] | None) -> ChargeState:
-        charge = charge if isinstance(charge, dict) else {}
-        amount, refunded = _as_int(charge.get("amount")), _as_int(charge.get("amount_refunded"))
+    def from_dict(cls, charge: dict[str, Any], *, payment_method: dict[str, Any] | None = None) -> StripeCharge:
+        # Stripe describes the card on the charge; localstripe's charge has no `payment_method_details`,
+        # only its PaymentMethod does (`payment_method.card`).
+        details = charge.get("payment_method_details") or {}
+        card = details.get("card") if isinstance(details, dict) else None
+        if not isinstance(card, dict):
+            card = (payment_method or {}).get("card") or {}
+        amount = _as_int(charge.get("amount"))
+        amount_refunded = _as_int(charge.get("amount_refunded"))
         dispute = charge.get("dispute")
         return cls(
-            refunded=bool(charge.get("refunded")) or bool(amount and refunded >= amount),
+            id=str(charge.get("id") or ""),
+            payment_intent_id=payment_intent_id_of(charge),
+            amount=amount,
+            amount_refunded=amount_refunded,
+            refunded=bool(charge.get("refunded")) or (amount > 0 and amount_refunded >= amount),
+            card_brand=str(card.get("brand") or "")[:32],
+            card_last4=str(card.get("last4") or "")[:4],
+            receipt_url=str(charge.get("receipt_url") or "")[:500],
             dispute_status=str(dispute.get("status") or "") if isinstance(dispute, dict) else "",
         )
 
 
-def retrieve_charge_state(payment_intent_id: str) -> ChargeState:
-    """The refund and dispute state of a PaymentIntent's latest charge (reconciliation's re-check)."""
-    # The stand-in always returns the charge whole and has no disputes; Stripe expands on request.
-    params = {} if is_offline() else {"expand": ["latest_charge.dispute"]}
-    obj = _call(client().v1.payment_intents.retrieve, payment_intent_id, params)
+@dataclass(frozen=True)
+class StripeRefund:
+    id: str
+    status: str
+
+
+def charge_events_are_sent() -> bool:
+    """Whether `charge.*` webhooks bring the card of a payment (Stripe's `charge.succeeded`); localstripe sends
+    none, so offline the card is read from the charge instead (`retrieve_latest_charge`)."""
+    return not is_offline()
+
+
+def retrieve_latest_charge(payment_intent_id: str) -> StripeCharge | None:
+    """The PaymentIntent's latest Charge, with its card; None before any charge was attempted.
+
+    One call for the card, the refunds and a dispute: offline receipts, an operator's refund read back
+    (localstripe sends no `charge.*` events at all), and reconciliation's re-check of succeeded payments."""
+    expand = ["latest_charge", "payment_method"]
+    if not is_offline():  # the stand-in has no disputes
+        expand.append("latest_charge.dispute")
+    obj = _call(client().v1.payment_intents.retrieve, payment_intent_id, {"expand": expand})
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
-    return ChargeState.from_charge(data.get("latest_charge"))
+    charge = data.get("latest_charge")
+    if not isinstance(charge, dict):
+        return None
+    payment_method = data.get("payment_method")
+    return StripeCharge.from_dict(
+        {**charge, "payment_intent": payment_intent_id},
+        payment_method=payment_method if isinstance(payment_method, dict) else None,
+    )
 
 
-def refund_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> None:
-    """Refunds a PaymentIntent in full (an operator closing a payment that cannot be accepted)."""
-    _call(client().v1.refunds.create, {"payment_intent": payment_intent_id}, {"idempotency_key": idempotency_key})
+def create_refund(*, payment_intent_id: str, metadata: dict[str, str], idempotency_key: str) -> StripeRefund:
+    """Refunds a PaymentIntent in full. A repeated key answers the first refund again (not offline)."""
+    obj = _call(
+        client().v1.refunds.create,
+        {"payment_intent": payment_intent_id, "metadata": metadata},
+        {"idempotency_key": idempotency_key},
+    )
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return StripeRefund(id=str(data.get("id") or ""), status=str(data.get("status") or ""))
 
 
 def livemode() -> bool:

@@ -2,7 +2,7 @@ from django.urls import path
 
 from payments.views.config import PaymentConfigView
 from payments.views.create_payment_intent import CreatePaymentIntentView
-from payments.views.payments import PaymentDetailView, PaymentListView
+from payments.views.payments import PaymentDetailView, PaymentListView, PaymentReceiptView
 from payments.views.stripe_webhook import stripe_thin_webhook, stripe_webhook
 
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     path("webhook/thin/", stripe_thin_webhook, name="stripe-thin-webhook"),
     path("", PaymentListView.as_view(), name="payment-list"),
     path("<int:payment_id>/", PaymentDetailView.as_view(), name="payment-detail"),
+    path("<int:payment_id>/receipt/", PaymentReceiptView.as_view(), name="payment-receipt"),
 ]

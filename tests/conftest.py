@@ -1,7 +1,7 @@
 """Fixtures. Integration fixtures start the real stack: localstripe, Celery worker processes
 on the machine's Redis, pytest-django's live server on PostgreSQL, with localstripe's signed
-webhooks pointed at the live server. Processes are started by offline/processes.py, as the
-benchmarks start theirs."""
+webhooks pointed at the live server, and an SMTP server process the workers send email to.
+Processes are started by offline/processes.py, as the benchmarks start theirs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from offline import localstripe as offline_localstripe
 from offline import processes
+from offline import smtp as offline_smtp
 from offline.net import free_port
 from offline.views import forward
 from tests.factories import EventFactory, UserFactory
@@ -147,6 +148,40 @@ def localstripe(tmp_path_factory):
     processes.stop(process)
 
 
+@dataclass
+class SmtpServer:
+    """A real SMTP server process (aiosmtpd) that keeps every message it receives."""
+
+    port: int
+    maildir: Path
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def messages(self, *, to: str | None = None) -> list:
+        return [m for m in offline_smtp.messages(self.maildir) if to is None or m["To"] == to]
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory) -> SmtpServer:
+    directory = tmp_path_factory.mktemp("smtp")
+    port = free_port()
+    process = processes.start_smtp(port=port, maildir=directory / "mail", log_path=directory / "smtp.log")
+    yield SmtpServer(port=port, maildir=directory / "mail", process=process)
+    processes.stop(process)
+
+
+@pytest.fixture
+def smtp(smtp_server, settings) -> SmtpServer:
+    """Email sent from this process goes to the SMTP server process (pytest-django's default is locmem)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_server.port
+    return smtp_server
+
+
 def _test_database_url() -> str:
     db = settings.DATABASES["default"]
     assert db["ENGINE"] == "django.db.backends.postgresql", "integration tests need PostgreSQL: run `make test`"
@@ -164,12 +199,13 @@ class WorkerProcess:
 
 
 @pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker, localstripe) -> dict[str, str]:
+def worker_env(django_db_setup, django_db_blocker, localstripe, smtp_server) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=_test_database_url(),
         STRIPE_API_BASE=localstripe.api_base,
         DATABASE_CONN_MAX_AGE="60",
+        EMAIL_URL=smtp_server.url,
     )
     return env
 

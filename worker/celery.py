@@ -39,6 +39,14 @@ app.conf.beat_schedule = {
         "task": "worker.tasks.catch_up_stripe_events",
         "schedule": crontab(minute=41),
     },
+    "requeue-stale-notifications": {
+        "task": "worker.tasks.requeue_stale_notifications",
+        "schedule": timedelta(seconds=60),
+    },
+    "reconcile-refunds": {
+        "task": "worker.tasks.reconcile_refunds",
+        "schedule": timedelta(minutes=5),
+    },
     "check-stripe-event-backlog": {
         "task": "worker.tasks.check_stripe_event_backlog",
         "schedule": timedelta(seconds=60),

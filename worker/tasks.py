@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from payments.services import catch_up, fulfilment, inbox, reconciliation, retries
+from payments.services import catch_up, fulfilment, inbox, notifications, receipts, reconciliation, refunds, retries
 from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
 from worker.celery import app
@@ -87,6 +87,46 @@ def catch_up_stripe_events() -> dict[str, object]:
 @app.task(acks_late=True, ignore_result=True)
 def check_stripe_event_backlog() -> float:
     return inbox.stripe_event_backlog_check()
+
+
+class NotificationTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Retries are used up: the row waits for an operator's retry in the admin.
+        notification_id = args[0] if args else kwargs.get("notification_id")
+        notifications.notification_mark_failed(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@app.task(
+    base=NotificationTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,  # the notification row records the outcome
+    autoretry_for=(notifications.EmailNotSent, *TRANSIENT_ERRORS),
+    retry_backoff=2,
+    retry_backoff_max=300,  # below the sweeper's threshold: a row being retried is not swept
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_notification(notification_id: int) -> str:
+    return notifications.notification_send(notification_id=notification_id)
+
+
+@app.task(acks_late=True)
+def requeue_stale_notifications() -> dict[str, int]:
+    requeued = notifications.notifications_requeue_stale(
+        older_than=timedelta(seconds=settings.NOTIFICATION_SWEEP_AFTER_SECONDS)
+    )
+    return {"requeued": requeued}
+
+
+@app.task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=5)
+def fetch_charge_details(payment_id: int) -> bool:
+    return receipts.payment_charge_details_fetch(payment_id=payment_id)
+
+
+@app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def reconcile_refunds() -> dict[str, int]:
+    return refunds.refunds_reconcile_submitted(older_than=timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS))
 
 
 @app.task(acks_late=True)

@@ -3,8 +3,8 @@ from django.db import models
 
 
 class OperatorAction(models.Model):
-    """The audit trail: one row per operator action on an inbox row or a payment, with its outcome, and
-    one per change beat's jobs make to a payment on their own (`automatic`)."""
+    """The audit trail: one row per operator action on an inbox row, a payment or a notification, with its
+    outcome, and one per change beat's jobs make to a payment on their own (`automatic`)."""
 
     class Action(models.TextChoices):
         RETRY = "retry", "Retry processing"
@@ -15,6 +15,8 @@ class OperatorAction(models.Model):
         CANCEL = "cancel", "Cancel abandoned payment"
         REOPEN = "reopen", "Close at Stripe and reopen checkout"
         ACCEPT = "accept", "Accept after review"
+        REFUND = "refund", "Refund"
+        RESEND = "resend", "Retry sending a notification"
 
     class Outcome(models.TextChoices):
         DONE = "done"
@@ -34,6 +36,9 @@ class OperatorAction(models.Model):
     )
     payment = models.ForeignKey(
         "payments.Payment", null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"
+    )
+    notification = models.ForeignKey(
+        "payments.Notification", null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"
     )
     reason = models.TextField(blank=True, default="")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)

@@ -31,6 +31,13 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     last_error = models.TextField(blank=True, default="")
+    # Set by fulfilment when the payment succeeds or is refunded (the receipt's date is `succeeded_at`).
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    # What Stripe's charge says, fetched once the payment succeeded (empty where Stripe gives nothing).
+    card_brand = models.CharField(max_length=32, blank=True, default="")
+    card_last4 = models.CharField(max_length=4, blank=True, default="")
+    receipt_url = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,3 +59,8 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"Payment {self.pk} ({self.payment_intent_id}, {self.status})"
+
+    @property
+    def receipt_number(self) -> str:
+        """Our receipt's number: the year it was paid and the payment's id, so it never changes."""
+        return f"EP-{self.succeeded_at:%Y}-{self.pk:06d}" if self.succeeded_at else ""

@@ -1,4 +1,4 @@
-"""The audit trail: who acted on an inbox row or a payment, how, and with which outcome."""
+"""The audit trail: who acted on an inbox row, a payment or a notification, how, and with which outcome."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.logging import log_context
-from payments.models import OperatorAction, Payment, StripeEvent
+from payments.models import Notification, OperatorAction, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def operator_action_record(
     detail: str,
     stripe_event: StripeEvent | None = None,
     payment: Payment | None = None,
+    notification: Notification | None = None,
     reason: str = "",
 ) -> OperatorAction:
     record = OperatorAction.objects.create(
@@ -62,6 +63,7 @@ def operator_action_record(
         action=action,
         stripe_event=stripe_event,
         payment=payment,
+        notification=notification,
         reason=reason,
         outcome=outcome,
         detail=detail[:2000],

@@ -73,11 +73,14 @@ def _lease_expired(payment: Payment) -> bool:
 @transaction.atomic
 def _open_payment(*, user, event_id: int) -> tuple[Payment, bool]:
     """The event's open payment, and whether this checkout holds its lease (and so creates its intent)."""
-    event = Event.objects.select_for_update().filter(pk=event_id, owner=user).first()
+    event = Event.objects.select_for_update().filter(pk=event_id, owner=user, deleted_at__isnull=True).first()
     if event is None:
         raise NotFound("Event not found.")
     if event.is_active:
         raise Conflict("This event is already active.")
+    if event.cancelled_at is not None:
+        raise Conflict("This event is cancelled.")
+
     payment = Payment.objects.filter(event=event, status__in=Payment.OPEN_STATUSES).first()
     if payment is None:
         _check_open_payments_limit(user=user)

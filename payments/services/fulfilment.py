@@ -27,9 +27,9 @@ from events.models import Event
 from payments import stripe_gateway
 from payments.consts import IntentStatus, StripeEventType, StripeObjectType
 from payments.models import Payment, StripeEvent
-from payments.services import inbox
+from payments.services import inbox, notifications, receipts
 from payments.services.inbox import Outcome
-from payments.stripe_gateway import StripeIntent, livemode, payment_intent_id_of
+from payments.stripe_gateway import StripeCharge, StripeIntent, charge_events_are_sent, livemode, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,12 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     was_succeeded = payment.status == Status.SUCCEEDED
     payment.status = target
     payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
-    payment.save(update_fields=["status", "last_error", "updated_at"])
+    _stamp(payment, target)
+    payment.save(update_fields=["status", "last_error", "succeeded_at", "refunded_at", "updated_at"])
+    # The organiser's email for this fact, once per payment and kind, in this transaction.
+    notifications.notification_record(payment=payment)
+    if target == Status.SUCCEEDED and not charge_events_are_sent():
+        receipts.charge_details_fetch_on_commit(payment=payment)
     if target == Status.SUCCEEDED:
         active = True
     elif was_succeeded:
@@ -177,6 +182,15 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
         active = event.is_active
     event_follow_payment(event, payment_status=target, active=active)
     return Outcome.processed(f"Payment {payment.pk} is {target}.")
+
+
+def _stamp(payment: Payment, target: str) -> None:
+    now = timezone.now()
+    # A refund may overtake its own success event: it proves the payment was taken.
+    if target in (Status.SUCCEEDED, Status.REFUNDED) and payment.succeeded_at is None:
+        payment.succeeded_at = now
+    if target == Status.REFUNDED:
+        payment.refunded_at = now
 
 
 def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> None:
@@ -248,6 +262,16 @@ def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
     return Outcome(outcome.status, f"Dispute {dispute.get('id')} lost. {outcome.reason}")
 
 
+def handle_charge_succeeded(charge: dict[str, Any]) -> Outcome:
+    """The card and Stripe's receipt link, for the receipt; the payment's state comes from its intent's events."""
+    details = StripeCharge.from_dict(charge)
+    payment = details.payment_intent_id and Payment.objects.filter(payment_intent_id=details.payment_intent_id).first()
+    if not payment:
+        return Outcome.ignored("Charge of a PaymentIntent not created by EventPay.")
+    receipts.payment_record_charge(payment_id=payment.pk, charge=details)
+    return Outcome.processed(f"Card details of payment {payment.pk} recorded.")
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
     StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
@@ -255,6 +279,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
     StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
     StripeEventType.CHARGE_DISPUTE_CLOSED: handle_charge_dispute_closed,
+    StripeEventType.CHARGE_SUCCEEDED: handle_charge_succeeded,
 }
 
 # Each snapshot type's thin twin (`v1.charge.refunded`), applied by the same handler to the fetched object.

@@ -160,7 +160,7 @@ def payments_recheck_charges() -> dict[str, object]:
     for payment in payments[: settings.PAYMENT_RECHECK_BATCH_SIZE]:
         Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
         try:
-            charge = stripe_gateway.retrieve_charge_state(payment.payment_intent_id)
+            charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
         except stripe_gateway.StripeRateLimited:
             _back_off("re-check charges")
             counts["rate_limited"] = True
@@ -170,6 +170,8 @@ def payments_recheck_charges() -> dict[str, object]:
             logger.warning("could not re-check the charge of payment %s", payment.pk, exc_info=True)
             continue
         counts["checked"] += 1
+        if charge is None:
+            continue
         # A lost dispute took the money back like a refund: the payment's state for it is `refunded`.
         reason = "refunded" if charge.refunded else "lost in a dispute" if charge.dispute_status == "lost" else ""
         if not reason:

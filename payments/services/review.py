@@ -48,8 +48,10 @@ def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> O
         try:
             intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
             if intent.status == IntentStatus.SUCCEEDED:
-                stripe_gateway.refund_payment_intent(
-                    payment.payment_intent_id, idempotency_key=f"eventpay-reopen-refund-{payment.pk}"
+                stripe_gateway.create_refund(
+                    payment_intent_id=payment.payment_intent_id,
+                    metadata={"payment_id": str(payment.pk), "reason": "reopened after review"},
+                    idempotency_key=f"eventpay-reopen-refund-{payment.pk}",
                 )
                 target, done = Payment.Status.REFUNDED, "Refunded at Stripe"
             elif intent.status in IntentStatus.IN_FLIGHT:

@@ -1,3 +1,4 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -6,7 +7,8 @@ from rest_framework.views import APIView
 
 from core.pagination import Pages
 from payments.models import Payment
-from payments.serializers import PaymentListQuerySerializer, PaymentSerializer
+from payments.selectors import payment_receipt_for
+from payments.serializers import PaymentListQuerySerializer, PaymentSerializer, ReceiptSerializer
 
 
 def _payments_of(user):
@@ -40,3 +42,14 @@ class PaymentDetailView(APIView):
         # Another user's payment is answered 404, never 403.
         payment = get_object_or_404(_payments_of(request.user), pk=payment_id)
         return Response(PaymentSerializer(payment).data)
+
+
+class PaymentReceiptView(APIView):
+    """The receipt of the caller's payment that went through; 404 for any other payment."""
+
+    @extend_schema(responses={200: ReceiptSerializer})
+    def get(self, request, payment_id: int):
+        payment = payment_receipt_for(user=request.user, payment_id=payment_id)
+        if payment is None:
+            raise Http404
+        return Response(ReceiptSerializer(payment).data)

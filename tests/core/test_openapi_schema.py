@@ -23,8 +23,9 @@ pytestmark = pytest.mark.django_db
 API_PATHS = {
     "/api/auth/register/", "/api/auth/login/", "/api/auth/logout/", "/api/auth/me/", "/api/auth/token/",
     "/api/events/", "/api/events/{event_id}/", "/api/public/events/", "/api/public/events/{event_id}/",
-    "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/", "/api/payments/{payment_id}/",
-    "/api/payments/webhook/", "/api/payments/webhook/thin/",
+    "/api/events/{event_id}/cancel/", "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/",
+    "/api/payments/{payment_id}/", "/api/payments/{payment_id}/receipt/", "/api/payments/webhook/",
+    "/api/payments/webhook/thin/",
 }  # fmt: skip
 
 

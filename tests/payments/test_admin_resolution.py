@@ -52,7 +52,7 @@ def test_reopening_checkout_refunds_at_stripe_closes_the_payment_and_unblocks_th
     mismatched.refresh_from_db()
     assert response.status_code == 200
     assert mismatched.status == Payment.Status.REFUNDED and mismatched.event.is_active is False
-    assert stripe_gateway.retrieve_charge_state(mismatched.payment_intent_id).refunded is True
+    assert stripe_gateway.retrieve_latest_charge(mismatched.payment_intent_id).refunded is True
     record = OperatorAction.objects.get(payment=mismatched)
     assert (record.action, record.outcome, record.actor, record.reason) == (
         "reopen", "done", "olga", "checked with the organiser (INC-7)",

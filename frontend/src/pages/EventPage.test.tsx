@@ -38,6 +38,15 @@ describe('EventPage', () => {
     expect(await screen.findByText('No payments yet.')).toBeInTheDocument();
   });
 
+  it('offers no deletion for a draft whose payment was refunded, since it was paid once', async () => {
+    eventRoutes(anEvent({ payment_status: 'refunded', activated_at: '2030-01-02T10:00:00Z' }));
+    renderEvent();
+
+    expect(await screen.findByText('Refunded')).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'Edit event' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Delete event' })).not.toBeInTheDocument();
+  });
+
   it('gives a live event its shareable public link, to open or copy', async () => {
     eventRoutes(live);
     renderEvent();

@@ -74,6 +74,16 @@ function useConfirmedAction(action: () => Promise<void>) {
   };
 }
 
+/** Only a draft that was never paid may be deleted; one refunded since went live once (the server says 409). */
+function deletable(event: EventItem): boolean {
+  return (
+    event.status === 'draft' &&
+    event.activated_at === null &&
+    event.payment_status !== 'succeeded' &&
+    event.payment_status !== 'refunded'
+  );
+}
+
 function EventDetails({ loaded }: { loaded: EventItem }) {
   const navigate = useNavigate();
   const saved = (useLocation().state as EventPageState | null)?.saved === true;
@@ -137,7 +147,7 @@ function EventDetails({ loaded }: { loaded: EventItem }) {
             Edit event
           </Link>
         ) : null}
-        {event.status === 'draft' ? (
+        {deletable(event) ? (
           <button type="button" className="button button-secondary" onClick={remove.open}>
             Delete event
           </button>

@@ -1,0 +1,41 @@
+"""A local SMTP server for `make run` and the tests: aiosmtpd (from PyPI), keeping every message it
+receives in a Maildir and printing one line per message, so that no email leaves the machine.
+
+    python -m aiosmtpd -n -l 127.0.0.1:8025 -c offline.smtp.MailCatcher var/mail
+"""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import sys
+from argparse import ArgumentParser
+from email import policy
+from email.message import EmailMessage, Message
+from pathlib import Path
+
+from aiosmtpd.handlers import Mailbox
+
+
+class MailCatcher(Mailbox):
+    def handle_message(self, message: Message) -> None:
+        super().handle_message(message)
+        print(f"mail to {message['To']}: {message['Subject']}", flush=True)
+
+    @classmethod
+    def from_cli(cls, parser: ArgumentParser, *args) -> MailCatcher:
+        if len(args) != 1:
+            parser.error("MailCatcher takes one argument: the Maildir to keep messages in")
+        return cls(args[0])
+
+
+def command(*, port: int, maildir: Path) -> list[str]:
+    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "offline.smtp.MailCatcher",
+            str(maildir)]  # fmt: skip
+
+
+def messages(maildir: Path) -> list[EmailMessage]:
+    """Every message received so far, oldest first, its headers decoded."""
+    box = mailbox.Maildir(maildir, create=True)
+    received = [(box.get_message(key).get_date(), box.get_bytes(key)) for key in box.iterkeys()]
+    return [email.message_from_bytes(raw, policy=policy.default) for _, raw in sorted(received)]

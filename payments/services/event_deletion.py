@@ -1,0 +1,38 @@
+"""Payments' part in deleting a draft event (events' deletion guard, registered in payments/apps.py).
+
+Payments are a ledger and are never deleted: the event's row stays too, marked deleted. Before that, a
+draft that was ever paid is refused, and an open PaymentIntent is cancelled at Stripe so that nobody can
+pay for an event that no longer exists; one that is being paid right now refuses the deletion instead.
+"""
+
+from __future__ import annotations
+
+from core.exceptions import Conflict, ServiceUnavailable
+from events.models import Event
+from payments import stripe_gateway
+from payments.consts import IntentStatus
+from payments.models import Payment
+from payments.services.fulfilment import payment_apply_intent
+
+
+def event_payments_release(event: Event) -> None:
+    """Refuses (409) the deletion of a paid event or one whose payment is in flight; cancels its open
+    PaymentIntent otherwise. Runs in the deletion's transaction, under the event's row lock (the lock
+    checkout takes too, so no new PaymentIntent can start meanwhile)."""
+    if event.payments.filter(status__in=(Payment.Status.SUCCEEDED, Payment.Status.REFUNDED)).exists():
+        raise Conflict("This event has been paid: it can be cancelled, not deleted.")
+    payment = event.payments.filter(status__in=Payment.OPEN_STATUSES).first()
+    if payment is None:
+        return
+    try:
+        intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+        if intent.status in IntentStatus.IN_FLIGHT:
+            raise Conflict("A payment for this event is in progress; it cannot be deleted now.")
+        if intent.status != IntentStatus.CANCELED:
+            intent = stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+    except stripe_gateway.TransientStripeError as exc:
+        raise ServiceUnavailable(f"Stripe is unavailable, please retry: {exc}") from exc
+    except stripe_gateway.StripeGatewayError as exc:
+        # Stripe refuses to cancel an intent that was paid a moment ago.
+        raise Conflict(f"The payment for this event could not be cancelled: {exc}") from exc
+    payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED, intent=intent)

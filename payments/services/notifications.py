@@ -1,0 +1,229 @@
+"""Emails to organisers, sent exactly once per fact: "your event is live", "your payment failed", "your
+payment was refunded".
+
+1. Fulfilment records the fact (`notification_record`) in the transaction that changes the payment, under
+   its row lock: one row per payment and kind (a unique constraint), so a duplicated or reordered webhook,
+   reconciliation or an operator's rerun finds the row there and records nothing new.
+2. After that transaction commits, a worker is asked to send it (`send_notification`, by name); the
+   sweeper re-sends rows whose hand-over was lost (broker down, crash after commit).
+3. The worker (`notification_send`) locks the row, does nothing if it is already sent, else sends it
+   through Django's email API and marks it sent in the same transaction. A redelivered task, the sweeper's
+   copy and an operator's retry wait for that lock, then find the row sent.
+
+The one window left is a worker that dies after the SMTP server accepted the message and before the
+commit: the row is still pending and is sent again, with the same Message-ID header, which mail clients
+show as one message. Losing the email instead would be worse for "your event is live".
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from payments import queue
+from payments.models import Notification, OperatorAction, Payment
+from payments.services.audit import Actor, operator_action_record
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+KIND_OF_STATUS = {
+    Payment.Status.SUCCEEDED: Notification.Kind.LIVE,
+    Payment.Status.FAILED: Notification.Kind.PAYMENT_FAILED,
+    Payment.Status.REFUNDED: Notification.Kind.REFUNDED,
+}
+
+# Currencies without a minor unit (Stripe's list): their amounts are whole units already.
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+
+
+class EmailNotSent(Exception):
+    """The SMTP server could not take the message now; the task retries with back-off."""
+
+
+def notification_record(*, payment: Payment) -> Notification | None:
+    """Records the email that the payment's new status calls for, once per payment and kind; the caller
+    (fulfilment) holds the payment's row lock. The send is handed to a worker after the commit."""
+    kind = KIND_OF_STATUS.get(payment.status)
+    if kind is None:
+        return None
+    notification, created = Notification.objects.get_or_create(
+        payment=payment, kind=kind, defaults={"to_email": payment.user.email}
+    )
+    if created:
+        transaction.on_commit(partial(notification_enqueue, notification_id=notification.pk), robust=True)
+    return notification
+
+
+def notification_enqueue(*, notification_id: int) -> bool:
+    """Hands a notification to the workers; a broker that is down is logged and left to the sweeper."""
+    try:
+        queue.notification_send(notification_id=notification_id)
+    except Exception:  # the row is safe in the database: the sweeper sends it later
+        logger.warning("enqueue of notification %s failed; the sweeper will retry it", notification_id, exc_info=True)
+        return False
+    Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
+        enqueued_at=timezone.now()
+    )
+    return True
+
+
+def notifications_requeue_stale(*, older_than: timedelta) -> int:
+    """Re-enqueues pending notifications created, and last handed over, more than `older_than` ago (beat)."""
+    cutoff = timezone.now() - older_than
+    stale = (
+        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    count = 0
+    for notification_id in stale[:1000]:
+        if not notification_enqueue(notification_id=notification_id):
+            break  # the broker is still down; the next sweep tries again
+        count += 1
+    if count:
+        logger.warning("re-enqueued %s notifications that were never sent", count)
+    return count
+
+
+def notification_send(*, notification_id: int) -> str:
+    """Sends one notification unless it was sent already; returns its resulting status.
+
+    Raises EmailNotSent when the SMTP server fails in a way worth retrying (connection refused or cut,
+    4xx answers); a permanent refusal (5xx) marks the row failed at once, for an operator."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("payment__event", "payment__user")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None:
+            logger.warning("notification %s does not exist", notification_id)
+            return ""
+        if notification.status == Notification.Status.SENT:
+            return notification.status
+        if not notification.to_email:
+            error, permanent = "The organiser has no email address.", True
+        else:
+            message = notification_message(notification)
+            try:
+                message.send()
+            except (smtplib.SMTPException, OSError) as exc:
+                error, permanent = f"{type(exc).__name__}: {exc}", _is_permanent(exc)
+            else:
+                notification.status = Notification.Status.SENT
+                notification.sent_at = timezone.now()
+                notification.attempts += 1
+                notification.last_error = ""
+                notification.subject = message.subject
+                notification.body_text = message.body
+                notification.body_html = message.alternatives[0][0]
+                notification.save()
+                logger.info("notification %s (%s) sent", notification.pk, notification.kind)
+                return notification.status
+    # Nothing was written above: the failed attempt is recorded on its own, outside the lock.
+    fields = {"attempts": F("attempts") + 1, "last_error": error[:MAX_ERROR_LENGTH], "enqueued_at": timezone.now()}
+    if permanent:
+        fields["status"] = Notification.Status.FAILED
+    Notification.objects.filter(pk=notification_id).exclude(status=Notification.Status.SENT).update(**fields)
+    if permanent:
+        logger.error("notification %s could not be sent: %s", notification_id, error)
+        return Notification.Status.FAILED
+    raise EmailNotSent(error)
+
+
+def _is_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def notification_mark_failed(*, notification_id: int, error: str) -> None:
+    """Retries are used up: the row waits for an operator (unless it was sent meanwhile)."""
+    marked = Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
+        status=Notification.Status.FAILED, last_error=error[:MAX_ERROR_LENGTH]
+    )
+    if marked:
+        logger.error("notification %s failed after its retries: %s", notification_id, error)
+
+
+def notification_retry(*, notification: Notification, actor: Actor) -> OperatorAction:
+    """An operator's retry of a failed send: back to pending and to the workers. A sent notification is
+    never sent again; the retry is recorded either way."""
+
+    def record(outcome: str, detail: str) -> OperatorAction:
+        return operator_action_record(
+            actor=actor,
+            action=OperatorAction.Action.RESEND,
+            payment=notification.payment,
+            notification=notification,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    reopened = Notification.objects.filter(pk=notification.pk, status=Notification.Status.FAILED).update(
+        status=Notification.Status.PENDING
+    )
+    if not reopened:
+        notification.refresh_from_db(fields=["status"])
+        return record(OperatorAction.Outcome.SKIPPED, f"The notification is {notification.status}; nothing to retry.")
+    if not notification_enqueue(notification_id=notification.pk):
+        return record(
+            OperatorAction.Outcome.ERROR,
+            "The broker is unavailable; the notification is pending and the sweeper will send it.",
+        )
+    return record(OperatorAction.Outcome.DONE, f"Handed to a worker after {notification.attempts} attempt(s).")
+
+
+def notification_message(notification: Notification) -> EmailMultiAlternatives:
+    """The email for a notification, plain text and HTML, from templates/payments/email/<kind>.*."""
+    subject, text, html = notification_render(notification)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[notification.to_email],
+        headers={"Message-ID": notification.message_id},
+        connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def notification_render(notification: Notification) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of a notification, as they would be sent now."""
+    payment = notification.payment
+    event = payment.event
+    site = settings.SITE_URL.rstrip("/")
+    context = {
+        "organiser": payment.user,
+        "event": event,
+        "payment": payment,
+        "amount": format_amount(payment.amount, payment.currency),
+        "receipt_url": f"{site}/payments/{payment.pk}/receipt",
+        "event_url": f"{site}/events/{event.pk}",
+        "public_url": f"{site}/e/{event.pk}",
+        "pay_url": f"{site}/events/{event.pk}/pay",
+    }
+    template = f"payments/email/{notification.kind}"
+    subject = " ".join(render_to_string(f"{template}.subject.txt", context).split())
+    return subject, render_to_string(f"{template}.txt", context), render_to_string(f"{template}.html", context)
+
+
+def format_amount(amount: int, currency: str) -> str:
+    if currency.lower() in ZERO_DECIMAL_CURRENCIES:
+        return f"{amount} {currency.upper()}"
+    return f"{amount / 100:.2f} {currency.upper()}"

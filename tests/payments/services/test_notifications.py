@@ -1,0 +1,271 @@
+"""Notifications: recorded by fulfilment once per payment and kind, sent through a real SMTP server
+process, retried when SMTP fails, retried by operators, never sent twice."""
+
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+from freezegun import freeze_time
+
+from offline.net import free_port
+from payments import queue
+from payments.models import Notification, OperatorAction, Payment
+from payments.services import fulfilment, notifications
+from payments.services.audit import Actor
+from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
+
+pytestmark = pytest.mark.django_db
+
+ADA = Actor(name="ada")
+Kind = Notification.Kind
+
+
+@pytest.fixture
+def sent_to_workers(monkeypatch) -> list[int]:
+    """Records the notifications handed to the broker instead of sending them."""
+    sent: list[int] = []
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: sent.append(notification_id))
+    return sent
+
+
+def _apply(event_type: str, payment: Payment, **overrides) -> str:
+    row = stored_stripe_event(event_type, payment_intent_object(payment, **overrides))
+    return fulfilment.process_stripe_event(stripe_event_id=row.pk)
+
+
+def _declined(payment: Payment) -> str:
+    return _apply(
+        "payment_intent.payment_failed",
+        payment,
+        status="requires_payment_method",
+        amount_received=0,
+        last_payment_error={"message": "Your card was declined."},
+    )
+
+
+def _refunded(payment: Payment) -> str:
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": payment.amount,
+        "amount_refunded": payment.amount,
+        "refunded": True,
+        "payment_intent": payment.payment_intent_id,
+    }
+    return fulfilment.process_stripe_event(stripe_event_id=stored_stripe_event("charge.refunded", charge).pk)
+
+
+def _notification(**fields) -> Notification:
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
+    return Notification.objects.create(payment=payment, kind=Kind.LIVE, **{"to_email": payment.user.email, **fields})
+
+
+# --- recorded by fulfilment, once per fact -----------------------------------------------------
+
+
+def test_a_payment_that_succeeds_records_one_live_email_handed_over_after_the_commit(
+    sent_to_workers, django_capture_on_commit_callbacks
+):
+    # given
+    payment = PaymentFactory()
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        _apply("payment_intent.succeeded", payment)
+    with django_capture_on_commit_callbacks(execute=True):
+        _apply("payment_intent.succeeded", payment)  # Stripe's duplicate, under another event id
+
+    # then
+    notification = Notification.objects.get()
+    assert (notification.kind, notification.to_email, notification.status) == (
+        Kind.LIVE, payment.user.email, Notification.Status.PENDING,
+    )  # fmt: skip
+    assert sent_to_workers == [notification.pk]
+    assert notification.enqueued_at is not None
+
+
+def test_each_fact_of_a_payment_is_one_email_a_second_decline_is_not_another(sent_to_workers):
+    payment = PaymentFactory()
+
+    _declined(payment)
+    _declined(payment)
+    _apply("payment_intent.succeeded", payment)
+    _refunded(payment)
+    _refunded(payment)
+
+    assert sorted(Notification.objects.filter(payment=payment).values_list("kind", flat=True)) == sorted(
+        [Kind.PAYMENT_FAILED, Kind.LIVE, Kind.REFUNDED]
+    )
+
+
+def test_a_success_that_does_not_match_the_payment_records_no_email():
+    payment = PaymentFactory()
+
+    _apply("payment_intent.succeeded", payment, amount_received=1)
+
+    assert not Notification.objects.exists()
+
+
+def test_a_late_failure_after_success_records_no_failure_email():
+    payment = PaymentFactory()
+    _apply("payment_intent.succeeded", payment)
+
+    _declined(payment)
+
+    assert list(Notification.objects.values_list("kind", flat=True)) == [Kind.LIVE]
+
+
+# --- sent through a real SMTP server -------------------------------------------------------------
+
+
+def test_a_notification_is_sent_as_text_and_html_and_marked_sent(smtp):
+    # given
+    event = EventFactory(title="Rock & <Roll>")
+    payment = PaymentFactory(event=event, status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
+    notification = Notification.objects.create(payment=payment, kind=Kind.LIVE, to_email="ada@example.com")
+
+    # when
+    status = notifications.notification_send(notification_id=notification.pk)
+
+    # then
+    assert status == Notification.Status.SENT
+    [message] = smtp.messages(to="ada@example.com")
+    assert message["Subject"] == "Your event “Rock & <Roll>” is live"
+    assert message["Message-ID"] == notification.message_id
+    text, html = (message.get_body((subtype,)).get_content() for subtype in ("plain", "html"))
+    assert "Rock & <Roll>" in text and f"/payments/{payment.pk}/receipt" in text
+    assert "Rock &amp; &lt;Roll&gt;" in html and "<Roll>" not in html
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.subject) == ("sent", 1, message["Subject"])
+    assert notification.sent_at is not None and notification.body_html.startswith("<!doctype html>")
+
+
+def test_a_sent_notification_is_never_sent_again(smtp):
+    notification = _notification(to_email="bob@example.com")
+    notifications.notification_send(notification_id=notification.pk)
+
+    again = notifications.notification_send(notification_id=notification.pk)
+
+    assert again == Notification.Status.SENT
+    assert len(smtp.messages(to="bob@example.com")) == 1
+
+
+def test_the_failure_email_links_back_to_pay_and_says_why(smtp):
+    payment = PaymentFactory(status=Payment.Status.FAILED, last_error="Your card was declined.")
+    notification = Notification.objects.create(payment=payment, kind=Kind.PAYMENT_FAILED, to_email="cy@example.com")
+
+    notifications.notification_send(notification_id=notification.pk)
+
+    [message] = smtp.messages(to="cy@example.com")
+    text = message.get_body(("plain",)).get_content()
+    assert "did not go through: Your card was declined." in text
+    assert f"/events/{payment.event_id}/pay" in text
+
+
+def test_an_smtp_server_that_cannot_be_reached_is_retried_later(settings):
+    # given: nothing listens on the SMTP port
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    notification = _notification()
+
+    # when / then
+    with pytest.raises(notifications.EmailNotSent, match="ConnectionRefusedError"):
+        notifications.notification_send(notification_id=notification.pk)
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == (Notification.Status.PENDING, 1)
+    assert "ConnectionRefusedError" in notification.last_error
+
+
+class RefusesEveryRecipient:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such mailbox"
+
+
+def test_a_recipient_the_server_refuses_for_good_fails_at_once_for_an_operator(settings):
+    # given: a real SMTP server (in a thread) that refuses the address permanently
+    controller = Controller(RefusesEveryRecipient(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    notification = _notification()
+
+    # when
+    try:
+        status = notifications.notification_send(notification_id=notification.pk)
+    finally:
+        controller.stop()
+
+    # then
+    assert status == Notification.Status.FAILED
+    notification.refresh_from_db()
+    assert notification.status == Notification.Status.FAILED
+    assert "550" in notification.last_error and notification.attempts == 1
+
+
+def test_retries_used_up_leave_the_notification_failed_but_never_a_sent_one():
+    pending, sent = _notification(), _notification(status=Notification.Status.SENT)
+
+    for row in (pending, sent):
+        notifications.notification_mark_failed(notification_id=row.pk, error="EmailNotSent: timed out")
+
+    pending.refresh_from_db()
+    sent.refresh_from_db()
+    assert (pending.status, pending.last_error) == ("failed", "EmailNotSent: timed out")
+    assert sent.status == "sent"
+
+
+# --- operators and the sweeper -------------------------------------------------------------------
+
+
+def test_an_operator_retries_a_failed_send_and_it_is_audited(sent_to_workers):
+    failed = _notification(status=Notification.Status.FAILED, attempts=9, last_error="SMTPServerDisconnected")
+
+    record = notifications.notification_retry(notification=failed, actor=ADA)
+
+    failed.refresh_from_db()
+    assert failed.status == Notification.Status.PENDING and sent_to_workers == [failed.pk]
+    assert (record.action, record.outcome, record.notification, record.payment) == (
+        OperatorAction.Action.RESEND, OperatorAction.Outcome.DONE, failed, failed.payment,
+    )  # fmt: skip
+    assert record.detail == "Handed to a worker after 9 attempt(s)."
+
+
+def test_an_operators_retry_of_a_sent_notification_sends_nothing(sent_to_workers):
+    sent = _notification(status=Notification.Status.SENT)
+
+    record = notifications.notification_retry(notification=sent, actor=ADA)
+
+    assert record.outcome == OperatorAction.Outcome.SKIPPED
+    assert record.detail == "The notification is sent; nothing to retry."
+    assert sent_to_workers == []
+
+
+def test_a_retry_while_the_broker_is_down_is_left_to_the_sweeper(monkeypatch):
+    def refuse(**kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(queue, "notification_send", refuse)
+    failed = _notification(status=Notification.Status.FAILED)
+
+    record = notifications.notification_retry(notification=failed, actor=ADA)
+
+    failed.refresh_from_db()
+    assert record.outcome == OperatorAction.Outcome.ERROR
+    assert failed.status == Notification.Status.PENDING and failed.enqueued_at is None
+
+
+def test_the_sweeper_hands_over_pending_notifications_whose_hand_over_was_lost(sent_to_workers):
+    # given: one lost an hour ago, one handed over a minute ago, one sent
+    with freeze_time(timezone.now() - timedelta(hours=1)):
+        lost = _notification()
+        recent = _notification()
+        done = _notification(status=Notification.Status.SENT)
+    Notification.objects.filter(pk=recent.pk).update(enqueued_at=timezone.now() - timedelta(minutes=1))
+
+    # when
+    count = notifications.notifications_requeue_stale(older_than=timedelta(minutes=10))
+
+    # then
+    assert (count, sent_to_workers) == (1, [lost.pk])
+    assert done.pk not in sent_to_workers

@@ -1,0 +1,253 @@
+"""The operators' console for refunds and notifications, through Django's test client, against localstripe.
+
+Refund: a succeeded payment is refunded at Stripe with a stored idempotency key, applied through
+fulfilment (payment refunded, event off the public list, refund email recorded), audited with who, when
+and why; a second click does nothing twice. Notifications: listed with status, error and rendered body;
+failed sends retried one or many, audited."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from payments import queue, stripe_gateway
+from payments.models import Notification, OperatorAction, Payment, RefundRequest
+from payments.services import fulfilment, reconciliation, refunds
+from payments.services.audit import Actor
+from tests.conftest import paid_payment
+from tests.factories import EventFactory, PaymentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PAYMENTS = reverse("admin:payments_payment_changelist")
+NOTIFICATIONS = reverse("admin:payments_notification_changelist")
+
+
+@pytest.fixture
+def operator(db):
+    user = UserFactory(username="olga", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sent_to_workers(monkeypatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: sent.append(notification_id))
+    return sent
+
+
+def _act(client, url: str, action: str, rows, **extra):
+    return client.post(url, {"action": action, "_selected_action": [r.pk for r in rows], **extra}, follow=True)
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def _live_payment() -> Payment:
+    """Paid at localstripe and applied through fulfilment: the event is live."""
+    payment, _ = paid_payment()
+    reconciliation.payment_reconcile(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active
+    return payment
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(operator, api_client):
+    # given
+    payment = _live_payment()
+    public = reverse("public-event-list")
+    assert [e["id"] for e in api_client.get(public).json()["results"]] == [payment.event_id]
+
+    # when
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Organiser asked: duplicate event")
+
+    # then: Stripe refunded it once, with our stored key, and the ledger follows
+    assert _messages(response) == ["Refund: 1 done, 0 skipped, 0 errors."]
+    request = RefundRequest.objects.get(payment=payment)
+    assert request.status == RefundRequest.Status.SUBMITTED and request.stripe_refund_id.startswith("re_")
+    assert request.idempotency_key.startswith(f"eventpay-payment-{payment.pk}-refund-")
+    assert (request.actor, request.reason) == ("olga", "Organiser asked: duplicate event")
+    charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+    assert (charge.refunded, charge.amount_refunded) == (True, payment.amount)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REFUNDED and payment.refunded_at is not None
+    assert payment.event.is_active is False and payment.event.payment_status == "refunded"
+    assert api_client.get(public).json()["results"] == []
+    assert sorted(Notification.objects.filter(payment=payment).values_list("kind", flat=True)) == ["live", "refunded"]
+    action = OperatorAction.objects.get(action=OperatorAction.Action.REFUND)
+    assert (action.actor, action.reason, action.outcome, action.payment) == (
+        "olga", "Organiser asked: duplicate event", "done", payment,
+    )  # fmt: skip
+    assert action.detail.startswith(f"Refund {request.stripe_refund_id}. Payment {payment.pk} is refunded.")
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
+    # given: refunded once
+    payment = _live_payment()
+    _act(operator, PAYMENTS, "refund", [payment], reason="Fraud")
+
+    # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
+    again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again")
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": payment.amount,
+        "amount_refunded": payment.amount,
+        "refunded": True,
+        "payment_intent": payment.payment_intent_id,
+    }
+    outcome = fulfilment.handle_charge_refunded(charge)
+
+    # then
+    assert _messages(again) == ["Refund: 0 done, 1 skipped, 0 errors."]
+    assert outcome.reason == f"Payment {payment.pk} already refunded."
+    assert stripe_gateway.retrieve_latest_charge(payment.payment_intent_id).amount_refunded == payment.amount
+    assert RefundRequest.objects.count() == 1 and Notification.objects.filter(kind="refunded").count() == 1
+    skipped = OperatorAction.objects.get(action=OperatorAction.Action.REFUND, outcome="skipped")
+    assert (skipped.reason, skipped.detail) == ("Fraud, again", "Already refunded (requested by olga).")
+
+
+def test_a_refund_needs_a_reason(operator):
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
+
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="   ")
+
+    assert _messages(response) == ["A reason is required to refund a payment."]
+    assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
+
+
+@pytest.mark.parametrize("status", [Payment.Status.PENDING, Payment.Status.FAILED, Payment.Status.CANCELED])
+def test_only_a_succeeded_payment_is_refunded(operator, status):
+    payment = PaymentFactory(status=status)
+
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Asked by the organiser")
+
+    assert _messages(response) == ["Refund: 0 done, 1 skipped, 0 errors."]
+    assert not RefundRequest.objects.exists()
+    assert OperatorAction.objects.get().detail == f"The payment is {status}; only a succeeded payment is refunded."
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_stripe_unreachable_keeps_the_request_and_its_key_for_the_next_click(settings):
+    # given
+    payment = _live_payment()
+    reachable = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"
+
+    # when
+    failed = refunds.payment_refund(payment=payment, actor=Actor(name="ada"), reason="Duplicate")
+    request = RefundRequest.objects.get()
+    settings.STRIPE_API_BASE = reachable
+    retried = refunds.payment_refund(payment=payment, actor=Actor(name="ada"), reason="Duplicate")
+
+    # then
+    assert failed.outcome == "error" and failed.detail.startswith("Stripe could not be reached")
+    assert request.status == RefundRequest.Status.REQUESTED and request.last_error
+    assert retried.outcome == "done"
+    assert RefundRequest.objects.get().idempotency_key == request.idempotency_key
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.REFUNDED
+
+
+def test_the_payment_page_shows_the_card_and_the_refund(operator):
+    payment = PaymentFactory(status=Payment.Status.REFUNDED, card_brand="visa", card_last4="4242")
+    RefundRequest.objects.create(
+        payment=payment,
+        idempotency_key="k-1",
+        actor="olga",
+        reason="Duplicate",
+        status="submitted",
+        stripe_refund_id="re_1",
+    )
+
+    page = operator.get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
+
+    assert "4242" in page and "submitted (requested by olga" in page and "Duplicate" in page and "re_1" in page
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def _notification(status=Notification.Status.PENDING, **fields) -> Notification:
+    event = EventFactory(title="Rock & <Roll>")
+    payment = PaymentFactory(event=event, status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
+    return Notification.objects.create(
+        payment=payment, kind="live", to_email="ada@example.com", status=status, **fields
+    )
+
+
+def test_the_list_shows_failed_sends_with_their_error(operator):
+    failed = _notification(
+        status="failed", attempts=9, last_error="SMTPServerDisconnected: Connection unexpectedly closed"
+    )
+    sent = _notification(status="sent")
+
+    page = operator.get(NOTIFICATIONS, {"status__exact": "failed"}).content.decode()
+
+    assert "Notifications: 1 failed" in page
+    assert "SMTPServerDisconnected: Connection unexpectedly closed" in page
+    assert reverse("admin:payments_notification_change", args=[failed.pk]) in page
+    assert reverse("admin:payments_notification_change", args=[sent.pk]) not in page
+
+
+def test_a_notification_shows_its_rendered_body_escaped_and_sandboxed(operator):
+    pending = _notification()
+
+    page = operator.get(reverse("admin:payments_notification_change", args=[pending.pk])).content.decode()
+
+    assert "Your event “Rock &amp; &lt;Roll&gt;” is live" in page
+    assert f"/payments/{pending.payment_id}/receipt" in page
+    assert "<iframe sandbox srcdoc=" in page and "<Roll>" not in page
+
+
+def test_an_operator_retries_many_failed_sends_at_once_and_each_is_audited(operator, sent_to_workers):
+    failed = [_notification(status="failed", last_error="timed out") for _ in range(2)]
+    sent = _notification(status="sent")
+
+    response = _act(operator, NOTIFICATIONS, "retry_sending", [*failed, sent])
+
+    assert _messages(response) == ["Retry sending: 2 done, 1 skipped, 0 errors."]
+    assert sorted(sent_to_workers) == sorted(n.pk for n in failed)
+    assert set(Notification.objects.filter(pk__in=[n.pk for n in failed]).values_list("status", flat=True)) == {
+        "pending"
+    }
+    actions = OperatorAction.objects.filter(action=OperatorAction.Action.RESEND)
+    assert sorted(actions.values_list("notification_id", "outcome", "actor")) == sorted(
+        [(failed[0].pk, "done", "olga"), (failed[1].pk, "done", "olga"), (sent.pk, "skipped", "olga")]
+    )
+    page = operator.get(reverse("admin:payments_notification_change", args=[sent.pk])).content.decode()
+    assert "Retry sending a notification" in page and "skipped" in page
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
+    # given: Stripe refunded the payment for a stored request, and nothing told our ledger
+    payment = _live_payment()
+    request = RefundRequest.objects.create(payment=payment, idempotency_key="k-beat", actor="olga", reason="Duplicate")
+    refund = stripe_gateway.create_refund(
+        payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
+    )
+    RefundRequest.objects.filter(pk=request.pk).update(
+        status=RefundRequest.Status.SUBMITTED,
+        stripe_refund_id=refund.id,
+        updated_at=timezone.now() - timedelta(hours=1),
+    )
+
+    # when
+    counts = refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10))
+
+    # then
+    payment.refresh_from_db()
+    assert counts == {"applied": 1, "errors": 0}
+    assert payment.status == Payment.Status.REFUNDED and payment.event.is_active is False
+    assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 0, "errors": 0}

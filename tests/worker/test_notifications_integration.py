@@ -1,0 +1,100 @@
+"""Emails through the real stack: localstripe's signed webhook to the live server, a Celery worker process
+on Redis and PostgreSQL, and an SMTP server process (aiosmtpd). Duplicated webhooks send one email; an SMTP
+server that is down is retried with back-off until the email is sent, once."""
+
+import json
+
+import pytest
+import redis
+import requests
+from django.utils import timezone
+
+from offline import processes
+from offline.net import free_port
+from offline.smtp import messages
+from payments import stripe_gateway
+from payments.models import Notification, Payment, StripeEvent
+from tests.conftest import paid_payment, wait_until
+from tests.factories import PaymentFactory
+from worker.celery import app
+from worker.tasks import send_notification
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _deliver(stack, payload: str, secret: str) -> requests.Response:
+    headers = {"Stripe-Signature": stripe_gateway.sign_payload(payload, secret), "Content-Type": "application/json"}
+    return requests.post(f"{stack.url}/api/payments/webhook/", data=payload, headers=headers, timeout=15)
+
+
+def test_a_payment_sends_one_live_email_however_often_stripe_repeats_itself(stack, smtp_server, webhook_secret):
+    # given: paid at localstripe; its webhook activates the event through the worker
+    payment, _ = paid_payment()
+    to = payment.user.email
+    wait_until(lambda: smtp_server.messages(to=to), message="the live email")
+    row = StripeEvent.objects.get(payment_intent_id=payment.payment_intent_id, type="payment_intent.succeeded")
+
+    # when: Stripe delivers the same event again, and the same news under a new event id
+    duplicate = _deliver(stack, row.payload, webhook_secret)
+    renamed = json.loads(row.payload) | {"id": row.stripe_id + "_again", "created": int(timezone.now().timestamp())}
+    _deliver(stack, json.dumps(renamed), webhook_secret)
+    wait_until(
+        lambda: StripeEvent.objects.filter(stripe_id=renamed["id"], status=StripeEvent.Status.PROCESSED).exists(),
+        message="the second event",
+    )
+
+    # then: one email, the card read from the charge by the worker
+    assert duplicate.json() == {"received": True, "duplicate": True}
+    [message] = smtp_server.messages(to=to)
+    assert message["Subject"] == f"Your event “{payment.event.title}” is live"
+    notification = Notification.objects.get(payment=payment)
+    assert (notification.kind, notification.status, notification.attempts) == ("live", "sent", 1)
+    payment = wait_until(
+        lambda: Payment.objects.filter(pk=payment.pk, card_last4="4242").first(), message="the card details"
+    )
+    assert payment.card_brand == "visa"
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of this test's own, so that only the worker started here takes its tasks."""
+    port = free_port()
+    process = processes.start_redis(port=port, directory=tmp_path / "redis", log_path=tmp_path / "redis.log")
+    url = f"redis://127.0.0.1:{port}/0"
+    yield url
+    redis.Redis.from_url(url).close()
+    processes.stop(process)
+
+
+def test_an_smtp_server_that_is_down_is_retried_with_back_off_until_the_email_is_sent_once(
+    worker_env, celery_workers, private_redis, tmp_path
+):
+    # given: a worker whose SMTP server is not running yet, and an email for it to send
+    smtp_port = free_port()
+    worker = celery_workers(
+        {**worker_env, "REDIS_URL": private_redis, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}, "mailer"
+    )
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
+    notification = Notification.objects.create(payment=payment, kind="live", to_email="ada@example.com")
+
+    # when: the task runs and fails; the SMTP server comes up while the task waits for its retry
+    with app.connection_for_write(private_redis) as broker:
+        send_notification.apply_async((notification.pk,), connection=broker)
+    wait_until(lambda: Notification.objects.get(pk=notification.pk).attempts >= 1, message="a failed attempt")
+    failed = Notification.objects.get(pk=notification.pk)
+    maildir = tmp_path / "mail"
+    smtp = processes.start_smtp(port=smtp_port, maildir=maildir, log_path=tmp_path / "smtp.log")
+    try:
+        sent = wait_until(
+            lambda: Notification.objects.filter(pk=notification.pk, status="sent").first(),
+            timeout=40,
+            message="the retry",
+        )
+    finally:
+        processes.stop(smtp)
+
+    # then
+    assert failed.status == "pending" and "ConnectionRefusedError" in failed.last_error
+    assert sent.attempts >= 2 and sent.last_error == ""
+    assert [m["Message-ID"] for m in messages(maildir)] == [notification.message_id]
+    assert "Retry in" in worker.log()
