@@ -166,15 +166,30 @@ class Stack:
         )
         return {row[0]: (row[1], row[2] == "t", row[3]) for row in rows}
 
-    def applications(self, stripe_ids: set[str]) -> dict[str, int]:
-        """How many times the workers applied each event: fulfilment logs one line per application
-        ("stripe event evt_… processed: …"), in whichever worker container ran it."""
+    def applications(self, stripe_ids: set[str], container: str | None = None) -> dict[str, int]:
+        """How many times the workers (or one worker container) applied each event: fulfilment logs one
+        line per application ("stripe event evt_… processed: …"), in whichever worker ran it."""
         counts = dict.fromkeys(stripe_ids, 0)
-        for line in self.logs("worker").splitlines():
+        if container:
+            result = self.docker("logs", container)
+            logs = result.stdout + result.stderr
+        else:
+            logs = self.logs("worker")
+        for line in logs.splitlines():
             match = re.search(r'"message": "stripe event (evt_\w+) (processed|ignored)', line)
             if match and match.group(1) in counts:
                 counts[match.group(1)] += 1
         return counts
+
+
+def unfinished_tasks(logs: str) -> set[str]:
+    """Celery task ids a worker's log shows received and never finished (succeeded, raised, retried)."""
+    received, finished = set(), set()
+    for line in logs.splitlines():
+        match = re.search(r"Task worker\.tasks\.process_stripe_event\[([0-9a-f-]+)\] (received|succeeded|raised|retry)", line)
+        if match:
+            (received if match.group(2) == "received" else finished).add(match.group(1))
+    return received - finished
 
 
 class Organiser:

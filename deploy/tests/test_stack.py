@@ -11,14 +11,13 @@ import json
 import random
 import secrets
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from deploy.tests.stack import ROOT, Stack, wait_until
+from deploy.tests.stack import ROOT, Stack, unfinished_tasks, wait_until
 
 VISA = "4242424242424242"
 DECLINED = "4000000000000341"
@@ -53,8 +52,8 @@ def make_backlog(stack: Stack, count: int, *, declined: int = 0) -> tuple[dict[s
     return expected, events
 
 
-def container_logs(stack: Stack, container: str, since: str) -> str:
-    result = stack.docker("logs", "--since", since, container)
+def container_logs(stack: Stack, container: str, since: str | None = None) -> str:
+    result = stack.docker("logs", *(["--since", since] if since else []), container)
     return result.stdout + result.stderr
 
 
@@ -177,16 +176,21 @@ def test_a_burst_with_duplicates_a_worker_killed_and_redis_restarted_applies_eve
     deliveries = events + rng.sample(events, len(events) // 2)
     rng.shuffle(deliveries)
 
+    # given: the payments' rows locked for the burst's first 12 s, so that tasks are in flight (waiting)
+    # in every worker, and queued in Redis, when things break
+    lock = stack.psql_in_background(
+        "BEGIN; SELECT id FROM payments_payment WHERE payment_intent_id IN ("
+        + ",".join(f"'{i}'" for i in expected)
+        + ") FOR UPDATE; SELECT pg_sleep(12); COMMIT;\n"
+    )
+    time.sleep(1)
+
     # when: the deliveries go out at a steady pace over about 10 s, 6 at a time; a third of the way in
-    # a worker is killed outright, two thirds in Redis is restarted.
+    # a worker holding tasks is killed outright, two thirds in Redis is restarted.
     answers: list[int] = []
-    done = threading.Semaphore(0)
 
     def deliver(event):
-        try:
-            answers.append(stack.deliver(event).status_code)
-        finally:
-            done.release()
+        answers.append(stack.deliver(event).status_code)
 
     victim = workers[0]
     started = time.monotonic()
@@ -195,10 +199,15 @@ def test_a_burst_with_duplicates_a_worker_killed_and_redis_restarted_applies_eve
             pool.submit(deliver, event)
             time.sleep(10 / len(deliveries))
             if n == len(deliveries) // 3:
+                killed_holding = wait_until(
+                    lambda: unfinished_tasks(container_logs(stack, victim)), timeout=15,
+                    what="the worker to kill holds a task",
+                )  # fmt: skip
                 stack.docker("kill", victim)
             if n == 2 * len(deliveries) // 3:
                 stack.compose("restart", "--timeout", "5", "redis")
     burst_seconds = time.monotonic() - started
+    lock.wait(timeout=60)
 
     # then: Stripe got a 200 for every delivery (stored before answering, whatever Redis was doing) ...
     assert answers.count(200) == len(deliveries), sorted(set(answers))
@@ -212,6 +221,7 @@ def test_a_burst_with_duplicates_a_worker_killed_and_redis_restarted_applies_eve
     stack.figures["burst: drained after the burst (s)"] = round(time.monotonic() - started, 1)
     assert_ledger(stack, expected, events)
     restarted = stack.docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", victim).stdout.split()
+    stack.figures["burst: tasks the killed worker held (redelivered)"] = len(killed_holding)
     stack.figures["burst: killed worker restarted by Docker"] = restarted[0] == "true"
     stack.compose("up", "--detach", "--scale", "worker=3", "--no-recreate", "--wait", "--wait-timeout", "180")
 
@@ -229,6 +239,11 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
         + ",".join(f"'{i}'" for i in expected)
         + ") FOR UPDATE; SELECT pg_sleep(6); COMMIT;\n"
     )
+    wait_until(
+        lambda: stack.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND state = 'active'"
+                          " AND pid <> pg_backend_pid()")[0][0] == "1",
+        timeout=15, interval=0.2, what="the row locks are held",
+    )  # fmt: skip
     for container in others:
         stack.docker("pause", container)
     since = str(int(time.time()) - 1)
@@ -239,6 +254,7 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
                    what="the victim receives tasks")
         # when: it is cut off while they run, and the others take over
         stack.docker("network", "disconnect", network, victim)
+        held = unfinished_tasks(container_logs(stack, victim, since))
     finally:
         for container in others:
             stack.docker("unpause", container)
@@ -259,6 +275,10 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
     )  # fmt: skip
     wait_until(lambda: worker_idle(stack, victim), timeout=180, interval=3, what="the reconnected worker is idle")
     stack.figures["partition: worker back and idle after reconnecting (s)"] = round(time.monotonic() - cut_at - 30, 1)
+    stack.figures["partition: tasks the cut-off worker held"] = len(held)
+    assert held, "the worker was cut off holding no task: nothing was tested"
+    by_victim = stack.applications({e["id"] for e in events}, container=victim)
+    stack.figures["partition: events the cut-off worker applied (before the cut)"] = sum(by_victim.values())
     assert_ledger(stack, expected, events)
 
 
