@@ -11,16 +11,16 @@ FRONTEND_SOURCES := $(shell find frontend/src frontend/public frontend/index.htm
 # localstripe is started by the test session on a free port.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eventpay} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/11} \
-	STRIPE_SECRET_KEY=sk_test_offline_eventpay STRIPE_PUBLISHABLE_KEY=pk_test_offline \
+	STRIPE_SECRET_KEY=sk_offline_eventpay \
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true
 
-.PHONY: run test install frontend test-python test-frontend chromium clean bench audit
+.PHONY: run test install frontend lint test-python test-frontend chromium clean bench audit
 
 run: install frontend/dist/index.html
-	$(BIN)/python -m core.run
+	$(BIN)/python -m offline.run
 
-test: install chromium frontend/dist/index.html test-frontend test-python
+test: install chromium frontend/dist/index.html lint test-frontend test-python
 
 install: $(STAMP)
 
@@ -39,6 +39,13 @@ frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SOURCES)
 
 test-frontend: $(NODE_STAMP)
 	cd frontend && npm run lint && npm run typecheck && npm test
+
+# Python style and architecture: ruff (lint and format), and the import contracts in pyproject.toml
+# (the apps depend one way; only payments/stripe_gateway.py imports stripe).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test-python: install
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

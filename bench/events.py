@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -48,13 +49,30 @@ def payment_intent(
             "payment_method": {
                 "id": payment_method,
                 "object": "payment_method",
-                "billing_details": {"address": {"city": None, "country": "PT", "line1": None, "line2": None,
-                                                "postal_code": "1000-001", "state": None},
-                                    "email": None, "name": None, "phone": None},
-                "card": {"brand": "visa", "checks": {"address_line1_check": None, "address_postal_code_check": "pass",
-                                                     "cvc_check": "pass"},
-                         "country": "US", "exp_month": 12, "exp_year": 2034, "fingerprint": uuid.uuid4().hex[:16],
-                         "funding": "credit", "last4": "0002", "networks": {"available": ["visa"], "preferred": None}},
+                "billing_details": {
+                    "address": {
+                        "city": None,
+                        "country": "PT",
+                        "line1": None,
+                        "line2": None,
+                        "postal_code": "1000-001",
+                        "state": None,
+                    },
+                    "email": None,
+                    "name": None,
+                    "phone": None,
+                },
+                "card": {
+                    "brand": "visa",
+                    "checks": {"address_line1_check": None, "address_postal_code_check": "pass", "cvc_check": "pass"},
+                    "country": "US",
+                    "exp_month": 12,
+                    "exp_year": 2034,
+                    "fingerprint": uuid.uuid4().hex[:16],
+                    "funding": "credit",
+                    "last4": "0002",
+                    "networks": {"available": ["visa"], "preferred": None},
+                },
                 "created": created,
                 "customer": None,
                 "livemode": False,
@@ -73,7 +91,12 @@ def payment_intent(
         "payment_method": None if failed else payment_method,
         "payment_method_configuration_details": {"id": _id("pmc"), "parent": None},
         "payment_method_options": {
-            "card": {"installments": None, "mandate_options": None, "network": None, "request_three_d_secure": "automatic"},
+            "card": {
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            },
             "link": {"persistent_token": None},
         },
         "payment_method_types": ["card", "link"],
@@ -148,7 +171,9 @@ class PaymentPlan:
     bodies: list[str]
 
 
-def burst_plans(payments: list[tuple[int, int, str]], *, amount: int, currency: str, rng: random.Random) -> list[PaymentPlan]:
+def burst_plans(
+    payments: list[tuple[int, int, str]], *, amount: int, currency: str, rng: random.Random
+) -> list[PaymentPlan]:
     """Four unique events per payment, so that 2,000 payments give 8,000 events (10,000 deliveries with 20 % duplicates).
 
     70 % succeed after a declined first attempt (failed, processing, succeeded: any order ends succeeded),
@@ -157,33 +182,47 @@ def burst_plans(payments: list[tuple[int, int, str]], *, amount: int, currency: 
     """
     plans = []
     for payment_id, event_id, payment_intent_id in payments:
-        def intent(status: str) -> dict:
-            return payment_intent(payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id,
-                                  amount=amount, currency=currency, status=status)
+        intent = functools.partial(
+            payment_intent, payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id,
+            amount=amount, currency=currency,
+        )  # fmt: skip
 
         roll = rng.random()
-        ignored = event_body("payment_intent.created", intent("requires_payment_method"))
+        ignored = event_body("payment_intent.created", intent(status="requires_payment_method"))
         if roll < 0.7:
-            final, bodies = "succeeded", [
-                event_body("payment_intent.payment_failed", intent("requires_payment_method")),
-                event_body("payment_intent.processing", intent("processing")),
-                event_body("payment_intent.succeeded", intent("succeeded")),
-            ]
+            final, bodies = (
+                "succeeded",
+                [
+                    event_body("payment_intent.payment_failed", intent(status="requires_payment_method")),
+                    event_body("payment_intent.processing", intent(status="processing")),
+                    event_body("payment_intent.succeeded", intent(status="succeeded")),
+                ],
+            )
         elif roll < 0.9:
-            final, bodies = "failed", [
-                event_body("payment_intent.payment_failed", intent("requires_payment_method")),
-                event_body("payment_intent.payment_failed", intent("requires_payment_method")),
-                event_body("charge.failed", refunded_charge(payment_intent_id=payment_intent_id, amount=amount,
-                                                            currency=currency) | {"refunded": False, "amount_refunded": 0,
-                                                                                  "status": "failed", "paid": False}),
-            ]
+            final, bodies = (
+                "failed",
+                [
+                    event_body("payment_intent.payment_failed", intent(status="requires_payment_method")),
+                    event_body("payment_intent.payment_failed", intent(status="requires_payment_method")),
+                    event_body(
+                        "charge.failed",
+                        refunded_charge(payment_intent_id=payment_intent_id, amount=amount, currency=currency)
+                        | {"refunded": False, "amount_refunded": 0, "status": "failed", "paid": False},
+                    ),
+                ],
+            )
         else:
-            final, bodies = "refunded", [
-                event_body("payment_intent.succeeded", intent("succeeded")),
-                event_body("charge.refunded", refunded_charge(payment_intent_id=payment_intent_id, amount=amount,
-                                                              currency=currency)),
-                event_body("payment_intent.processing", intent("processing")),
-            ]
+            final, bodies = (
+                "refunded",
+                [
+                    event_body("payment_intent.succeeded", intent(status="succeeded")),
+                    event_body(
+                        "charge.refunded",
+                        refunded_charge(payment_intent_id=payment_intent_id, amount=amount, currency=currency),
+                    ),
+                    event_body("payment_intent.processing", intent(status="processing")),
+                ],
+            )
         plans.append(PaymentPlan(payment_intent_id=payment_intent_id, final_status=final, bodies=[ignored, *bodies]))
     return plans
 

@@ -31,6 +31,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from offline import processes
+from offline.net import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
@@ -80,14 +83,10 @@ def recreate_database(database_url: str) -> None:
 
 
 def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
-    from core import offline
-
     tmp = Path(tempfile.mkdtemp(prefix="eventpay-bench-"))
     exit_stack.callback(shutil.rmtree, tmp, ignore_errors=True)
-    redis_port = offline.free_port()
-    redis_process = offline.start_redis(
-        port=redis_port, directory=tmp / "redis", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    redis_port = free_port()
+    redis_process = processes.start_redis(port=redis_port, directory=tmp / "redis", log_path=tmp / "redis.log")
     exit_stack.callback(_stop, redis_process)
     env = dict(os.environ)
     env.update(
@@ -114,13 +113,13 @@ def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
 
     call_command("migrate", verbosity=0)
 
-    web_port = offline.free_port()
+    web_port = free_port()
     gunicorn = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(BENCH / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{web_port}"],
         cwd=ROOT, env=env, stdout=(tmp / "gunicorn.log").open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     exit_stack.callback(_stop, gunicorn)
-    offline.wait_for_port(web_port, process=gunicorn)
+    wait_for_port(web_port, process=gunicorn)
     stack = Stack(env=env, web_port=web_port, redis_url=env["REDIS_URL"], tmp=tmp)
     _wait_http(stack, "/api/health/")
     return stack
@@ -154,19 +153,11 @@ def start_worker(stack: Stack, name: str) -> subprocess.Popen:
     """The product's worker command (as `make run` starts it) plus the benchmark's no-op task."""
     import redis
 
-    client = redis.Redis.from_url(stack.redis_url)
-    client.delete("bench:worker_ready")
-    log_path = stack.tmp / f"worker-{name}.log"
-    process = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency", str(WORKER_PROCESSES),
-         "--include", "bench.tasks", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=stack.env, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+    redis.Redis.from_url(stack.redis_url).delete("bench:worker_ready")
+    process = processes.start_celery_worker(
+        env=stack.env, log_path=stack.tmp / f"worker-{name}.log", name=name, concurrency=WORKER_PROCESSES,
+        extra_args=("--include", "bench.tasks"), timeout=60,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not client.exists("bench:worker_ready"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"worker {name} did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.01)
     return process
 
 
@@ -198,7 +189,9 @@ def machine_facts(config: Config) -> dict[str, str]:
     import redis
 
     redis_version = redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["redis_version"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()  # fmt: skip
     wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()[0:1]
@@ -223,7 +216,7 @@ def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, 
     from django.utils import timezone
 
     from bench.events import event_body, payment_intent, sign
-    from payments import stripe_gateway
+    from payments import queue, stripe_gateway
     from payments.models import StripeEvent
     from payments.services import inbox
     from worker.tasks import process_stripe_event
@@ -259,13 +252,32 @@ def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, 
     results.append(("ORM insert in a transaction (backbone, textbook)", timed(orm_insert)))
     results.append(("Celery apply_async: kombu producer (backbone, textbook)",
                     timed(lambda i: process_stripe_event.apply_async((rows[i],)))))  # fmt: skip
-    results.append(("UPDATE to `enqueued` after publishing (backbone)", timed(
-        lambda i: StripeEvent.objects.filter(pk=rows[i]).update(status="enqueued", enqueued_at=timezone.now()))))
-    results.append(("process_stripe_event.delay: one LPUSH (now)", timed(lambda i: process_stripe_event.delay(rows[i]))))
-    results.append(("inbox.stripe_event_receive: INSERT … ON CONFLICT + publish (now)", timed(
-        lambda i: inbox.stripe_event_receive(event=events[i], payload=signed[i].body.encode()))))
-    results.append(("inbox.stripe_event_receive, duplicate (now)", timed(
-        lambda i: inbox.stripe_event_receive(event=events[i], payload=signed[i].body.encode()))))
+    results.append(
+        (
+            "UPDATE to `enqueued` after publishing (backbone)",
+            timed(
+                lambda i: StripeEvent.objects.filter(pk=rows[i]).update(status="enqueued", enqueued_at=timezone.now())
+            ),
+        )
+    )
+    results.append(
+        (
+            "queue.stripe_event_process: Celery's apply_async by task name (now)",
+            timed(lambda i: queue.stripe_event_process(stripe_event_id=rows[i])),
+        )
+    )
+    results.append(
+        (
+            "inbox.stripe_event_receive: INSERT … ON CONFLICT + publish (now)",
+            timed(lambda i: inbox.stripe_event_receive(event=events[i], payload=signed[i].body.encode())),
+        )
+    )
+    results.append(
+        (
+            "inbox.stripe_event_receive, duplicate (now)",
+            timed(lambda i: inbox.stripe_event_receive(event=events[i], payload=signed[i].body.encode())),
+        )
+    )
     StripeEvent.objects.all().delete()
     import redis
 
@@ -318,7 +330,9 @@ def profile_webhook(stack: Stack, n: int = 2000) -> str:
     profiler = Profiler(interval=0.0002)
     profiler.start()
     for s in signed:
-        client.post("/api/payments/webhook/", s.body, content_type="application/json", HTTP_STRIPE_SIGNATURE=s.signature)
+        client.post(
+            "/api/payments/webhook/", s.body, content_type="application/json", HTTP_STRIPE_SIGNATURE=s.signature
+        )
     profiler.stop()
     StripeEvent.objects.all().delete()
     import redis
@@ -524,7 +538,8 @@ def burst(stack: Stack, config: Config) -> dict:
         "ingest_seconds": ingest_seconds,
         "drain_seconds": seconds,
         "drain_rate": len(unique) / seconds,
-        "lost": len(unique_ids - set(stored_ids)) + sum(n for s, n in by_status.items() if s not in ("processed", "ignored")),
+        "lost": len(unique_ids - set(stored_ids))
+        + sum(n for s, n in by_status.items() if s not in ("processed", "ignored")),
         "doubled": len(stored_ids) - len(set(stored_ids)),
         "wrong_final_status": wrong_status,
         "activation_mismatch": activation_mismatch,
@@ -574,7 +589,9 @@ def latency(stack: Stack, config: Config) -> dict:
             assert _post_all(stack, [delivery], concurrency=1) == [200]
             deadline = time.monotonic() + 5
             while True:
-                activated_at = Event.objects.filter(pk=event_id, is_active=True).values_list("activated_at", flat=True).first()
+                activated_at = (
+                    Event.objects.filter(pk=event_id, is_active=True).values_list("activated_at", flat=True).first()
+                )
                 if activated_at is not None:
                     break
                 if time.monotonic() > deadline:

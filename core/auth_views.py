@@ -102,6 +102,24 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: UserSerializer})
+    """Who the caller is; a visitor who is not logged in is an answer too, not an error."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Me",
+                {
+                    "authenticated": serializers.BooleanField(),
+                    "id": serializers.IntegerField(required=False),
+                    "username": serializers.CharField(required=False),
+                    "email": serializers.EmailField(required=False),
+                },
+            )
+        }
+    )
     def get(self, request):
-        return Response(UserSerializer(request.user).data)
+        if not request.user.is_authenticated:
+            return Response({"authenticated": False})
+        return Response({"authenticated": True, **UserSerializer(request.user).data})

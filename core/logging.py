@@ -13,14 +13,17 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 CONTEXT_FIELDS = ("stripe_event_id", "payment_intent_id", "payment_id", "task_id")
 
-_context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("eventpay_log_context", default={})
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "eventpay_log_context", default=MappingProxyType({})
+)
 
 REDACTED = "[redacted]"
 _SECRET_PATTERNS = [

@@ -1,4 +1,4 @@
-"""EventPay settings: one module, read from the environment (see ../shared/CONTRACT.md)."""
+"""EventPay settings: one module, read from the environment (every variable is listed in .env.example)."""
 
 from pathlib import Path
 
@@ -13,7 +13,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else environ.Env.NOTSET)
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET)
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else environ.Env.NOTSET
+)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "core",
     "events",
     "payments",
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -120,13 +123,18 @@ REST_FRAMEWORK = {
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
 SPECTACULAR_SETTINGS = {
     "TITLE": "EventPay API",
-    "DESCRIPTION": "Events go live once Stripe confirms the activation fee. Errors answer {\"detail\": …}.",
+    "DESCRIPTION": 'Events go live once Stripe confirms the activation fee. Errors answer {"detail": …}.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.add_error_responses"],
+    # Several resources have a `status`: each set of values gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "events.models.Event.Status",
+        "PaymentStatusEnum": "payments.models.payment.Payment.Status",
+    },
 }
 
 # Stripe. Without a secret key the app runs against the offline stand-in (localstripe).
@@ -134,7 +142,12 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRETS = [s.strip() for s in env("STRIPE_WEBHOOK_SECRET", default="").split(",") if s.strip()]
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
-STRIPE_OFFLINE = env.bool("STRIPE_OFFLINE", default=bool(STRIPE_API_BASE) and not STRIPE_API_BASE.startswith("https://api.stripe.com"))
+# Offline mode (localstripe, the offline stand-in; see offline/) is switched on by the stand-in's own key
+# only, never by a test or live key: it mounts the browser's route to localstripe and its differences.
+STRIPE_OFFLINE = STRIPE_SECRET_KEY.startswith("sk_offline_")
+if STRIPE_OFFLINE:
+    STRIPE_API_BASE = STRIPE_API_BASE or "http://127.0.0.1:8420"
+    STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_offline_eventpay"
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
@@ -142,6 +155,8 @@ EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lowe
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)
+# An unprocessed inbox row older than this is an alert (an ERROR log line and the `eventpay_alert` metric).
+STRIPE_EVENT_BACKLOG_ALERT_SECONDS = env.int("STRIPE_EVENT_BACKLOG_ALERT_SECONDS", default=300)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=600)
 PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default=24 * 3600)
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -15,6 +16,8 @@ api = [
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("", include("events.urls")),
     path("payments/", include("payments.urls")),
+    # Development only: the browser's route to the offline Stripe stand-in (not installed in production).
+    *([path("payments/offline-stripe/", include("offline.urls"))] if settings.STRIPE_OFFLINE else []),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

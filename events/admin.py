@@ -13,4 +13,3 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "owner__username", "owner__email"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
-

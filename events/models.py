@@ -3,7 +3,15 @@ from django.db import models
 
 
 class Event(models.Model):
-    """An organiser's event. It goes live (`is_active`) only through payment fulfilment."""
+    """An organiser's event. It goes live (`is_active`) only through payment fulfilment.
+
+    Its `status` for people: a draft until paid, live once paid, cancelled when its organiser calls
+    it off (it stays paid: `is_active` follows the payment, not the organiser's decision)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        LIVE = "live"
+        CANCELLED = "cancelled"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="events")
     title = models.CharField(max_length=200)
@@ -13,10 +21,22 @@ class Event(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # The status of the event's latest payment (null before the first checkout), kept by the payment
+    # services in the transaction that changes the payment; `is_active` is set the same way.
+    payment_status = models.CharField(max_length=16, null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["is_active", "starts_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"]),
+            # The public list: live, not cancelled, upcoming, in start order.
+            models.Index(
+                fields=["starts_at", "id"],
+                condition=models.Q(is_active=True, cancelled_at__isnull=True),
+                name="event_public_upcoming",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(is_active=False) | models.Q(activated_at__isnull=False),
@@ -26,3 +46,9 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def status(self) -> str:
+        if self.cancelled_at is not None:
+            return self.Status.CANCELLED
+        return self.Status.LIVE if self.is_active else self.Status.DRAFT

@@ -11,7 +11,7 @@ class EventCreateSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    payment_status = serializers.CharField(read_only=True, allow_null=True, default=None)
+    status = serializers.ChoiceField(choices=Event.Status.choices, read_only=True)
 
     class Meta:
         model = Event
@@ -25,12 +25,16 @@ class EventSerializer(serializers.ModelSerializer):
             "is_active",
             "activated_at",
             "payment_status",
+            "status",
+            "cancelled_at",
         ]
         read_only_fields = fields
 
 
 class PublicEventSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=Event.Status.choices, read_only=True)
+
     class Meta:
         model = Event
-        fields = ["id", "title", "description", "location", "starts_at", "activated_at"]
+        fields = ["id", "title", "description", "location", "starts_at", "activated_at", "status"]
         read_only_fields = fields

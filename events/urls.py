@@ -6,4 +6,5 @@ urlpatterns = [
     path("events/", views.EventListCreateView.as_view(), name="event-list"),
     path("events/<int:event_id>/", views.EventDetailView.as_view(), name="event-detail"),
     path("public/events/", views.PublicEventListView.as_view(), name="public-event-list"),
+    path("public/events/<int:event_id>/", views.PublicEventDetailView.as_view(), name="public-event-detail"),
 ]

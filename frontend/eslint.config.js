@@ -39,10 +39,4 @@ export default tseslint.config(
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node, sourceType: 'module' },
   },
-  {
-    // A classic script loaded by <script src>, not a module.
-    files: ['public/**/*.js'],
-    extends: [js.configs.recommended],
-    languageOptions: { ecmaVersion: 2022, sourceType: 'script', globals: globals.browser },
-  },
 );

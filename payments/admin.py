@@ -1,7 +1,8 @@
 """The operators' console: the webhook inbox, payments and the audit trail of every action taken on them.
 
-Rows are read-only here; every change goes through payments/services/operations.py, which
-records who did what and with which outcome.
+Rows are read-only here; every change goes through a service (payments/services/retries.py,
+reconciliation.py) that records who did what and with which outcome in the audit trail. A bulk
+retry runs in a worker; its counts and errors are kept as a task result (django-celery-results).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from django.utils.http import urlencode
 
 from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
+from payments import queue
 from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services import operations
+from payments.services import reconciliation, retries
+from payments.services.audit import Actor
 
 
 def age_filter(field_name: str, title: str = "age"):
@@ -129,7 +132,12 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         failed = StripeEvent.objects.filter(status=StripeEvent.Status.FAILED).count()
-        extra_context = {**(extra_context or {}), "title": f"Webhook inbox: {failed} failed"}
+        runs = reverse("admin:django_celery_results_taskresult_changelist")
+        extra_context = {
+            **(extra_context or {}),
+            "title": f"Webhook inbox: {failed} failed",
+            "subtitle": format_html('Bulk retries and beat\'s runs: <a href="{}">task results</a>', runs),
+        }
         return super().changelist_view(request, extra_context=extra_context)
 
     def has_add_permission(self, request):
@@ -147,7 +155,9 @@ class StripeEventAdmin(admin.ModelAdmin):
         payment_pk = getattr(obj, "payment_pk", None)
         if payment_pk is None:
             return "—"
-        return format_html('<a href="{}">Payment {}</a>', reverse("admin:payments_payment_change", args=[payment_pk]), payment_pk)
+        return format_html(
+            '<a href="{}">Payment {}</a>', reverse("admin:payments_payment_change", args=[payment_pk]), payment_pk
+        )
 
     @admin.display(description="last operator action")
     def last_action(self, obj: StripeEvent) -> str:
@@ -163,23 +173,42 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry processing", permissions=["change"])
     def retry_processing(self, request, queryset):
-        actor = operations.Actor.from_user(request.user)
-        records = [operations.stripe_event_retry(stripe_event=row, actor=actor) for row in queryset.order_by("received_at")]
-        _summarise(self, request, records, "Retry processing")
+        ids = list(queryset.filter(status__in=StripeEvent.OPEN_STATUSES).values_list("pk", flat=True))
+        if not ids:
+            self.message_user(request, "Retry processing: no failed or unprocessed row selected.", messages.WARNING)
+            return
+        try:
+            task_id = queue.stripe_events_retry(stripe_event_ids=ids, operator_id=request.user.pk)
+        except Exception as exc:  # the broker is down; nothing was changed
+            self.message_user(
+                request, f"Retry processing: the broker is unavailable ({exc}); retry later.", messages.ERROR
+            )
+            return
+        results = reverse("admin:django_celery_results_taskresult_changelist") + "?" + urlencode({"q": task_id})
+        self.message_user(
+            request,
+            format_html(
+                'Retry processing: {} rows handed to a worker; <a href="{}">its outcome</a> is kept as task {}.',
+                len(ids), results, task_id,
+            ),
+            messages.SUCCESS,
+        )  # fmt: skip
 
     @admin.action(description="Re-fetch from Stripe and rerun (PaymentIntent events)", permissions=["change"])
     def refetch_and_rerun(self, request, queryset):
-        actor = operations.Actor.from_user(request.user)
-        records = [operations.stripe_event_refetch(stripe_event=row, actor=actor) for row in queryset.order_by("received_at")]
+        actor = Actor.from_user(request.user)
+        records = [
+            retries.stripe_event_refetch(stripe_event=row, actor=actor) for row in queryset.order_by("received_at")
+        ]
         _summarise(self, request, records, "Re-fetch from Stripe")
 
     @admin.action(description="Mark ignored (give a reason)", permissions=["change"])
     def mark_ignored(self, request, queryset):
-        actor = operations.Actor.from_user(request.user)
+        actor = Actor.from_user(request.user)
         reason = request.POST.get("reason", "")
         try:
             records = [
-                operations.stripe_event_ignore(stripe_event=row, actor=actor, reason=reason)
+                retries.stripe_event_ignore(stripe_event=row, actor=actor, reason=reason)
                 for row in queryset.order_by("received_at")
             ]
         except ApplicationError as exc:
@@ -241,8 +270,8 @@ class PaymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reconcile with Stripe now", permissions=["change"])
     def reconcile_now(self, request, queryset):
-        actor = operations.Actor.from_user(request.user)
-        records = [operations.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
+        actor = Actor.from_user(request.user)
+        records = [reconciliation.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
         _summarise(self, request, records, "Reconcile with Stripe")
 
 

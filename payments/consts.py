@@ -1,4 +1,5 @@
-"""The Stripe event types EventPay acts on (the handler table in fulfilment is keyed by these)."""
+"""Stripe's names that EventPay acts on: event types (the fulfilment handler table is keyed by these)
+and PaymentIntent statuses."""
 
 
 class StripeEventType:
@@ -7,3 +8,22 @@ class StripeEventType:
     PAYMENT_INTENT_PROCESSING = "payment_intent.processing"
     PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
     CHARGE_REFUNDED = "charge.refunded"
+
+
+class IntentStatus:
+    """A PaymentIntent's `status` at Stripe."""
+
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
+
+    # The browser can still pay the intent (a new attempt after a decline included).
+    PAYABLE = frozenset({REQUIRES_PAYMENT_METHOD, REQUIRES_CONFIRMATION, REQUIRES_ACTION})
+    # Paid or being paid: never replaced by a second intent, never canceled as abandoned.
+    IN_FLIGHT = frozenset({SUCCEEDED, PROCESSING, REQUIRES_CAPTURE})
+    # Stripe decides nothing more about these.
+    FINAL = frozenset({SUCCEEDED, CANCELED})

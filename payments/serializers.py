@@ -30,3 +30,4 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 class PaymentListQuerySerializer(serializers.Serializer):
     payment_intent = serializers.RegexField(r"^pi_[A-Za-z0-9_]+$", max_length=255, required=False)
+    event = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)

@@ -18,6 +18,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from payments.consts import IntentStatus
+
 # Pinned: Stripe shapes its responses and our webhook events by this version.
 API_VERSION = "2026-10-28.endive"
 MAX_NETWORK_RETRIES = 2
@@ -66,6 +68,17 @@ class StripeIntent:
             client_secret=str(data.get("client_secret") or ""),
             last_error=str(last_payment_error.get("message") or "") if isinstance(last_payment_error, dict) else "",
         )
+
+
+def payment_intent_id_of(obj: dict[str, Any]) -> str:
+    """The PaymentIntent an API object is about: a PaymentIntent's own id, or the `payment_intent` of a
+    Charge, Refund or Dispute (an id, or the object when expanded); "" when it names none."""
+    if obj.get("object") == "payment_intent":
+        return str(obj.get("id") or "")
+    payment_intent = obj.get("payment_intent")
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent.get("id")
+    return str(payment_intent or "")
 
 
 def _as_int(value: Any) -> int:
@@ -126,12 +139,9 @@ def create_payment_intent(
     return _intent(obj)
 
 
-PAYABLE_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
-
-
 def intent_accepts_payment(intent: StripeIntent) -> bool:
     """Whether the browser can still pay this intent (a new attempt after a decline included)."""
-    if intent.status not in PAYABLE_INTENT_STATUSES:
+    if intent.status not in IntentStatus.PAYABLE:
         return False
     # localstripe keeps a declined charge on the intent and refuses to confirm it again; Stripe allows it.
     return not (is_offline() and intent.last_error)
@@ -156,18 +166,6 @@ def list_events(*, created_after: int, types: list[str] | None = None, limit: in
     page = _call(client().v1.events.list, params)
     for obj in page.auto_paging_iter():
         yield obj.to_dict(for_json=True)
-
-
-def offline_request(method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Forwards one call to localstripe with the secret key (the offline browser adapter's route)."""
-    if not is_offline():
-        raise StripeGatewayError("Only available in offline mode.")
-    try:
-        response = client().raw_request(method.lower(), f"/{path.lstrip('/')}", **params)
-    except stripe.StripeError as exc:
-        body = exc.json_body or {"error": {"message": str(exc.user_message or exc)}}
-        return exc.http_status or 502, body
-    return 200, json.loads(response.body) if hasattr(response, "body") else response.to_dict()
 
 
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, Any]:

@@ -1,12 +1,13 @@
-"""Fixtures. Integration fixtures start the real stack: localstripe, a Celery worker process
+"""Fixtures. Integration fixtures start the real stack: localstripe, Celery worker processes
 on the machine's Redis, pytest-django's live server on PostgreSQL, with localstripe's signed
-webhooks pointed at the live server."""
+webhooks pointed at the live server. Processes are started by offline/processes.py, as the
+benchmarks start theirs."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ import requests
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from core import offline
-from payments import stripe_gateway
+from offline import localstripe as offline_localstripe
+from offline import processes
+from offline.net import free_port
+from offline.views import forward
 from tests.factories import EventFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,11 +77,36 @@ def _fresh_throttles():
 @pytest.fixture
 def enqueued(monkeypatch) -> list[int]:
     """Records the inbox rows handed to the broker, instead of sending them (the queue is not the subject)."""
-    from worker.tasks import process_stripe_event
+    from payments import queue
 
     sent: list[int] = []
-    monkeypatch.setattr(process_stripe_event, "delay", lambda stripe_event_id: sent.append(stripe_event_id))
+    monkeypatch.setattr(queue, "stripe_event_process", lambda *, stripe_event_id: sent.append(stripe_event_id))
     return sent
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Tasks sent by name run at once, in this process (Celery's eager mode): for what a task does,
+    where the queue is not the subject. Combine with `enqueued` to keep the inbox's own tasks."""
+    from celery import current_app
+
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The broker refuses every task, as Redis does when it is down."""
+    from kombu.exceptions import OperationalError
+
+    from payments import queue
+
+    def refuse(**kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queue, "stripe_event_process", refuse)
+    monkeypatch.setattr(queue, "stripe_events_retry", refuse)
 
 
 @pytest.fixture
@@ -95,21 +123,21 @@ class LocalStripe:
     process: subprocess.Popen
 
     def register_webhook(self, url: str, secret: str, name: str = "eventpay-tests") -> None:
-        offline.register_webhook(api_base=self.api_base, name=name, url=url, secret=secret)
+        offline_localstripe.register_webhook(api_base=self.api_base, name=name, url=url, secret=secret)
 
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory):
-    port = offline.free_port()
-    log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("w")
-    process = offline.start_localstripe(port=port, state_file=None, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
+    process = processes.start_localstripe(
+        port=port, log_path=tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    )
     api_base = f"http://127.0.0.1:{port}"
     previous = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = api_base
     yield LocalStripe(api_base=api_base, process=process)
     settings.STRIPE_API_BASE = previous
-    process.terminate()
-    process.wait(timeout=10)
+    processes.stop(process)
 
 
 def _test_database_url() -> str:
@@ -126,17 +154,6 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def start_worker(env: dict[str, str], log_path: Path, *, concurrency: int = 2, extra: list[str] = ()) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO",
-        "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", *extra,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_path.open("a"), stderr=subprocess.STDOUT)
-    wait_until(lambda: "ready." in log_path.read_text(errors="replace") or process.poll() is not None, timeout=30)
-    assert process.poll() is None, log_path.read_text()
-    return process
 
 
 @pytest.fixture(scope="session")
@@ -161,13 +178,29 @@ def broker(worker_env):
 def worker_process(worker_env, broker, tmp_path_factory):
     """A real Celery worker (prefork, 2 processes) on the test database and the test Redis database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = start_worker(worker_env, log_path)
+    process = processes.start_celery_worker(env=worker_env, log_path=log_path)
     yield WorkerProcess(process=process, env=worker_env, log_path=log_path)
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    processes.stop(process)
+
+
+@pytest.fixture
+def celery_workers(tmp_path):
+    """Starts Celery worker processes with a given environment; kills whatever still runs at the end.
+
+    `celery_workers(env, name, concurrency=1)` returns the WorkerProcess once it consumes."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str], name: str, concurrency: int = 1) -> WorkerProcess:
+        log_path = tmp_path / f"{name}.log"
+        process = processes.start_celery_worker(env=env, log_path=log_path, name=name, concurrency=concurrency)
+        started.append(process)
+        return WorkerProcess(process=process, env=env, log_path=log_path)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 @dataclass
@@ -213,12 +246,23 @@ def stack(live_server, localstripe, worker_process, webhook_secret) -> Stack:
 def pay_at_localstripe(client_secret: str, card_number: str) -> tuple[int, dict]:
     """Does what the browser's Stripe.js does on "Pay": create a card payment method, set it, confirm."""
     intent_id = client_secret.split("_secret_")[0]
-    status, method = stripe_gateway.offline_request(
+    status, method = forward(
         "POST",
         "v1/payment_methods",
         {"type": "card", "card": {"number": card_number, "exp_month": "12", "exp_year": "2034", "cvc": "123"}},
     )
     assert status == 200, method
-    status, body = stripe_gateway.offline_request("POST", f"v1/payment_intents/{intent_id}", {"payment_method": method["id"]})
+    status, body = forward("POST", f"v1/payment_intents/{intent_id}", {"payment_method": method["id"]})
     assert status == 200, body
-    return stripe_gateway.offline_request("POST", f"v1/payment_intents/{intent_id}/confirm", {})
+    return forward("POST", f"v1/payment_intents/{intent_id}/confirm", {})
+
+
+def paid_payment(card: str = "4242424242424242"):
+    """A new event's checkout, paid at localstripe as the browser would; returns (payment, intent)."""
+    from payments.services import checkout
+
+    event = EventFactory()
+    started = checkout.checkout_start(user=event.owner, event_id=event.pk)
+    status, intent = pay_at_localstripe(started.client_secret, card)
+    assert status == 200, intent
+    return started.payment, intent

@@ -66,7 +66,9 @@ def payment_intent_object(payment: Payment, **overrides) -> dict:
     return obj
 
 
-def stripe_event_body(event_type: str, data_object: dict, *, event_id: str | None = None, created: int | None = None) -> dict:
+def stripe_event_body(
+    event_type: str, data_object: dict, *, event_id: str | None = None, created: int | None = None
+) -> dict:
     return {
         "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
         "object": "event",
@@ -82,7 +84,11 @@ def stripe_event_body(event_type: str, data_object: dict, *, event_id: str | Non
 
 def stored_stripe_event(event_type: str, data_object: dict, **fields) -> StripeEvent:
     body = stripe_event_body(event_type, data_object)
-    payment_intent_id = data_object.get("id") if data_object.get("object") == "payment_intent" else data_object.get("payment_intent", "")
+    payment_intent_id = (
+        data_object.get("id")
+        if data_object.get("object") == "payment_intent"
+        else data_object.get("payment_intent", "")
+    )
     return StripeEvent.objects.create(
         stripe_id=body["id"],
         type=event_type,

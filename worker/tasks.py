@@ -1,35 +1,37 @@
-"""Thin tasks: each takes ids, calls one service. Retry policies are declared here."""
+"""Thin tasks: each takes ids, calls one service. Retry policies are declared here.
+
+The hot task, `process_stripe_event`, keeps no result: its inbox row records the outcome. The
+operators' tasks (beat's sweeps, reconciliation, cancellation, catch-up, bulk retries) return their
+counts and errors, which django-celery-results keeps as task results (admin: "Task results").
+"""
+
+from __future__ import annotations
 
 from datetime import timedelta
 
 from celery import Task
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from payments.services import fulfilment, inbox, operations, reconciliation
+from payments.services import catch_up, fulfilment, inbox, reconciliation, retries
+from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
-from worker import celery
 from worker.celery import app
 
 TRANSIENT_ERRORS = (TransientStripeError, OperationalError, InterfaceError)
 
 
 class StripeEventTask(Task):
-    def delay(self, *args, **kwargs):
-        # The webhook's hot path: one LPUSH of the message apply_async would send (worker/celery.py).
-        if kwargs or not celery.can_publish_directly():
-            return super().delay(*args, **kwargs)
-        return self.AsyncResult(celery.publish(self, args))
-
     def on_retry(self, exc, task_id, args, kwargs, einfo):
         stripe_event_id = args[0] if args else kwargs.get("stripe_event_id")
-        fulfilment.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+        inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         # Retries are used up (or the error is not transient): the row waits for an operator.
         stripe_event_id = args[0] if args else kwargs.get("stripe_event_id")
-        fulfilment.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+        inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
 
 
 @app.task(
@@ -48,30 +50,41 @@ def process_stripe_event(self, stripe_event_id: int) -> str:
     return fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
 
 
-@app.task(acks_late=True, ignore_result=True)
-def requeue_stale_stripe_events() -> int:
-    return inbox.stripe_events_requeue_stale(older_than=timedelta(seconds=settings.STRIPE_EVENT_SWEEP_AFTER_SECONDS))
+@app.task(acks_late=True)
+def requeue_stale_stripe_events() -> dict[str, int]:
+    requeued = inbox.stripe_events_requeue_stale(
+        older_than=timedelta(seconds=settings.STRIPE_EVENT_SWEEP_AFTER_SECONDS)
+    )
+    return {"requeued": requeued}
 
 
-@app.task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
-def reconcile_pending_payments() -> int:
+@app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def reconcile_pending_payments() -> dict[str, int]:
     return reconciliation.payments_reconcile_stale(
         older_than=timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
     )
 
 
-@app.task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
-def cancel_abandoned_payments() -> int:
-    return reconciliation.payments_cancel_abandoned(older_than=timedelta(seconds=settings.PAYMENT_ABANDON_AFTER_SECONDS))
+@app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def cancel_abandoned_payments() -> dict[str, int]:
+    return reconciliation.payments_cancel_abandoned(
+        older_than=timedelta(seconds=settings.PAYMENT_ABANDON_AFTER_SECONDS)
+    )
 
 
-@app.task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
-def catch_up_stripe_events() -> int:
-    # Over Stripe's own retry window: an endpoint outage shorter than it heals by itself.
-    since = timezone.now() - operations.CATCH_UP_WINDOW
-    return operations.stripe_events_catch_up(since=since, actor=operations.Actor.process("beat")).stored
+@app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def catch_up_stripe_events() -> dict[str, object]:
+    since = timezone.now() - catch_up.CATCH_UP_WINDOW
+    result = catch_up.stripe_events_catch_up(since=since, actor=Actor.process("beat"))
+    return {"listed": result.listed, "stored": result.stored, "errors": result.errors}
 
 
 @app.task(acks_late=True, ignore_result=True)
 def check_stripe_event_backlog() -> float:
-    return operations.stripe_event_backlog_check()
+    return inbox.stripe_event_backlog_check()
+
+
+@app.task(acks_late=True)
+def retry_stripe_events(*, stripe_event_ids: list[int], operator_id: int) -> dict[str, object]:
+    operator = get_user_model().objects.get(pk=operator_id)
+    return retries.stripe_events_retry(stripe_event_ids=stripe_event_ids, actor=Actor.from_user(operator))

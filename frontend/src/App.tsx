@@ -5,12 +5,15 @@ import { AuthProvider } from './components/AuthProvider';
 import { Layout } from './components/Layout';
 import { RequireAuth } from './components/RequireAuth';
 import { paths } from './config/paths';
+import EditEventPage from './pages/EditEventPage';
 import EventPage from './pages/EventPage';
 import EventCreationPage from './pages/flow/EventCreationPage';
 import LogInPage from './pages/LogInPage';
 import MyEventsPage from './pages/MyEventsPage';
 import NotFoundPage from './pages/NotFoundPage';
+import PublicEventPage from './pages/PublicEventPage';
 import PublicEventsPage from './pages/PublicEventsPage';
+import ReceiptPage from './pages/ReceiptPage';
 import SignUpPage from './pages/SignUpPage';
 
 // The Stripe wrappers are only needed on the two checkout pages; keep them out of the main chunk.
@@ -25,12 +28,15 @@ export function App() {
           <Route path={paths.home} element={<PublicEventsPage />} />
           <Route path={paths.signUp} element={<SignUpPage />} />
           <Route path={paths.logIn} element={<LogInPage />} />
+          <Route path={paths.publicEvent} element={<PublicEventPage />} />
           <Route element={<RequireAuth />}>
             <Route path={paths.myEvents} element={<MyEventsPage />} />
             <Route path={paths.newEvent} element={<EventCreationPage />} />
             <Route path={paths.event} element={<EventPage />} />
+            <Route path={paths.editEvent} element={<EditEventPage />} />
             <Route path={paths.payment} element={<PaymentPage />} />
             <Route path={paths.paymentStatus} element={<PaymentStatusPage />} />
+            <Route path={paths.receipt} element={<ReceiptPage />} />
           </Route>
           <Route path="*" element={<NotFoundPage />} />
         </Route>

@@ -13,6 +13,8 @@ class StripeEvent(models.Model):
 
     UNFINISHED_STATUSES = (Status.RECEIVED, Status.ENQUEUED)
     FINISHED_STATUSES = (Status.PROCESSED, Status.IGNORED)
+    # Rows that processing, an operator's retry, re-fetch or "Mark ignored" may still act on.
+    OPEN_STATUSES = (Status.FAILED, *UNFINISHED_STATUSES)
 
     stripe_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)

@@ -8,8 +8,9 @@ from django.db import transaction
 from core.exceptions import Conflict, NotFound, ServiceUnavailable
 from events.models import Event
 from payments import stripe_gateway
+from payments.consts import IntentStatus
 from payments.models import Payment
-from payments.services.fulfilment import payment_apply_intent
+from payments.services.fulfilment import event_follow_payment, payment_apply_intent
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,6 @@ class Checkout:
     payment: Payment
     client_secret: str
     created: bool
-
-
-IN_FLIGHT_INTENT_STATUSES = frozenset({"succeeded", "processing", "requires_capture"})
 
 
 def payment_idempotency_key(payment: Payment) -> str:
@@ -49,12 +47,13 @@ def checkout_start(*, user, event_id: int) -> Checkout:
                 # A new attempt on the same PaymentIntent (the contract's failed → pending).
                 payment.status = Payment.Status.PENDING
                 payment.save(update_fields=["status", "updated_at"])
+                event_follow_payment(event, payment_status=payment.status, active=event.is_active)
             return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
-        if intent.status in IN_FLIGHT_INTENT_STATUSES:
+        if intent.status in IntentStatus.IN_FLIGHT:
             # Paid or being paid: never a second PaymentIntent; the webhook brings the news.
             return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
         # The intent can no longer be paid (canceled, or stuck after a decline offline): close it, open another.
-        if intent.status != "canceled":
+        if intent.status != IntentStatus.CANCELED:
             _gateway(stripe_gateway.cancel_payment_intent, payment.payment_intent_id)
         payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED)
 
@@ -76,6 +75,7 @@ def checkout_start(*, user, event_id: int) -> Checkout:
     )
     payment.payment_intent_id = intent.id
     payment.save(update_fields=["payment_intent_id", "updated_at"])
+    event_follow_payment(event, payment_status=payment.status, active=event.is_active)
     return Checkout(payment=payment, client_secret=intent.client_secret, created=True)
 
 

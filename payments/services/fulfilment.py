@@ -3,7 +3,12 @@
 Every change runs in one transaction that locks the event row, then the payment row
 (checkout locks in the same order), and is guarded by the payment's current state:
 a duplicate, a late or an out-of-order event, a redelivered task or an operator's
-retry changes nothing the second time. Payment states follow ../shared/CONTRACT.md.
+retry changes nothing the second time.
+
+Payment states: pending → succeeded | failed | canceled; failed → pending | succeeded (a new attempt
+on the same PaymentIntent); succeeded → refunded. Nothing leaves succeeded but a refund, and a late
+or duplicate event never moves a payment backwards (ALLOWED_TRANSITIONS). `Event.is_active` is true
+exactly while one of its payments is succeeded, and `Event.payment_status` follows its latest payment.
 """
 
 from __future__ import annotations
@@ -11,17 +16,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from events.models import Event
-from payments.consts import StripeEventType
+from payments.consts import IntentStatus, StripeEventType
 from payments.models import Payment, StripeEvent
-from payments.stripe_gateway import StripeIntent
+from payments.services import inbox
+from payments.services.inbox import Outcome
+from payments.stripe_gateway import StripeIntent, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,34 +42,16 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.REFUNDED: frozenset({Status.PENDING, Status.FAILED, Status.SUCCEEDED}),
 }
 
-# A PaymentIntent's status (from Stripe's API, for reconciliation) as our payment state.
-INTENT_STATUS_TO_PAYMENT_STATUS: dict[str, str] = {
-    "succeeded": Status.SUCCEEDED,
-    "processing": Status.PENDING,
-    "canceled": Status.CANCELED,
-    "requires_payment_method": Status.PENDING,
-    "requires_confirmation": Status.PENDING,
-    "requires_action": Status.PENDING,
-    "requires_capture": Status.PENDING,
-}
 
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str
-    reason: str = ""
-
-    @classmethod
-    def processed(cls, reason: str = "") -> Outcome:
-        return cls(StripeEvent.Status.PROCESSED, reason)
-
-    @classmethod
-    def ignored(cls, reason: str) -> Outcome:
-        return cls(StripeEvent.Status.IGNORED, reason)
-
-    @classmethod
-    def failed(cls, reason: str) -> Outcome:
-        return cls(StripeEvent.Status.FAILED, reason)
+def payment_status_for_intent(intent: StripeIntent) -> str:
+    """Our payment state for a PaymentIntent's status at Stripe (reconciliation's question)."""
+    if intent.status == IntentStatus.SUCCEEDED:
+        return Status.SUCCEEDED
+    if intent.status == IntentStatus.CANCELED:
+        return Status.CANCELED
+    if intent.status == IntentStatus.REQUIRES_PAYMENT_METHOD and intent.last_error:
+        return Status.FAILED  # the last attempt was declined
+    return Status.PENDING
 
 
 class PaymentMismatch(Exception):
@@ -74,7 +61,7 @@ class PaymentMismatch(Exception):
 def process_stripe_event(*, stripe_event_id: int) -> str:
     """Applies one inbox row through the handler table; returns the row's resulting status.
 
-    An attempt that raises rolls back whole; the task records it (`stripe_event_record_attempt`)."""
+    An attempt that raises rolls back whole; the task records it (`inbox.stripe_event_record_attempt`)."""
     with transaction.atomic():
         row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
         if row is None:
@@ -87,11 +74,7 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
             outcome = Outcome.ignored(f"EventPay does not act on {row.type}.")
         else:
             outcome = handler(json.loads(row.payload)["data"]["object"])
-        row.status = outcome.status
-        row.attempts += 1
-        row.last_error = outcome.reason if outcome.status == StripeEvent.Status.FAILED else ""
-        row.processed_at = timezone.now()
-        row.save(update_fields=["status", "attempts", "last_error", "processed_at"])
+        inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
     log(
         "stripe event %s %s: %s",
@@ -101,29 +84,6 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
         extra={"stripe_event_id": row.stripe_id, "payment_intent_id": row.payment_intent_id},
     )
     return outcome.status
-
-
-def stripe_event_record_attempt(*, stripe_event_id: int, error: str) -> None:
-    """An attempt that raised (and will be retried): count it and keep its error for operators."""
-    StripeEvent.objects.filter(pk=stripe_event_id).exclude(status__in=StripeEvent.FINISHED_STATUSES).update(
-        attempts=F("attempts") + 1, last_error=error[:2000]
-    )
-
-
-def stripe_event_mark_failed(*, stripe_event_id: int, error: str) -> None:
-    """Retries are used up: leave the row for an operator (unless it finished meanwhile)."""
-    updated = (
-        StripeEvent.objects.filter(pk=stripe_event_id)
-        .exclude(status__in=StripeEvent.FINISHED_STATUSES)
-        .update(
-            status=StripeEvent.Status.FAILED,
-            attempts=F("attempts") + 1,
-            last_error=error[:2000],
-            processed_at=timezone.now(),
-        )
-    )
-    if updated:
-        logger.error("stripe event row %s failed after its retries: %s", stripe_event_id, error)
 
 
 def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
@@ -153,9 +113,12 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
     payment.save(update_fields=["status", "last_error", "updated_at"])
     if target == Status.SUCCEEDED:
-        _event_set_active(event, True)
+        active = True
     elif was_succeeded:
-        _event_set_active(event, event.payments.filter(status=Status.SUCCEEDED).exists())
+        active = event.payments.filter(status=Status.SUCCEEDED).exists()
+    else:
+        active = event.is_active
+    event_follow_payment(event, payment_status=target, active=active)
     return Outcome.processed(f"Payment {payment.pk} is {target}.")
 
 
@@ -173,14 +136,24 @@ def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> N
         raise PaymentMismatch(f"Metadata {intent.metadata!r} does not name payment {payment.pk}.")
 
 
-def _event_set_active(event: Event, active: bool) -> None:
-    """`Event.is_active` is true exactly while one of its payments is succeeded."""
-    if event.is_active == active:
-        return
-    event.is_active = active
-    if active:
-        event.activated_at = timezone.now()
-    event.save(update_fields=["is_active", "activated_at"])
+def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> None:
+    """Keeps the event's view of its payments in one UPDATE: `payment_status` (its latest payment's) and
+    `is_active` (true exactly while one of its payments is succeeded). The caller holds the event's lock.
+
+    The latest payment is the one that changed: an event has at most one open payment, and a closed
+    one changes only from succeeded to refunded, when the event has no newer payment."""
+    fields = []
+    if event.payment_status != payment_status:
+        event.payment_status = payment_status
+        fields.append("payment_status")
+    if event.is_active != active:
+        event.is_active = active
+        fields.append("is_active")
+        if active:
+            event.activated_at = timezone.now()
+            fields.append("activated_at")
+    if fields:
+        event.save(update_fields=fields)
 
 
 # Handlers: one per event type, each takes the event's `data.object`.
@@ -195,9 +168,7 @@ def _intent_handler(target: str) -> Callable[[dict[str, Any]], Outcome]:
 
 
 def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
-    payment_intent_id = charge.get("payment_intent")
-    if isinstance(payment_intent_id, dict):
-        payment_intent_id = payment_intent_id.get("id")
+    payment_intent_id = payment_intent_id_of(charge)
     if not payment_intent_id:
         return Outcome.ignored("Charge has no PaymentIntent.")
     amount = int(charge.get("amount") or 0)

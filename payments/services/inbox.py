@@ -1,28 +1,50 @@
-"""The webhook inbox: store a verified Stripe event once, hand it to the workers, sweep what never arrived."""
+"""The webhook inbox, one row per Stripe event: stored once, handed to the workers, swept when it never
+arrived, closed with its outcome (processed, ignored or failed) and the error operators need."""
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from payments import queue, selectors
 from payments.models import StripeEvent
+from payments.stripe_gateway import payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing a row came to: its new status, and why."""
+
+    status: str
+    reason: str = ""
+
+    @classmethod
+    def processed(cls, reason: str = "") -> Outcome:
+        return cls(StripeEvent.Status.PROCESSED, reason)
+
+    @classmethod
+    def ignored(cls, reason: str) -> Outcome:
+        return cls(StripeEvent.Status.IGNORED, reason)
+
+    @classmethod
+    def failed(cls, reason: str) -> Outcome:
+        return cls(StripeEvent.Status.FAILED, reason)
+
 
 def payment_intent_id(event: dict[str, Any]) -> str:
-    obj = event["data"]["object"]
-    if obj.get("object") == "payment_intent":
-        return str(obj.get("id") or "")
-    payment_intent = obj.get("payment_intent")
-    if isinstance(payment_intent, dict):
-        payment_intent = payment_intent.get("id")
-    return str(payment_intent or "")
+    return payment_intent_id_of(event["data"]["object"])
 
 
 def _new_row(event: dict[str, Any], payload: bytes, **fields: Any) -> StripeEvent:
@@ -98,12 +120,12 @@ def _insert_params(row: StripeEvent) -> list[Any]:
 
 
 def _publish(stripe_event_id: int) -> bool:
-    from worker.tasks import process_stripe_event
-
     try:
-        process_stripe_event.delay(stripe_event_id)
+        queue.stripe_event_process(stripe_event_id=stripe_event_id)
     except Exception:  # the broker is down: the row is safe in the inbox, the sweeper re-sends it
-        logger.warning("enqueue of stripe event row %s failed; the sweeper will retry it", stripe_event_id, exc_info=True)
+        logger.warning(
+            "enqueue of stripe event row %s failed; the sweeper will retry it", stripe_event_id, exc_info=True
+        )
         return False
     return True
 
@@ -136,15 +158,52 @@ def stripe_event_enqueue(*, stripe_event_id: int) -> bool:
 
 def stripe_events_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueues rows stored or handed over more than `older_than` ago and still unprocessed."""
-    cutoff = timezone.now() - older_than
-    stale = StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES, received_at__lt=cutoff).exclude(
-        enqueued_at__gte=cutoff
-    )
     count = 0
-    for stripe_event_id in stale.values_list("pk", flat=True).order_by("received_at")[:5000]:
+    for stripe_event_id in selectors.stripe_events_stale(older_than=older_than)[:5000]:
         if not stripe_event_enqueue(stripe_event_id=stripe_event_id):
             break  # the broker is still down; the next sweep tries again
         count += 1
     if count:
         logger.warning("re-enqueued %s stripe events that never reached a worker", count)
     return count
+
+
+def stripe_event_close(*, stripe_event_id: int, outcome: Outcome, attempted: bool = True) -> bool:
+    """Closes a row still open (received, enqueued or failed) with `outcome`; False if it was closed meanwhile.
+
+    The one way a row leaves the open statuses: fulfilment, an operator's re-fetch from Stripe and the
+    sweep of exhausted retries record an attempt (counted, its error kept when it failed); "Mark
+    ignored" closes a row without one, keeping the error that led the operator there."""
+    fields: dict[str, Any] = {"status": outcome.status, "processed_at": timezone.now()}
+    if attempted:
+        failed = outcome.status == StripeEvent.Status.FAILED
+        fields.update(attempts=F("attempts") + 1, last_error=outcome.reason[:MAX_ERROR_LENGTH] if failed else "")
+    closed = StripeEvent.objects.filter(pk=stripe_event_id, status__in=StripeEvent.OPEN_STATUSES).update(**fields)
+    return closed == 1
+
+
+def stripe_event_record_attempt(*, stripe_event_id: int, error: str) -> None:
+    """An attempt that raised and will be retried: count it and keep its error for operators."""
+    StripeEvent.objects.filter(pk=stripe_event_id).exclude(status__in=StripeEvent.FINISHED_STATUSES).update(
+        attempts=F("attempts") + 1, last_error=error[:MAX_ERROR_LENGTH]
+    )
+
+
+def stripe_event_mark_failed(*, stripe_event_id: int, error: str) -> None:
+    """Retries are used up: the row waits for an operator (unless it finished meanwhile)."""
+    if stripe_event_close(stripe_event_id=stripe_event_id, outcome=Outcome.failed(error)):
+        logger.error("stripe event row %s failed after its retries: %s", stripe_event_id, error)
+
+
+def stripe_event_backlog_check() -> float:
+    """Logs an ERROR (the alert) when the oldest unprocessed row is older than the backlog threshold;
+    returns its age in seconds."""
+    oldest = selectors.stripe_event_oldest_unprocessed()
+    age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    if age > settings.STRIPE_EVENT_BACKLOG_ALERT_SECONDS:
+        logger.error(
+            "webhook inbox backlog: the oldest unprocessed Stripe event arrived %d s ago",
+            age,
+            extra={"alert": "stripe_event_backlog"},
+        )
+    return age

@@ -1,15 +1,10 @@
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-
-OFFLINE_PUBLISHABLE_KEY = "pk_test_offline"
-
-
-def publishable_key() -> str:
-    return settings.STRIPE_PUBLISHABLE_KEY or (OFFLINE_PUBLISHABLE_KEY if settings.STRIPE_OFFLINE else "")
 
 
 class PaymentConfigView(APIView):
@@ -34,8 +29,8 @@ class PaymentConfigView(APIView):
         offline = settings.STRIPE_OFFLINE
         return Response(
             {
-                "publishableKey": publishable_key(),
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
                 "offline": offline,
-                "stripeJsUrl": f"{settings.STRIPE_API_BASE.rstrip('/')}/js.stripe.com/v3/" if offline else None,
+                "stripeJsUrl": reverse("offline-stripe-js") if offline else None,
             }
         )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -6,8 +7,6 @@ from rest_framework.views import APIView
 
 from payments.serializers import CreatePaymentIntentSerializer
 from payments.services.checkout import checkout_start
-from payments.views.config import publishable_key
-
 
 CHECKOUT_RESPONSE = inline_serializer(
     "Checkout",
@@ -39,7 +38,7 @@ class CreatePaymentIntentView(APIView):
                 "paymentId": payment.pk,
                 "amount": payment.amount,
                 "currency": payment.currency,
-                "publishableKey": publishable_key(),
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
             },
             status=status.HTTP_201_CREATED if checkout.created else status.HTTP_200_OK,
         )

@@ -1,8 +1,10 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import Pages
 from payments.models import Payment
 from payments.serializers import PaymentListQuerySerializer, PaymentSerializer
 
@@ -11,15 +13,25 @@ def _payments_of(user):
     return Payment.objects.filter(user=user).select_related("event")
 
 
-class PaymentListView(APIView):
-    @extend_schema(parameters=[PaymentListQuerySerializer], responses={200: PaymentSerializer(many=True)})
-    def get(self, request):
-        query = PaymentListQuerySerializer(data=request.query_params)
+class PaymentListView(generics.ListAPIView):
+    """The caller's payments, newest first, by PaymentIntent or by event."""
+
+    serializer_class = PaymentSerializer
+    pagination_class = Pages
+
+    @extend_schema(parameters=[PaymentListQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = PaymentListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        payments = _payments_of(request.user)
+        payments = _payments_of(self.request.user)
         if "payment_intent" in query.validated_data:
             payments = payments.filter(payment_intent_id=query.validated_data["payment_intent"])
-        return Response(PaymentSerializer(payments[:100], many=True).data)
+        if "event" in query.validated_data:
+            payments = payments.filter(event_id=query.validated_data["event"])
+        return payments.order_by("-created_at", "-id")
 
 
 class PaymentDetailView(APIView):

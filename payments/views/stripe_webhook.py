@@ -10,8 +10,7 @@ from django.db import DatabaseError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core import metrics
-from payments import stripe_gateway
+from payments import metrics, stripe_gateway
 from payments.services import inbox
 
 logger = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ The test process itself talks to PostgreSQL directly, to set up and to check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,25 +25,24 @@ import redis
 import requests
 from django.conf import settings
 
-from core import offline
+from offline import processes
+from offline.net import free_port, wait_for_port
 from payments import stripe_gateway
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT
 
 SWEEP_AFTER_SECONDS = 1
 
 
 class PrivateRedis:
     def __init__(self, directory: Path):
-        self.port = offline.free_port()
+        self.port = free_port()
         self.directory = directory
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
-        self.process = offline.start_redis(
-            port=self.port, directory=self.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self.process = processes.start_redis(port=self.port, directory=self.directory, log_path=self.directory / "log")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -58,7 +58,7 @@ class PostgresProxy:
 
     def __init__(self, target_port: int):
         self.target_port = target_port
-        self.port = offline.free_port()
+        self.port = free_port()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
@@ -114,10 +114,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 
@@ -131,7 +129,7 @@ class Chaos:
     web_url: str = ""
 
     def start_web(self) -> str:
-        port = offline.free_port()
+        port = free_port()
         log = (self.tmp / "web.log").open("a")
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "core.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
@@ -139,20 +137,14 @@ class Chaos:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         self.processes.append(process)
-        offline.wait_for_port(port, process=process)
+        wait_for_port(port, process=process)
         self.web_url = f"http://127.0.0.1:{port}"
         return self.web_url
 
     def start_worker(self, name: str, concurrency: int = 2) -> tuple[subprocess.Popen, Path]:
         log_path = self.tmp / f"{name}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency",
-             str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
-            cwd=ROOT, env=self.env, stdout=log_path.open("a"), stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        process = processes.start_celery_worker(env=self.env, log_path=log_path, name=name, concurrency=concurrency)
         self.processes.append(process)
-        wait_until(lambda: "ready." in log_path.read_text(errors="replace") or process.poll() is not None, timeout=30)
-        assert process.poll() is None, log_path.read_text()
         return process, log_path
 
     def deliver(self, body: dict, timeout: float = 10) -> requests.Response:
@@ -208,7 +200,6 @@ def chaos(worker_env, tmp_path):
                 kill_group(process)
     proxy.close()
     private_redis.stop()
-
 
 
 class RowLock:

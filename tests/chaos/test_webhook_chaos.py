@@ -154,7 +154,9 @@ def test_postgres_refusing_connections_answers_503_stores_nothing_and_processing
     refused = stripe_event_body("payment_intent.succeeded", payment_intent_object(second))
     response = chaos.deliver(refused)
     worker, log_path = chaos.start_worker("worker")
-    wait_until(lambda: "OperationalError" in log_path.read_text(errors="replace"), timeout=20, message="a failed attempt")
+    wait_until(
+        lambda: "OperationalError" in log_path.read_text(errors="replace"), timeout=20, message="a failed attempt"
+    )
 
     # then: the delivery is refused with 503 for Stripe to retry, and nothing of it was written
     assert response.status_code == 503

@@ -48,9 +48,12 @@ def env_calls(path: Path) -> dict[str, ast.Call]:
             name = node.args[0] if node.args else None
             if reads_env and isinstance(name, ast.Constant) and isinstance(name.value, str):
                 found[name.value] = node
-        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
-            if isinstance(node.slice, ast.Constant):
-                found[node.slice.value] = node
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            found[node.slice.value] = node
     return found
 
 
@@ -113,7 +116,7 @@ def test_redis_persists_every_write_and_never_evicts_a_task(compose, services):
     command = redis["command"]
     assert default_image(redis["image"]).startswith("redis:")
     assert command[0] == "redis-server"
-    flags = dict(zip(command[1::2], command[2::2]))
+    flags = dict(zip(command[1::2], command[2::2], strict=False))
     assert flags["--appendonly"] == "yes"
     assert flags["--maxmemory-policy"] == "noeviction"
     assert "redis-data:/data" in redis["volumes"]
@@ -267,9 +270,7 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_check_deploy_is_clean_with_production_values():

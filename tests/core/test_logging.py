@@ -53,11 +53,15 @@ def test_secrets_and_card_numbers_are_redacted(secret):
 
 
 def test_a_client_secret_keeps_its_intent_id_and_loses_its_secret():
-    line = redact("GET /payments/status?payment_intent_client_secret=pi_3Ab9Q_secret_Zx81kLmN0p&redirect_status=succeeded")
+    line = redact(
+        "GET /payments/status?payment_intent_client_secret=pi_3Ab9Q_secret_Zx81kLmN0p&redirect_status=succeeded"
+    )
     assert "Zx81kLmN0p" not in line and "pi_3Ab9Q_secret_[redacted]" in line
 
 
-@pytest.mark.parametrize("harmless", ["1795663807123", "payment 4242", "order 12345678901234567890", "pi_3Ab9Q", "evt_1Nq"])
+@pytest.mark.parametrize(
+    "harmless", ["1795663807123", "payment 4242", "order 12345678901234567890", "pi_3Ab9Q", "evt_1Nq"]
+)
 def test_ids_and_timestamps_are_kept(harmless):
     assert redact(f"value {harmless} end") == f"value {harmless} end"
 
@@ -121,11 +125,13 @@ def test_celery_task_id_is_on_records_logged_inside_a_task(capture, db):
     from worker.tasks import check_stripe_event_backlog
 
     logger, streams = capture
-    operations_logger = logging.getLogger("payments.services.operations")
+    operations_logger = logging.getLogger("payments.services.inbox")
     for handler in logger.handlers:
         operations_logger.addHandler(handler)
     with freeze_time(timezone.now() - timedelta(minutes=9)):
-        stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.RECEIVED)
+        stored_stripe_event(
+            "customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.RECEIVED
+        )
 
     # when
     try:
@@ -178,7 +184,12 @@ def test_gunicorn_access_lines_are_redacted(settings):
     query = "payment_intent=pi_3Ab9Q&payment_intent_client_secret=pi_3Ab9Q_secret_Zx81kLmN0p"
     request = SimpleNamespace(method="GET", path="/payments/status", query=query, version=(1, 1), headers=[], uri="")
     response = SimpleNamespace(status="200 OK", status_code=200, headers=[], sent=10, response_length=10)
-    environ = {"RAW_URI": f"/payments/status?{query}", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.1"}
+    environ = {
+        "RAW_URI": f"/payments/status?{query}",
+        "REQUEST_METHOD": "GET",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+    }
 
     # when
     gunicorn_logger.access(response, request, environ, timedelta(milliseconds=5))

@@ -44,10 +44,13 @@ def app_logs():
 def test_a_whole_checkout_logs_no_secret(stack, app_logs):
     # given: an organiser signs up, creates an event and opens the payment page
     http = stack.session()
-    assert http.post(
-        f"{stack.url}/api/auth/register/",
-        json={"username": "linus", "email": "linus@example.com", "password": PASSWORD},
-    ).status_code == 201
+    assert (
+        http.post(
+            f"{stack.url}/api/auth/register/",
+            json={"username": "linus", "email": "linus@example.com", "password": PASSWORD},
+        ).status_code
+        == 201
+    )
     event_id = http.post(
         f"{stack.url}/api/events/", json={"title": "Kernel summit", "starts_at": "2031-05-01T19:00:00Z"}
     ).json()["id"]
@@ -62,14 +65,22 @@ def test_a_whole_checkout_logs_no_secret(stack, app_logs):
         data={"client_secret": client_secret, "type": "card", "card[number]": CARD, "card[exp_month]": "12",
               "card[exp_year]": "34", "card[cvc]": "123"},
     ).json()  # fmt: skip
-    http.post(f"{proxy}/payment_intents/{intent_id}", data={"client_secret": client_secret, "payment_method": method["id"]})
+    http.post(
+        f"{proxy}/payment_intents/{intent_id}", data={"client_secret": client_secret, "payment_method": method["id"]}
+    )
     confirmed = http.post(f"{proxy}/payment_intents/{intent_id}/confirm", data={"client_secret": client_secret}).json()
     http.get(f"{proxy}/payment_intents/{intent_id}", params={"client_secret": client_secret})
     http.get(
         f"{stack.url}/payments/status",
-        params={"payment_intent": intent_id, "payment_intent_client_secret": client_secret, "redirect_status": "succeeded"},
+        params={
+            "payment_intent": intent_id,
+            "payment_intent_client_secret": client_secret,
+            "redirect_status": "succeeded",
+        },
     )
-    wait_until(lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the event to go live")
+    wait_until(
+        lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the event to go live"
+    )
     http.get(f"{stack.url}/api/metrics")
 
     # then

@@ -4,8 +4,8 @@ no 5xx, and every answer matches what the schema documents (status, content type
 import re
 
 import pytest
-from django.contrib.staticfiles import finders
 import schemathesis
+from django.contrib.staticfiles import finders
 from django.test.client import ClientHandler
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 API_PATHS = {
     "/api/auth/register/", "/api/auth/login/", "/api/auth/logout/", "/api/auth/me/", "/api/auth/token/",
-    "/api/events/", "/api/events/{event_id}/", "/api/public/events/",
+    "/api/events/", "/api/events/{event_id}/", "/api/public/events/", "/api/public/events/{event_id}/",
     "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/", "/api/payments/{payment_id}/",
 }  # fmt: skip
 

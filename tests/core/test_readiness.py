@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from core import healthcheck, offline
+from core import healthcheck
 from core.views import _run_checks
+from offline.net import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ HOST = {"HTTP_HOST": "localhost"}
 @pytest.fixture
 def closed_port() -> int:
     """A port on which nothing listens: connections are refused at once."""
-    return offline.free_port()
+    return free_port()
 
 
 @pytest.fixture

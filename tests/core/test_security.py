@@ -77,7 +77,9 @@ def test_login_and_registration_need_the_csrf_token_too(name, user):
 def test_token_clients_need_no_csrf_token(user, event, webhooks_off):
     # given: a script with `Authorization: Token …` (no cookies, so nothing to forge)
     client = APIClient(enforce_csrf_checks=True)
-    token = client.post(reverse("token"), {"username": user.username, "password": PASSWORD}, format="json").json()["token"]
+    token = client.post(reverse("token"), {"username": user.username, "password": PASSWORD}, format="json").json()[
+        "token"
+    ]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
 
     # when
@@ -162,7 +164,9 @@ def test_client_secrets_stay_out_of_logs_and_of_our_urls(auth_client, event, web
     # when: the return page (Stripe puts the secret in its URL) and the offline route read it
     auth_client.get("/payments/status", {"payment_intent": intent_id, "payment_intent_client_secret": secret})
     auth_client.get(reverse("offline-stripe", args=[f"v1/payment_intents/{intent_id}"]), {"client_secret": secret})
-    logging.getLogger("django.server").info('"GET /payments/status?payment_intent_client_secret=%s HTTP/1.1" 200', secret)
+    logging.getLogger("django.server").info(
+        '"GET /payments/status?payment_intent_client_secret=%s HTTP/1.1" 200', secret
+    )
 
     # then: in either format the product writes logs in
     lines = [formatter.format(record) for record in caplog.records for formatter in (JsonFormatter(), TextFormatter())]

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from core import offline
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import checkout
@@ -61,14 +60,19 @@ def test_inbox_list_shows_what_failed_and_why(operator):
     page = response.content.decode()
     assert response.status_code == 200
     assert "Webhook inbox: 1 failed" in page
-    for text in (failed.stripe_id, failed.payment_intent_id, "OperationalError: the database went away", "customer.created"):
+    for text in (
+        failed.stripe_id,
+        failed.payment_intent_id,
+        "OperationalError: the database went away",
+        "customer.created",
+    ):
         assert text in page
     payment = Payment.objects.get(payment_intent_id=failed.payment_intent_id)
     assert reverse("admin:payments_payment_change", args=[payment.pk]) in page
 
 
 @pytest.mark.parametrize(
-    "query, expected",
+    ("query", "expected"),
     [
         ({"status__exact": "failed"}, {"failed"}),
         ({"type__exact": "customer.created"}, {"old"}),
@@ -103,7 +107,7 @@ def test_inbox_search_by_event_or_payment_intent_id(operator, field):
     assert wanted.stripe_id in page and other.stripe_id not in page
 
 
-def test_inbox_row_shows_the_payload_as_formatted_json_and_its_audit_trail(operator, enqueued):
+def test_inbox_row_shows_the_payload_as_formatted_json_and_its_audit_trail(operator, enqueued, tasks_in_process):
     # given
     row = _failed_row()
     _act(operator, INBOX, "retry_processing", [row])
@@ -119,21 +123,49 @@ def test_inbox_row_shows_the_payload_as_formatted_json_and_its_audit_trail(opera
     assert "olga" in page and "Retry processing" in page and "done" in page
 
 
-def test_retry_processing_action_on_many_rows(operator, enqueued):
+def test_retry_processing_action_on_many_rows(operator, enqueued, tasks_in_process):
     # given
     rows = [_failed_row() for _ in range(3)]
+    done = stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.PROCESSED)
 
-    # when
-    response = _act(operator, INBOX, "retry_processing", rows)
+    # when: the bulk retry is handed to a worker (here run at once, in-process)
+    response = _act(operator, INBOX, "retry_processing", [*rows, done])
 
     # then
-    assert "Retry processing: 3 done, 0 skipped, 0 errors." in _messages(response)
+    [message] = _messages(response)
+    assert message.startswith("Retry processing: 3 rows handed to a worker;") and "task results" not in message
+    assert "its outcome" in message
     assert sorted(enqueued) == sorted(r.pk for r in rows)
     for row in StripeEvent.objects.filter(pk__in=[r.pk for r in rows]):
         assert row.status == StripeEvent.Status.ENQUEUED and row.attempts == 9
     actions = OperatorAction.objects.filter(action="retry")
-    assert actions.count() == 3 and {a.actor for a in actions} == {"olga"} and {a.operator.username for a in actions} == {"olga"}
+    assert (
+        actions.count() == 3
+        and {a.actor for a in actions} == {"olga"}
+        and {a.operator.username for a in actions} == {"olga"}
+    )
     assert "Retry processing by olga" in response.content.decode()
+
+
+def test_retry_processing_with_the_broker_down_changes_nothing(operator, broker_down):
+    # given
+    row = _failed_row()
+
+    # when
+    response = _act(operator, INBOX, "retry_processing", [row])
+
+    # then
+    [message] = _messages(response)
+    assert "the broker is unavailable" in message
+    assert (
+        StripeEvent.objects.get(pk=row.pk).status == StripeEvent.Status.FAILED and not OperatorAction.objects.exists()
+    )
+
+
+def test_inbox_links_to_the_task_results_of_bulk_retries_and_beat(operator):
+    page = operator.get(INBOX).content.decode()
+
+    assert reverse("admin:django_celery_results_taskresult_changelist") in page
 
 
 def test_mark_ignored_needs_a_reason(operator):
@@ -163,14 +195,15 @@ def test_mark_ignored_records_the_reason(operator):
     assert (record.action, record.reason, record.actor) == ("ignore", "Refunded by hand in the dashboard", "olga")
 
 
-def test_refetch_action_applies_stripe_state(operator, localstripe):
+def test_refetch_action_applies_stripe_state(operator, webhooks_off):
     # given: a payment that succeeded at Stripe, whose event failed here
-    localstripe.register_webhook(f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/", "whsec_unused")
     event = EventFactory()
     started = checkout.checkout_start(user=event.owner, event_id=event.pk)
     assert pay_at_localstripe(started.client_secret, "4242424242424242")[0] == 200
     row = stored_stripe_event(
-        StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(started.payment), status=StripeEvent.Status.FAILED
+        StripeEventType.PAYMENT_INTENT_SUCCEEDED,
+        payment_intent_object(started.payment),
+        status=StripeEvent.Status.FAILED,
     )
     not_an_intent = stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
 
@@ -183,9 +216,8 @@ def test_refetch_action_applies_stripe_state(operator, localstripe):
     assert Payment.objects.get(pk=started.payment.pk).status == Payment.Status.SUCCEEDED
 
 
-def test_payments_list_filters_links_and_reconcile_action(operator, localstripe):
+def test_payments_list_filters_links_and_reconcile_action(operator, webhooks_off):
     # given
-    localstripe.register_webhook(f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/", "whsec_unused")
     event = EventFactory(title="Launch party")
     started = checkout.checkout_start(user=event.owner, event_id=event.pk)
     assert pay_at_localstripe(started.client_secret, "4242424242424242")[0] == 200
@@ -214,7 +246,9 @@ def test_a_non_staff_user_reaches_none_of_it(enqueued):
     client.force_login(UserFactory())
 
     # when
-    pages = [client.get(url) for url in (INBOX, PAYMENTS, AUDIT, reverse("admin:payments_stripeevent_change", args=[row.pk]))]
+    pages = [
+        client.get(url) for url in (INBOX, PAYMENTS, AUDIT, reverse("admin:payments_stripeevent_change", args=[row.pk]))
+    ]
     posted = client.post(INBOX, {"action": "retry_processing", "_selected_action": [row.pk]})
 
     # then

@@ -66,16 +66,18 @@ def test_lists_hold_only_the_callers_objects(mallory, victims, other_user):
     own = PaymentFactory(event=EventFactory(owner=other_user))
 
     # when
-    events = mallory.get(reverse("event-list")).json()
-    payments = mallory.get(reverse("payment-list")).json()
+    events = mallory.get(reverse("event-list")).json()["results"]
+    payments = mallory.get(reverse("payment-list")).json()["results"]
     by_intent = [
-        mallory.get(reverse("payment-list"), {"payment_intent": payment.payment_intent_id}).json() for payment in victims
+        mallory.get(reverse("payment-list"), {"payment_intent": payment.payment_intent_id}).json()["results"]
+        for payment in victims
     ]
+    by_event = [mallory.get(reverse("payment-list"), {"event": p.event_id}).json()["results"] for p in victims]
 
     # then
     assert [e["id"] for e in events] == [own.event_id]
     assert [p["id"] for p in payments] == [own.pk]
-    assert by_intent == [[], []]
+    assert by_intent == [[], []] and by_event == [[], []]
 
 
 def test_offline_stripe_route_refuses_another_users_intent_even_with_its_client_secret(mallory, auth_client, user):
@@ -97,9 +99,9 @@ def test_offline_stripe_route_refuses_another_users_intent_even_with_its_client_
 
 def test_the_public_list_shows_only_active_events_and_no_owner_data(api_client, victims):
     # when
-    public = api_client.get(reverse("public-event-list")).json()
+    public = api_client.get(reverse("public-event-list")).json()["results"]
 
     # then
     active = Event.objects.get(pk=victims[1].event_id)
     assert [e["id"] for e in public] == [active.pk]
-    assert set(public[0]) == {"id", "title", "description", "location", "starts_at", "activated_at"}
+    assert set(public[0]) == {"id", "title", "description", "location", "starts_at", "activated_at", "status"}

@@ -47,10 +47,10 @@ def test_paid_event_goes_live_through_webhook_worker_and_fulfilment(stack):
     )
     assert event["payment_status"] == "succeeded"
     assert event["activated_at"] is not None
-    payment = http.get(f"{stack.url}/api/payments/?payment_intent={intent['id']}").json()
+    payment = http.get(f"{stack.url}/api/payments/?payment_intent={intent['id']}").json()["results"]
     assert [p["status"] for p in payment] == ["succeeded"] and payment[0]["event_is_active"] is True
     assert StripeEvent.objects.get(payment_intent_id=intent["id"]).status == StripeEvent.Status.PROCESSED
-    public = http.get(f"{stack.url}/api/public/events/").json()
+    public = http.get(f"{stack.url}/api/public/events/").json()["results"]
     assert [e["id"] for e in public] == [event_id]
 
 
@@ -65,7 +65,9 @@ def test_declined_card_fails_the_payment_and_the_event_stays_inactive(stack):
     # then
     assert status == 402 and body["error"]["code"] == "card_declined", body
     payment = wait_until(
-        lambda: (p := http.get(f"{stack.url}/api/payments/{checkout['paymentId']}/").json())["status"] == "failed" and p,
+        lambda: (
+            (p := http.get(f"{stack.url}/api/payments/{checkout['paymentId']}/").json())["status"] == "failed" and p
+        ),
         message="the payment to fail",
     )
     assert payment["last_error"] == "Your card was declined."
@@ -77,4 +79,6 @@ def test_declined_card_fails_the_payment_and_the_event_stays_inactive(stack):
     assert Payment.objects.get(pk=checkout["paymentId"]).status == Payment.Status.CANCELED
     status, intent = pay_at_localstripe(retry.json()["clientSecret"], "4242424242424242")
     assert status == 200, intent
-    wait_until(lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the retry to go live")
+    wait_until(
+        lambda: http.get(f"{stack.url}/api/events/{event_id}/").json()["is_active"], message="the retry to go live"
+    )

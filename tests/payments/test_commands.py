@@ -9,39 +9,21 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from freezegun import freeze_time
 
-from core import offline
+from offline.net import free_port
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services import checkout
-from tests.conftest import pay_at_localstripe
-from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.conftest import paid_payment
+from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 
 pytestmark = pytest.mark.django_db
 
 CUSTOMER = {"id": "cus_1", "object": "customer"}
 
 
-@pytest.fixture
-def offline_stripe(localstripe):
-    localstripe.register_webhook(f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/", "whsec_unused")
-    return localstripe
-
-
 def _run(*args) -> str:
     out = StringIO()
     call_command(*args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-def _paid_payment() -> tuple[Payment, dict]:
-    event = EventFactory()
-    started = checkout.checkout_start(user=event.owner, event_id=event.pk)
-    status, intent = pay_at_localstripe(started.client_secret, "4242424242424242")
-    assert status == 200, intent
-    return started.payment, intent
-
-
-# retry_stripe_events
 
 
 def test_retry_failed_dry_run_lists_and_changes_nothing(enqueued):
@@ -78,8 +60,12 @@ def test_retry_filters_by_ids_type_and_since(enqueued):
     # given
     payment = PaymentFactory()
     with freeze_time(timezone.now() - timedelta(hours=3)):
-        old = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment), status="failed")
-    recent = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment), status="failed")
+        old = stored_stripe_event(
+            StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment), status="failed"
+        )
+    recent = stored_stripe_event(
+        StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment), status="failed"
+    )
     other_type = stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
 
     # when
@@ -107,16 +93,8 @@ def test_retry_of_an_unknown_id_exits_non_zero(enqueued):
         _run("retry_stripe_events", "--ids", "evt_nope")
 
 
-def test_retry_with_the_broker_down_exits_non_zero(monkeypatch):
+def test_retry_with_the_broker_down_exits_non_zero(broker_down):
     # given
-    from kombu.exceptions import OperationalError
-
-    from worker.tasks import process_stripe_event
-
-    def refuse(stripe_event_id):
-        raise OperationalError("Connection refused.")
-
-    monkeypatch.setattr(process_stripe_event, "delay", refuse)
     stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
 
     # when / then
@@ -132,11 +110,11 @@ def test_retry_rejects_a_bad_since():
 # reconcile_payments
 
 
-def test_reconcile_dry_run_lists_stale_pending_payments(offline_stripe):
+def test_reconcile_dry_run_lists_stale_pending_payments(webhooks_off):
     # given
     with freeze_time(timezone.now() - timedelta(minutes=30)):
-        payment, _ = _paid_payment()
-    fresh, _ = _paid_payment()
+        payment, _ = paid_payment()
+    fresh, _ = paid_payment()
 
     # when
     out = _run("reconcile_payments", "--older-than", "10m", "--dry-run")
@@ -147,11 +125,11 @@ def test_reconcile_dry_run_lists_stale_pending_payments(offline_stripe):
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
 
 
-def test_reconcile_applies_stripe_state_to_stale_pending_payments(offline_stripe):
+def test_reconcile_applies_stripe_state_to_stale_pending_payments(webhooks_off):
     # given
     with freeze_time(timezone.now() - timedelta(minutes=30)):
-        payment, _ = _paid_payment()
-    fresh, _ = _paid_payment()
+        payment, _ = paid_payment()
+    fresh, _ = paid_payment()
 
     # when
     out = _run("reconcile_payments")
@@ -163,7 +141,7 @@ def test_reconcile_applies_stripe_state_to_stale_pending_payments(offline_stripe
     assert OperatorAction.objects.get().payment_id == payment.pk
 
 
-def test_reconcile_exits_non_zero_when_stripe_refuses(offline_stripe):
+def test_reconcile_exits_non_zero_when_stripe_refuses(webhooks_off):
     # given
     with freeze_time(timezone.now() - timedelta(minutes=30)):
         PaymentFactory(payment_intent_id="pi_unknown_to_stripe")
@@ -176,9 +154,9 @@ def test_reconcile_exits_non_zero_when_stripe_refuses(offline_stripe):
 # catch_up_stripe_events
 
 
-def test_catch_up_dry_run_stores_nothing(offline_stripe, enqueued):
+def test_catch_up_dry_run_stores_nothing(webhooks_off, enqueued):
     # given
-    _, intent = _paid_payment()
+    _, intent = paid_payment()
 
     # when
     out = _run("catch_up_stripe_events", "--since", "5m", "--dry-run")
@@ -188,9 +166,9 @@ def test_catch_up_dry_run_stores_nothing(offline_stripe, enqueued):
     assert not StripeEvent.objects.filter(payment_intent_id=intent["id"]).exists() and enqueued == []
 
 
-def test_catch_up_stores_and_enqueues_missed_events(offline_stripe, enqueued):
+def test_catch_up_stores_and_enqueues_missed_events(webhooks_off, enqueued):
     # given
-    _, intent = _paid_payment()
+    _, intent = paid_payment()
 
     # when
     out = _run("catch_up_stripe_events", "--since", "5m")
@@ -210,7 +188,7 @@ def test_catch_up_requires_since():
 
 def test_catch_up_exits_non_zero_when_stripe_cannot_be_reached(settings):
     # given
-    settings.STRIPE_API_BASE = f"http://127.0.0.1:{offline.free_port()}"
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
 
     # when / then
     with pytest.raises(CommandError, match="could not be listed"):

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from core import offline
+from offline.net import free_port
 from payments.models import OperatorAction, Payment, StripeEvent
 from tests.conftest import BrowserLikeSession, pay_at_localstripe, wait_until
 
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_catch_up_heals_an_endpoint_outage(live_server, localstripe, worker_process, webhook_secret):
     # given: the endpoint is down (nothing listens where localstripe sends) while the organiser pays
-    down = f"http://127.0.0.1:{offline.free_port()}/api/payments/webhook/"
+    down = f"http://127.0.0.1:{free_port()}/api/payments/webhook/"
     localstripe.register_webhook(down, webhook_secret)
     http = BrowserLikeSession()
     http.get(f"{live_server.url}/api/auth/csrf/").raise_for_status()

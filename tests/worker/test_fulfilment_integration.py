@@ -21,12 +21,20 @@ def test_the_same_event_delivered_ten_times_at_once_is_stored_once_and_activates
     # given
     payment = PaymentFactory()
     payload = json.dumps(stripe_event_body("payment_intent.succeeded", payment_intent_object(payment)))
-    headers = {"Stripe-Signature": stripe_gateway.sign_payload(payload, webhook_secret), "Content-Type": "application/json"}
+    headers = {
+        "Stripe-Signature": stripe_gateway.sign_payload(payload, webhook_secret),
+        "Content-Type": "application/json",
+    }
 
     # when
     with ThreadPoolExecutor(max_workers=10) as pool:
         responses = list(
-            pool.map(lambda _: requests.post(f"{stack.url}/api/payments/webhook/", data=payload, headers=headers, timeout=15), range(10))
+            pool.map(
+                lambda _: requests.post(
+                    f"{stack.url}/api/payments/webhook/", data=payload, headers=headers, timeout=15
+                ),
+                range(10),
+            )
         )
 
     # then

@@ -19,9 +19,10 @@ import pytest
 import redis
 from django.db import connection
 
-from core import offline
+from offline import processes
+from offline.net import free_port
 from payments.models import Payment, StripeEvent
-from tests.conftest import start_worker, wait_until
+from tests.conftest import wait_until
 from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 from worker.celery import app
 from worker.tasks import process_stripe_event
@@ -46,10 +47,8 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    port = offline.free_port()
-    process = offline.start_redis(
-        port=port, directory=tmp_path / "redis", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    port = free_port()
+    process = processes.start_redis(port=port, directory=tmp_path / "redis", log_path=tmp_path / "redis.log")
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     yield PrivateRedis(url=url, client=client)
@@ -69,21 +68,14 @@ def shutdown_env(worker_env, private_redis) -> dict[str, str]:
 
 
 @pytest.fixture
-def workers(shutdown_env, tmp_path):
-    """Starts worker processes on the private Redis; stops whatever is still running at the end."""
-    started: list[subprocess.Popen] = []
+def workers(shutdown_env, celery_workers):
+    """Starts worker processes on the private Redis (one pool process each)."""
 
     def start(name: str) -> tuple[subprocess.Popen, Path]:
-        log_path = tmp_path / f"{name}.log"
-        process = start_worker(shutdown_env, log_path, concurrency=1)
-        started.append(process)
-        return process, log_path
+        worker = celery_workers(shutdown_env, name, concurrency=1)
+        return worker.process, worker.log_path
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    return start
 
 
 @contextmanager
@@ -170,7 +162,7 @@ def test_a_task_that_outlives_the_soft_shutdown_is_redelivered_to_the_next_worke
         assert row.status in StripeEvent.UNFINISHED_STATUSES
 
     # and a new worker runs it to the end, once
-    second, second_log = workers("second")
+    _second, second_log = workers("second")
     wait_until(lambda: succeeded_in(second_log, task_id), message="the redelivered task to run")
     assert_processed_once(row, payment)
     assert succeeded_in(second_log, task_id) == 1

@@ -1,6 +1,8 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 
-import { api, ApiError, type User } from '../lib/api';
+import { api } from '../lib/api/endpoints';
+import { ApiError } from '../lib/api/http';
+import type { User } from '../lib/api/types';
 import { AuthContext } from '../lib/auth';
 
 /** Asks the API once who is logged in; pages update it on log in and log out. */
@@ -9,12 +11,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     const controller = new AbortController();
-    api.auth.me(controller.signal).then(setUser, (error: unknown) => {
-      if (controller.signal.aborted) return;
-      // 401/403 means anonymous; anything else we cannot tell, so treat it the same way.
-      if (!(error instanceof ApiError)) console.error(error);
-      setUser(null);
-    });
+    api.auth.me(controller.signal).then(
+      (me) => setUser(me.authenticated ? { id: me.id, username: me.username, email: me.email } : null),
+      (error: unknown) => {
+        if (controller.signal.aborted) return;
+        // The server could not say who this is: carry on as a visitor, who can still log in.
+        if (!(error instanceof ApiError)) console.error(error);
+        setUser(null);
+      },
+    );
     return () => controller.abort();
   }, []);
 

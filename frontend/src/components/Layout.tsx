@@ -1,9 +1,10 @@
 import { startTransition, Suspense, useState } from 'react';
-import { Link, NavLink, Outlet, useNavigate } from 'react-router';
+import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 
 import { paths } from '../config/paths';
-import { api } from '../lib/api';
+import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
+import { RouteFocusContext, useRouteFocus } from '../lib/routeFocus';
 import { Alert } from './Alert';
 import { errorMessage } from './errorMessage';
 import { Loading } from './Loading';
@@ -11,6 +12,7 @@ import { Loading } from './Loading';
 export function Layout() {
   const { user, setUser } = useAuth();
   const navigate = useNavigate();
+  const claimFocus = useRouteFocus(useLocation().key);
   const [loggingOut, setLoggingOut] = useState(false);
   const [logoutError, setLogoutError] = useState<string | null>(null);
 
@@ -32,7 +34,7 @@ export function Layout() {
   }
 
   return (
-    <>
+    <RouteFocusContext.Provider value={claimFocus}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -84,6 +86,6 @@ export function Layout() {
           <Outlet />
         </Suspense>
       </main>
-    </>
+    </RouteFocusContext.Provider>
   );
 }

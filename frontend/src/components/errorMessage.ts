@@ -1,4 +1,4 @@
-import { ApiError } from '../lib/api';
+import { ApiError } from '../lib/api/http';
 
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiError) return error.message;

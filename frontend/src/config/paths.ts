@@ -1,24 +1,34 @@
-// Every client-side route, and the functions that build links to them.
+// Every client-side route, and the functions that build links to them from the same table.
+import { generatePath } from 'react-router';
+
 type Id = string | number;
 
 export const paths = {
   home: '/',
   signUp: '/signup',
   logIn: '/login',
+  publicEvent: '/e/:eventId',
   myEvents: '/events',
   newEvent: '/events/new',
   event: '/events/:eventId',
+  editEvent: '/events/:eventId/edit',
   payment: '/events/:eventId/pay',
   paymentStatus: '/payments/status',
+  receipt: '/payments/:paymentId/receipt',
 } as const;
 
 function withNext(path: string, next?: string | null): string {
   return next ? `${path}?${new URLSearchParams({ next }).toString()}` : path;
 }
 
+const byEvent = (path: string) => (eventId: Id) => generatePath(path, { eventId: String(eventId) });
+
 export const links = {
-  event: (eventId: Id) => `/events/${encodeURIComponent(String(eventId))}`,
-  payment: (eventId: Id) => `/events/${encodeURIComponent(String(eventId))}/pay`,
+  publicEvent: byEvent(paths.publicEvent),
+  event: byEvent(paths.event),
+  editEvent: byEvent(paths.editEvent),
+  payment: byEvent(paths.payment),
+  receipt: (paymentId: Id) => generatePath(paths.receipt, { paymentId: String(paymentId) }),
   logIn: (next?: string | null) => withNext(paths.logIn, next),
   signUp: (next?: string | null) => withNext(paths.signUp, next),
 } as const;

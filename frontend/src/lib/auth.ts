@@ -1,6 +1,6 @@
 import { createContext, useContext } from 'react';
 
-import type { User } from './api';
+import type { User } from './api/types';
 
 export type AuthState = {
   /** undefined while the session is being checked, null when anonymous. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { eventStatus, formatAmount } from './format';
+import { formatAmount, formatCard, isoToLocalDateTime, localDateTimeToIso, paymentNote } from './format';
 
 describe('formatAmount', () => {
   it('reads amounts in the minor unit of the currency', () => {
@@ -10,16 +10,33 @@ describe('formatAmount', () => {
   });
 });
 
-describe('eventStatus', () => {
+describe('paymentNote', () => {
   it.each([
-    [false, null, 'draft'],
-    [false, 'pending', 'payment_pending'],
-    [false, 'succeeded', 'payment_pending'],
-    [true, 'succeeded', 'live'],
-    [false, 'failed', 'payment_failed'],
-    [false, 'canceled', 'payment_failed'],
-    [false, 'refunded', 'refunded'],
-  ] as const)('is_active=%s payment_status=%s reads %s', (isActive, paymentStatus, expected) => {
-    expect(eventStatus({ is_active: isActive, payment_status: paymentStatus })).toBe(expected);
+    ['draft', null, null],
+    ['draft', 'pending', 'payment_pending'],
+    ['draft', 'succeeded', 'payment_pending'],
+    ['draft', 'failed', 'payment_failed'],
+    ['draft', 'canceled', 'payment_failed'],
+    ['draft', 'refunded', 'refunded'],
+    ['live', 'succeeded', null],
+    ['cancelled', 'succeeded', null],
+  ] as const)('status=%s payment_status=%s reads %s', (status, paymentStatus, expected) => {
+    expect(paymentNote({ status, payment_status: paymentStatus })).toBe(expected);
+  });
+});
+
+describe('formatCard', () => {
+  it('names the brand and the last four digits Stripe gave', () => {
+    expect(formatCard('visa', '4242')).toBe('Visa ending in 4242');
+    expect(formatCard('amex', '0005')).toBe('American Express ending in 0005');
+    expect(formatCard('elo', '')).toBe('Elo');
+    expect(formatCard('', '')).toBe('');
+  });
+});
+
+describe('isoToLocalDateTime', () => {
+  it('is the inverse of localDateTimeToIso, to the minute', () => {
+    expect(isoToLocalDateTime(localDateTimeToIso('2031-05-01T18:30'))).toBe('2031-05-01T18:30');
+    expect(isoToLocalDateTime('not a date')).toBe('');
   });
 });

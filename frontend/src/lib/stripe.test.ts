@@ -16,13 +16,15 @@ describe('getStripe', () => {
 
   beforeEach(() => {
     injected = [];
-    loadStripe.mockImplementation(() => {
-      // What loadStripe sees: the window.Stripe the injected scripts left behind, if any.
-      return Promise.resolve({ injectedBefore: [...injected] });
-    });
+    // Like loadStripe: use the window.Stripe on the page if there is one.
+    loadStripe.mockImplementation((key: string) =>
+      Promise.resolve(window.Stripe ? window.Stripe(key) : { injectedBefore: [...injected] }),
+    );
     vi.spyOn(document.head, 'appendChild').mockImplementation(<T extends Node>(node: T): T => {
       const script = node as unknown as HTMLScriptElement;
       injected.push(script.src);
+      // The stand-in script defines a bare window.Stripe when it loads.
+      window.Stripe = (() => ({ elements: () => ({ create: vi.fn() }) })) as unknown as typeof window.Stripe;
       setTimeout(() => script.dispatchEvent(new Event('load')), 0);
       return node;
     });
@@ -30,6 +32,7 @@ describe('getStripe', () => {
 
   afterEach(() => {
     vi.restoreAllMocks();
+    delete window.Stripe;
   });
 
   it('online: loads Stripe.js with the publishable key and injects nothing', async () => {
@@ -42,21 +45,24 @@ describe('getStripe', () => {
     expect(injected).toEqual([]);
   });
 
-  it('offline: puts the stand-in, then our adapter, on the page before loadStripe', async () => {
+  it('offline: puts the stand-in on the page and adapts it before loadStripe reads it', async () => {
     mockApi({
       'GET /api/payments/config/': {
         status: 200,
-        body: { publishableKey: 'pk_test_x', offline: true, stripeJsUrl: 'http://127.0.0.1:8420/js.stripe.com/v3/' },
+        body: { publishableKey: 'pk_offline_x', offline: true, stripeJsUrl: 'http://127.0.0.1:8420/js.stripe.com/v3/' },
       },
     });
     const getStripe = await freshGetStripe();
 
     const stripe = await getStripe();
 
-    expect(stripe).toEqual({
-      injectedBefore: ['http://127.0.0.1:8420/js.stripe.com/v3/', 'http://localhost:3000/offline-stripe-adapter.js'],
+    expect(injected).toEqual(['http://127.0.0.1:8420/js.stripe.com/v3/']);
+    expect(loadStripe).toHaveBeenCalledWith('pk_offline_x');
+    expect(stripe).toMatchObject({
+      elements: expect.any(Function) as unknown,
+      confirmPayment: expect.any(Function) as unknown,
+      retrievePaymentIntent: expect.any(Function) as unknown,
     });
-    expect(loadStripe).toHaveBeenCalledWith('pk_test_x');
   });
 
   it('loads once and retries after a failure', async () => {

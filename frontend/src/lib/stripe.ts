@@ -1,12 +1,10 @@
 // Loads Stripe.js once. The `pure` entry point injects nothing until
 // loadStripe() is called, so in offline mode the stand-in is on the page first
-// and loadStripe picks up its window.Stripe instead of fetching js.stripe.com.
+// and loadStripe picks up its (adapted) window.Stripe instead of fetching js.stripe.com.
 import type { Stripe } from '@stripe/stripe-js';
 import { loadStripe } from '@stripe/stripe-js/pure';
 
-import { api } from './api';
-
-export const OFFLINE_ADAPTER_URL = '/offline-stripe-adapter.js';
+import { api } from './api/endpoints';
 
 function injectScript(src: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -23,8 +21,12 @@ async function load(): Promise<Stripe | null> {
   const config = await api.payments.config();
   if (config.offline) {
     if (!config.stripeJsUrl) throw new Error('Offline payments are on but no Stripe.js stand-in URL was given.');
-    await injectScript(config.stripeJsUrl);
-    await injectScript(OFFLINE_ADAPTER_URL);
+    // The adapter is its own chunk: online, the browser never downloads it.
+    const [{ installOfflineAdapter }] = await Promise.all([
+      import('../offline/adapter'),
+      injectScript(config.stripeJsUrl),
+    ]);
+    installOfflineAdapter();
   }
   return loadStripe(config.publishableKey);
 }

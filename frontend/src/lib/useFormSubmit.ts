@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 
-import { ApiError } from './api';
+import { ApiError } from './api/http';
 
 /**
  * A form's submission: runs `submit` once per submit event, keeps the button

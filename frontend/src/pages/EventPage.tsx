@@ -1,14 +1,23 @@
-import { useCallback } from 'react';
-import { Link, useParams } from 'react-router';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Link, useLocation, useNavigate, useParams } from 'react-router';
 
 import { Alert } from '../components/Alert';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { errorMessage } from '../components/errorMessage';
+import { EventPayments } from '../components/EventPayments';
 import { EventStatusBadge } from '../components/EventStatusBadge';
 import { Loading } from '../components/Loading';
+import { PageHeading } from '../components/PageHeading';
+import { ShareLink } from '../components/ShareLink';
 import { links, paths } from '../config/paths';
-import { api } from '../lib/api';
+import { api } from '../lib/api/endpoints';
+import type { EventItem } from '../lib/api/types';
 import { formatDateTime } from '../lib/format';
 import { useResource } from '../lib/useResource';
+import type { MyEventsState } from './MyEventsPage';
+
+/** What the edit page says when it sends the organiser back here. */
+export type EventPageState = { saved?: boolean };
 
 export default function EventPage() {
   const { eventId = '' } = useParams();
@@ -18,7 +27,7 @@ export default function EventPage() {
   if (event.status === 'error') {
     return (
       <section>
-        <h1>Event</h1>
+        <PageHeading>Event</PageHeading>
         <Alert>{errorMessage(event.error)}</Alert>
         <p>
           <Link to={paths.myEvents}>Back to my events</Link>
@@ -26,33 +35,149 @@ export default function EventPage() {
       </section>
     );
   }
+  return <EventDetails key={eventId} loaded={event.data} />;
+}
 
-  const { data } = event;
+/** A request behind a confirmation dialog: open, running, and what went wrong. */
+function useConfirmedAction(action: () => Promise<void>) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function confirm() {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+      setOpen(false);
+    } catch (caught) {
+      setError(errorMessage(caught));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return {
+    open: () => {
+      setError(null);
+      setOpen(true);
+    },
+    dialog: {
+      open,
+      busy,
+      error,
+      onConfirm: () => void confirm(),
+      onClose: () => {
+        if (!busy) setOpen(false);
+      },
+    },
+  };
+}
+
+function EventDetails({ loaded }: { loaded: EventItem }) {
+  const navigate = useNavigate();
+  const saved = (useLocation().state as EventPageState | null)?.saved === true;
+  const [event, setEvent] = useState(loaded);
+  const cancelledNotice = useRef<HTMLParagraphElement>(null);
+  const [justCancelled, setJustCancelled] = useState(false);
+
+  // The Cancel button goes with the live state: keep keyboard focus on the outcome.
+  useEffect(() => {
+    if (justCancelled) cancelledNotice.current?.focus();
+  }, [justCancelled]);
+
+  const remove = useConfirmedAction(async () => {
+    await api.events.remove(event.id);
+    const state: MyEventsState = { deleted: event.title };
+    void navigate(paths.myEvents, { replace: true, state });
+  });
+  const cancel = useConfirmedAction(async () => {
+    setEvent(await api.events.cancel(event.id));
+    setJustCancelled(true);
+  });
+
   return (
     <section>
       <div className="page-heading">
-        <h1>{data.title}</h1>
-        <EventStatusBadge event={data} />
+        <PageHeading>{event.title}</PageHeading>
+        <span className="badges">
+          <EventStatusBadge event={event} />
+        </span>
       </div>
+      {saved && event.status !== 'cancelled' ? (
+        <p role="status" className="success">
+          Your changes are saved.
+        </p>
+      ) : null}
       <p className="meta">
-        <time dateTime={data.starts_at}>{formatDateTime(data.starts_at)}</time>
-        {data.location ? ` · ${data.location}` : null}
+        <time dateTime={event.starts_at}>{formatDateTime(event.starts_at)}</time>
+        {event.location ? ` · ${event.location}` : null}
       </p>
-      {data.description ? <p className="description">{data.description}</p> : null}
-      {data.is_active ? (
+      {event.description ? <p className="description">{event.description}</p> : null}
+
+      {event.status === 'live' ? (
         <p>
           This event is live and listed on the <Link to={paths.home}>public events page</Link>.
         </p>
-      ) : (
-        <p>
-          <Link to={links.payment(data.id)} className="button">
+      ) : null}
+      {event.status === 'cancelled' ? (
+        <p className="notice" ref={cancelledNotice} tabIndex={-1} role="status">
+          This event is cancelled. Its public page says so, and it is no longer listed.
+        </p>
+      ) : null}
+
+      <p className="actions">
+        {event.status === 'draft' ? (
+          <Link to={links.payment(event.id)} className="button">
             Pay to activate
           </Link>
-        </p>
-      )}
+        ) : null}
+        {event.status !== 'cancelled' ? (
+          <Link to={links.editEvent(event.id)} className="button button-secondary">
+            Edit event
+          </Link>
+        ) : null}
+        {event.status === 'draft' ? (
+          <button type="button" className="button button-secondary" onClick={remove.open}>
+            Delete event
+          </button>
+        ) : null}
+        {event.status === 'live' ? (
+          <button type="button" className="button button-secondary" onClick={cancel.open}>
+            Cancel event
+          </button>
+        ) : null}
+      </p>
+
+      {event.status !== 'draft' ? <ShareLink path={links.publicEvent(event.id)} /> : null}
+
+      <EventPayments eventId={event.id} />
+
       <p>
         <Link to={paths.myEvents}>Back to my events</Link>
       </p>
+
+      <ConfirmDialog
+        {...remove.dialog}
+        title="Delete this draft?"
+        confirmLabel="Yes, delete it"
+        busyLabel="Deleting…"
+        cancelLabel="Keep it"
+      >
+        <p>“{event.title}” will be removed for good. This cannot be undone.</p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        {...cancel.dialog}
+        title="Cancel this event?"
+        confirmLabel="Yes, cancel it"
+        busyLabel="Cancelling…"
+        cancelLabel="Keep it live"
+      >
+        <p>
+          “{event.title}” leaves the public list and its page will say it is cancelled. The activation fee is not
+          refunded.
+        </p>
+      </ConfirmDialog>
     </section>
   );
 }

@@ -2,7 +2,7 @@ import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { mockApi, user } from '../test/api';
+import { anonymous, mockApi, user } from '../test/api';
 import { renderPage } from '../test/render';
 import LogInPage from './LogInPage';
 
@@ -16,7 +16,7 @@ async function submit() {
 describe('LogInPage', () => {
   it('shows the API error for bad credentials', async () => {
     mockApi({
-      'GET /api/auth/me/': { status: 403 },
+      'GET /api/auth/me/': { status: 200, body: anonymous },
       'POST /api/auth/login/': { status: 400, body: { non_field_errors: ['Unable to log in with provided credentials.'] } },
     });
     renderPage(<LogInPage />, { path: '/login', url: '/login' });
@@ -28,7 +28,7 @@ describe('LogInPage', () => {
   });
 
   it('returns to a same-site page after logging in, never to another site', async () => {
-    mockApi({ 'GET /api/auth/me/': { status: 403 }, 'POST /api/auth/login/': { status: 200, body: user } });
+    mockApi({ 'GET /api/auth/me/': { status: 200, body: anonymous }, 'POST /api/auth/login/': { status: 200, body: user } });
     renderPage(<LogInPage />, { path: '/login', url: '/login?next=//evil.example/' });
 
     await submit();

@@ -4,8 +4,9 @@ import { Link, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
 import { Field } from '../components/Field';
+import { PageHeading } from '../components/PageHeading';
 import { links, safeNext } from '../config/paths';
-import { api } from '../lib/api';
+import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
 import { useFormSubmit } from '../lib/useFormSubmit';
 
@@ -24,7 +25,7 @@ export default function LogInPage() {
 
   return (
     <section className="narrow">
-      <h1>Log in</h1>
+      <PageHeading>Log in</PageHeading>
       {loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}

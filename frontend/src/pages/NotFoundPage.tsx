@@ -1,11 +1,12 @@
 import { Link } from 'react-router';
 
+import { PageHeading } from '../components/PageHeading';
 import { paths } from '../config/paths';
 
 export default function NotFoundPage() {
   return (
     <section>
-      <h1>Page not found</h1>
+      <PageHeading>Page not found</PageHeading>
       <p>
         <Link to={paths.home}>Go to the live events</Link>
       </p>

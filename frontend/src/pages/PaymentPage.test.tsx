@@ -1,7 +1,7 @@
 import { screen, waitFor } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
-import { anEvent, mockApi, user } from '../test/api';
+import { anEvent, me, mockApi } from '../test/api';
 import { renderPage } from '../test/render';
 import PaymentPage from './PaymentPage';
 
@@ -24,7 +24,7 @@ function renderPayment() {
 describe('PaymentPage', () => {
   it('creates the intent for the event and mounts Elements with its client secret', async () => {
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/events/7/': { status: 200, body: anEvent() },
       'POST /api/payments/create-payment-intent/': { status: 201, body: session },
       'GET /api/payments/config/': config,
@@ -42,7 +42,7 @@ describe('PaymentPage', () => {
   it('on a reload, uses the open intent the API hands back', async () => {
     // The API answers 200 with the same intent while its payment is open.
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/events/7/': { status: 200, body: anEvent({ payment_status: 'pending' }) },
       'POST /api/payments/create-payment-intent/': [
         { status: 201, body: session },
@@ -62,7 +62,7 @@ describe('PaymentPage', () => {
 
   it('on 409 says the event is already active and links to its status', async () => {
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/events/7/': { status: 200, body: anEvent() },
       'POST /api/payments/create-payment-intent/': { status: 409, body: { detail: 'Event is already active.' } },
       'GET /api/payments/config/': config,
@@ -76,8 +76,11 @@ describe('PaymentPage', () => {
 
   it('does not create an intent for an event that is already live', async () => {
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
-      'GET /api/events/7/': { status: 200, body: anEvent({ is_active: true, payment_status: 'succeeded' }) },
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': {
+        status: 200,
+        body: anEvent({ status: 'live', is_active: true, payment_status: 'succeeded' }),
+      },
     });
     renderPayment();
 
@@ -85,9 +88,21 @@ describe('PaymentPage', () => {
     expect(calls.some((c) => c.method === 'POST')).toBe(false);
   });
 
+  it('asks nothing for a cancelled event', async () => {
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': { status: 200, body: anEvent({ status: 'cancelled', payment_status: 'succeeded' }) },
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('heading', { name: 'Event cancelled' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'See the event' })).toHaveAttribute('href', '/events/7');
+    expect(calls.some((c) => c.method === 'POST')).toBe(false);
+  });
+
   it('shows an error for an unknown event', async () => {
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/events/7/': { status: 404, body: { detail: 'Not found.' } },
     });
     renderPayment();

@@ -7,18 +7,23 @@ import { Alert } from '../components/Alert';
 import { CheckoutForm } from '../components/checkout/CheckoutForm';
 import { errorMessage } from '../components/errorMessage';
 import { Loading } from '../components/Loading';
+import { PageHeading } from '../components/PageHeading';
 import { links, paths } from '../config/paths';
-import { api, ApiError, type EventItem, type Id, type PaymentIntentSession } from '../lib/api';
+import { api } from '../lib/api/endpoints';
+import { ApiError } from '../lib/api/http';
+import type { EventItem, Id, PaymentIntentSession } from '../lib/api/types';
 import { formatAmount } from '../lib/format';
 import { getStripe } from '../lib/stripe';
 import { useResource } from '../lib/useResource';
 
 type Checkout =
   | { kind: 'pay'; event: EventItem; session: PaymentIntentSession; stripe: Stripe }
-  | { kind: 'already-active'; eventId: Id; title?: string };
+  | { kind: 'already-active'; eventId: Id; title?: string }
+  | { kind: 'cancelled'; event: EventItem };
 
 async function loadCheckout(eventId: string, signal: AbortSignal): Promise<Checkout> {
   const event = await api.events.get(eventId, signal);
+  if (event.status === 'cancelled') return { kind: 'cancelled', event };
   if (event.is_active) return { kind: 'already-active', eventId: event.id, title: event.title };
   try {
     // The API hands back the open PaymentIntent on a reload, so this never makes a second one.
@@ -41,7 +46,7 @@ export default function PaymentPage() {
   if (checkout.status === 'error') {
     return (
       <section className="narrow">
-        <h1>Pay to activate</h1>
+        <PageHeading>Pay to activate</PageHeading>
         <Alert>
           {checkout.error instanceof ApiError ? errorMessage(checkout.error) : 'The payment form could not be loaded.'}
         </Alert>
@@ -54,10 +59,21 @@ export default function PaymentPage() {
       </section>
     );
   }
+  if (checkout.data.kind === 'cancelled') {
+    return (
+      <section className="narrow">
+        <PageHeading>Event cancelled</PageHeading>
+        <p role="status">“{checkout.data.event.title}” is cancelled; there is nothing to pay.</p>
+        <p>
+          <Link to={links.event(checkout.data.event.id)}>See the event</Link>
+        </p>
+      </section>
+    );
+  }
   if (checkout.data.kind === 'already-active') {
     return (
       <section className="narrow">
-        <h1>Already live</h1>
+        <PageHeading>Already live</PageHeading>
         <p role="status">
           {checkout.data.title ? `“${checkout.data.title}”` : 'This event'} is already active; there is nothing to pay.
         </p>
@@ -78,7 +94,7 @@ function PayForEvent({ event, session, stripe }: { event: EventItem; session: Pa
   );
   return (
     <section className="narrow">
-      <h1>Pay to activate</h1>
+      <PageHeading>Pay to activate</PageHeading>
       <p className="lede">
         <strong>{event.title}</strong> goes live as soon as the payment clears.
       </p>

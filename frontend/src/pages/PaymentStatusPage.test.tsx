@@ -1,7 +1,7 @@
 import { act, screen } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { aPayment, mockApi, user } from '../test/api';
+import { aPayment, me, mockApi, numbered } from '../test/api';
 import { renderPage } from '../test/render';
 import { stripe } from '../test/stripe';
 import PaymentStatusPage from './PaymentStatusPage';
@@ -45,12 +45,12 @@ describe('PaymentStatusPage', () => {
   it('polls our API until the event is live', async () => {
     stripe.retrievePaymentIntent.mockResolvedValue({ paymentIntent: { id: 'pi_123', status: 'succeeded' } });
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/payments/config/': config,
       [pollPath]: [
-        { status: 200, body: [aPayment()] },
-        { status: 200, body: [aPayment({ status: 'succeeded' })] },
-        { status: 200, body: [aPayment({ status: 'succeeded', event_is_active: true })] },
+        { status: 200, body: numbered([aPayment()]) },
+        { status: 200, body: numbered([aPayment({ status: 'succeeded' })]) },
+        { status: 200, body: numbered([aPayment({ status: 'succeeded', event_is_active: true })]) },
       ],
     });
     renderStatus();
@@ -77,9 +77,9 @@ describe('PaymentStatusPage', () => {
   it('backs off and stops with a message if activation takes too long', async () => {
     stripe.retrievePaymentIntent.mockResolvedValue({ paymentIntent: { id: 'pi_123', status: 'succeeded' } });
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/payments/config/': config,
-      [pollPath]: { status: 200, body: [aPayment({ status: 'succeeded' })] },
+      [pollPath]: { status: 200, body: numbered([aPayment({ status: 'succeeded' })]) },
     });
     renderStatus();
     await flush();
@@ -96,11 +96,11 @@ describe('PaymentStatusPage', () => {
   it('keeps polling through a transient API error', async () => {
     stripe.retrievePaymentIntent.mockResolvedValue({ paymentIntent: { id: 'pi_123', status: 'processing' } });
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/payments/config/': config,
       [pollPath]: [
         { status: 502 },
-        { status: 200, body: [aPayment({ status: 'succeeded', event_is_active: true })] },
+        { status: 200, body: numbered([aPayment({ status: 'succeeded', event_is_active: true })]) },
       ],
     });
     renderStatus();
@@ -120,9 +120,9 @@ describe('PaymentStatusPage', () => {
       },
     });
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/payments/config/': config,
-      [pollPath]: { status: 200, body: [aPayment({ status: 'failed', event_id: 9 })] },
+      [pollPath]: { status: 200, body: numbered([aPayment({ status: 'failed', event_id: 9 })]) },
     });
     renderStatus(returnUrl.replace('succeeded', 'failed'));
 
@@ -134,11 +134,11 @@ describe('PaymentStatusPage', () => {
   it('trusts a failure recorded by the webhook while Stripe still says processing', async () => {
     stripe.retrievePaymentIntent.mockResolvedValue({ paymentIntent: { id: 'pi_123', status: 'processing' } });
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'GET /api/payments/config/': config,
       [pollPath]: [
-        { status: 200, body: [aPayment()] },
-        { status: 200, body: [aPayment({ status: 'failed', last_error: 'Insufficient funds.' })] },
+        { status: 200, body: numbered([aPayment()]) },
+        { status: 200, body: numbered([aPayment({ status: 'failed', last_error: 'Insufficient funds.' })]) },
       ],
     });
     renderStatus();
@@ -152,7 +152,7 @@ describe('PaymentStatusPage', () => {
   });
 
   it('explains a link without payment details', () => {
-    mockApi({ 'GET /api/auth/me/': { status: 200, body: user } });
+    mockApi({ 'GET /api/auth/me/': { status: 200, body: me } });
     renderStatus('/payments/status');
 
     expect(screen.getByRole('alert')).toHaveTextContent(/missing the payment details/i);

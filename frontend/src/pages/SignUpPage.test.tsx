@@ -2,7 +2,7 @@ import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { mockApi, user } from '../test/api';
+import { anonymous, mockApi, user } from '../test/api';
 import { renderPage } from '../test/render';
 import SignUpPage from './SignUpPage';
 
@@ -16,7 +16,7 @@ async function submit(u = userEvent.setup()) {
 describe('SignUpPage', () => {
   it('shows field errors from the API', async () => {
     mockApi({
-      'GET /api/auth/me/': { status: 403 },
+      'GET /api/auth/me/': { status: 200, body: anonymous },
       'POST /api/auth/register/': {
         status: 400,
         body: { username: ['A user with that username already exists.'], password: ['This password is too common.'] },
@@ -32,7 +32,7 @@ describe('SignUpPage', () => {
 
   it('registers and continues to my events', async () => {
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 403 },
+      'GET /api/auth/me/': { status: 200, body: anonymous },
       'POST /api/auth/register/': { status: 201, body: user },
     });
     renderPage(<SignUpPage />, { path: '/signup', url: '/signup' });

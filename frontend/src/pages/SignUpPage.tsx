@@ -4,8 +4,9 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
 import { Field } from '../components/Field';
+import { PageHeading } from '../components/PageHeading';
 import { links, safeNext } from '../config/paths';
-import { api } from '../lib/api';
+import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
 import { useFormSubmit } from '../lib/useFormSubmit';
 
@@ -23,7 +24,7 @@ export default function SignUpPage() {
 
   return (
     <section className="narrow">
-      <h1>Create your account</h1>
+      <PageHeading>Create your account</PageHeading>
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
         <Field label="Username" required error={apiError?.field('username')}>

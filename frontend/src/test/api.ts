@@ -4,6 +4,15 @@ export type Reply = { status: number; body?: unknown };
 export type Call = { method: string; path: string; headers: Record<string, string>; body: unknown };
 type Route = Reply | Reply[] | ((call: Call) => Reply | Promise<Reply>);
 
+/** JSON bodies as objects; form-encoded ones as a plain object of their fields. */
+function decodeBody(headers: Record<string, string>, body: RequestInit['body']): unknown {
+  if (typeof body !== 'string' || !body) return undefined;
+  if (headers['Content-Type'] === 'application/x-www-form-urlencoded') {
+    return Object.fromEntries(new URLSearchParams(body));
+  }
+  return JSON.parse(body) as unknown;
+}
+
 /**
  * Replaces fetch with a table of `"METHOD /path"` (or `"METHOD /path?query"`)
  * answers. An array answers in turn and repeats its last entry. Unknown
@@ -17,12 +26,8 @@ export function mockApi(routes: Record<string, Route>) {
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input), 'http://localhost');
     const method = (init.method ?? 'GET').toUpperCase();
-    const call: Call = {
-      method,
-      path: url.pathname + url.search,
-      headers: { ...(init.headers as Record<string, string> | undefined) },
-      body: typeof init.body === 'string' && init.body ? (JSON.parse(init.body) as unknown) : undefined,
-    };
+    const headers = { ...(init.headers as Record<string, string> | undefined) };
+    const call: Call = { method, path: url.pathname + url.search, headers, body: decodeBody(headers, init.body) };
     calls.push(call);
     const key = [`${method} ${url.pathname}${url.search}`, `${method} ${url.pathname}`].find((k) => k in routes);
     let reply: Reply;
@@ -53,6 +58,29 @@ export function mockApi(routes: Record<string, Route>) {
 
 export const user = { id: 1, username: 'ada', email: 'ada@example.com' };
 
+/** `GET /api/auth/me/` for a logged-in organiser and for a visitor. */
+export const me = { authenticated: true, ...user };
+export const anonymous = { authenticated: false };
+
+/** DRF's page-number envelope; `nextPage` becomes the `next` link's `?page=`. */
+export function numbered(results: unknown[], { nextPage = null, count = results.length }: { nextPage?: number | null; count?: number } = {}) {
+  return {
+    count,
+    next: nextPage === null ? null : `http://testserver/api/list/?page=${nextPage}`,
+    previous: null,
+    results,
+  };
+}
+
+/** DRF's cursor envelope; `nextCursor` becomes the `next` link's `?cursor=`. */
+export function cursored(results: unknown[], nextCursor: string | null = null) {
+  return {
+    next: nextCursor === null ? null : `http://testserver/api/public/events/?cursor=${encodeURIComponent(nextCursor)}`,
+    previous: null,
+    results,
+  };
+}
+
 export function anEvent(overrides: Record<string, unknown> = {}) {
   return {
     id: 7,
@@ -61,6 +89,8 @@ export function anEvent(overrides: Record<string, unknown> = {}) {
     location: 'Hall A',
     starts_at: '2031-05-01T18:00:00Z',
     created_at: '2030-01-01T10:00:00Z',
+    status: 'draft',
+    cancelled_at: null,
     is_active: false,
     activated_at: null,
     payment_status: null,
@@ -78,8 +108,24 @@ export function aPayment(overrides: Record<string, unknown> = {}) {
     payment_intent_id: 'pi_123',
     event_is_active: false,
     last_error: null,
+    card_brand: '',
+    card_last4: '',
+    receipt_url: '',
     created_at: '2030-01-01T10:00:00Z',
     updated_at: '2030-01-01T10:00:00Z',
+    ...overrides,
+  };
+}
+
+export function aPublicEvent(overrides: Record<string, unknown> = {}) {
+  return {
+    id: 7,
+    title: 'Spring meetup',
+    description: 'Talks and snacks',
+    location: 'Hall A',
+    starts_at: '2031-05-01T18:00:00Z',
+    activated_at: '2030-01-02T10:00:00Z',
+    status: 'live',
     ...overrides,
   };
 }

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from django.core.management.base import BaseCommand, CommandError
@@ -38,7 +37,7 @@ def moment(value: str) -> datetime:
         parsed = None
     if parsed is None:
         raise argparse.ArgumentTypeError(f"{value!r} is neither a duration like 3d nor an ISO 8601 time.")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 class OperatorCommand(BaseCommand):

@@ -3,7 +3,8 @@ from django.core.management.base import CommandError
 from payments import stripe_gateway
 from payments.management.commands._operator import OperatorCommand, moment
 from payments.models import OperatorAction
-from payments.services import operations
+from payments.services import catch_up
+from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -16,19 +17,21 @@ class Command(OperatorCommand):
 
     def handle(self, *args, since, dry_run, **options):
         try:
-            missing = list(operations.stripe_events_missing(since=since))
+            missing = list(catch_up.stripe_events_missing(since=since))
         except stripe_gateway.StripeGatewayError as exc:
             raise CommandError(f"catch_up_stripe_events: Stripe's events could not be listed: {exc}") from exc
         if dry_run:
             for event in missing:
                 self.stdout.write(f"would store {event['id']} ({event['type']})")
-            self.finish(f"catch_up_stripe_events: {len(missing)} missed events would be stored (dry run).", failed=False)
+            self.finish(
+                f"catch_up_stripe_events: {len(missing)} missed events would be stored (dry run).", failed=False
+            )
             return
 
         stored = errors = 0
-        actor = operations.Actor.process("manage.py catch_up_stripe_events")
+        actor = Actor.process("manage.py catch_up_stripe_events")
         for event in self.progress(missing, total=len(missing), unit="event"):
-            record = operations.stripe_event_catch_up(event=event, actor=actor)
+            record = catch_up.stripe_event_catch_up(event=event, actor=actor)
             if record is None:
                 continue  # the webhook stored it meanwhile
             stored += 1

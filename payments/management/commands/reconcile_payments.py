@@ -1,5 +1,7 @@
+from payments import selectors
 from payments.management.commands._operator import OperatorCommand, duration
-from payments.services import operations
+from payments.services import reconciliation
+from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -11,17 +13,17 @@ class Command(OperatorCommand):
         )
 
     def handle(self, *args, older_than, dry_run, **options):
-        payments = list(operations.payments_for_reconcile(older_than=older_than))
+        payments = list(selectors.payments_for_reconcile(older_than=older_than))
         if dry_run:
             for payment in payments:
                 self.stdout.write(f"would reconcile payment {payment.pk} ({payment.payment_intent_id})")
             self.finish(f"reconcile_payments: {len(payments)} payments would be reconciled (dry run).", failed=False)
             return
 
-        actor = operations.Actor.process("manage.py reconcile_payments")
+        actor = Actor.process("manage.py reconcile_payments")
         counts = self.act_on_each(
             payments,
-            lambda payment: operations.payment_reconcile_now(payment=payment, actor=actor),
+            lambda payment: reconciliation.payment_reconcile_now(payment=payment, actor=actor),
             unit="payment",
             name=lambda payment: f"payment {payment.pk}",
         )

@@ -1,7 +1,9 @@
 from django.core.management.base import CommandError
 
+from payments import selectors
 from payments.management.commands._operator import OperatorCommand, moment
-from payments.services import operations
+from payments.services import retries
+from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -14,7 +16,7 @@ class Command(OperatorCommand):
         parser.add_argument("--since", type=moment, help="Received since: a duration ago (2h, 3d) or an ISO time.")
 
     def handle(self, *args, failed, ids, types, since, dry_run, **options):
-        rows = list(operations.stripe_events_for_retry(failed_only=failed, ids=ids, types=types, since=since))
+        rows = list(selectors.stripe_events_for_retry(failed_only=failed, ids=ids, types=types, since=since))
         found = {str(row.pk) for row in rows} | {row.stripe_id for row in rows}
         missing = [i for i in ids if i not in found]
         if missing and not failed:
@@ -26,10 +28,10 @@ class Command(OperatorCommand):
             self.finish(f"retry_stripe_events: {len(rows)} rows would be retried (dry run).", failed=False)
             return
 
-        actor = operations.Actor.process("manage.py retry_stripe_events")
+        actor = Actor.process("manage.py retry_stripe_events")
         counts = self.act_on_each(
             rows,
-            lambda row: operations.stripe_event_retry(stripe_event=row, actor=actor),
+            lambda row: retries.stripe_event_retry(stripe_event=row, actor=actor),
             unit="event",
             name=lambda row: row.stripe_id,
         )

@@ -2,7 +2,7 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { anEvent, mockApi, user, type Reply } from '../../test/api';
+import { anEvent, me, mockApi, type Reply } from '../../test/api';
 import { renderPage } from '../../test/render';
 import EventCreationPage from './EventCreationPage';
 
@@ -21,7 +21,7 @@ async function fillIn() {
 
 describe('EventCreationPage', () => {
   it('labels every field', () => {
-    mockApi({ 'GET /api/auth/me/': { status: 200, body: user } });
+    mockApi({ 'GET /api/auth/me/': { status: 200, body: me } });
     renderForm();
 
     for (const name of [/title/i, /date and time/i, /location/i, /description/i]) {
@@ -31,7 +31,7 @@ describe('EventCreationPage', () => {
 
   it('shows the API field errors next to their fields', async () => {
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'POST /api/events/': {
         status: 400,
         body: { title: ['This field is required.'], starts_at: ['Datetime has wrong format.'] },
@@ -53,7 +53,7 @@ describe('EventCreationPage', () => {
 
   it('posts the event and goes straight to its payment page', async () => {
     const { calls } = mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'POST /api/events/': { status: 201, body: anEvent({ id: 42 }) },
     });
     renderForm();
@@ -74,7 +74,7 @@ describe('EventCreationPage', () => {
   it('disables the button while submitting', async () => {
     let answer: (reply: Reply) => void = () => undefined;
     mockApi({
-      'GET /api/auth/me/': { status: 200, body: user },
+      'GET /api/auth/me/': { status: 200, body: me },
       'POST /api/events/': () => new Promise<Reply>((resolve) => (answer = resolve)),
     });
     renderForm();

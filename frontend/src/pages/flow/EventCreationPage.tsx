@@ -1,27 +1,18 @@
-import { useState } from 'react';
 import { useNavigate } from 'react-router';
 
-import { Alert } from '../../components/Alert';
-import { errorMessage } from '../../components/errorMessage';
-import { Field } from '../../components/Field';
+import { EventForm, type EventFormValues } from '../../components/EventForm';
+import { PageHeading } from '../../components/PageHeading';
 import { links } from '../../config/paths';
-import { api } from '../../lib/api';
+import { api } from '../../lib/api/endpoints';
 import { localDateTimeToIso } from '../../lib/format';
-import { useFormSubmit } from '../../lib/useFormSubmit';
 
-type Form = { title: string; startsAt: string; location: string; description: string };
-
-const EMPTY: Form = { title: '', startsAt: '', location: '', description: '' };
+const EMPTY: EventFormValues = { title: '', startsAt: '', location: '', description: '' };
 
 /** Step one of the flow: the event, then straight on to paying for it. */
 export default function EventCreationPage() {
   const navigate = useNavigate();
-  const [form, setForm] = useState<Form>(EMPTY);
 
-  const update = (key: keyof Form) => (e: { target: { value: string } }) =>
-    setForm((current) => ({ ...current, [key]: e.target.value }));
-
-  const { submitting, error, apiError, onSubmit } = useFormSubmit(async () => {
+  async function create(form: EventFormValues) {
     const created = await api.events.create({
       title: form.title,
       starts_at: localDateTimeToIso(form.startsAt),
@@ -29,48 +20,18 @@ export default function EventCreationPage() {
       description: form.description,
     });
     void navigate(links.payment(created.id));
-  });
+  }
 
   return (
     <section className="narrow">
-      <h1>New event</h1>
+      <PageHeading>New event</PageHeading>
       <p className="lede">Describe your event. You can activate it with a one-time payment on the next step.</p>
-      <form onSubmit={onSubmit} noValidate>
-        {error ? <Alert>{errorMessage(error)}</Alert> : null}
-        <Field label="Title" required error={apiError?.field('title')}>
-          {(control) => (
-            <input {...control} name="title" value={form.title} onChange={update('title')} />
-          )}
-        </Field>
-        <Field label="Date and time" required error={apiError?.field('starts_at')} hint="In your local time zone.">
-          {(control) => (
-            <input
-              {...control}
-              type="datetime-local"
-              name="starts_at"
-              value={form.startsAt}
-              onChange={update('startsAt')}
-            />
-          )}
-        </Field>
-        <Field label="Location" error={apiError?.field('location')}>
-          {(control) => <input {...control} name="location" value={form.location} onChange={update('location')} />}
-        </Field>
-        <Field label="Description" error={apiError?.field('description')}>
-          {(control) => (
-            <textarea
-              {...control}
-              name="description"
-              rows={5}
-              value={form.description}
-              onChange={update('description')}
-            />
-          )}
-        </Field>
-        <button type="submit" className="button" disabled={submitting}>
-          {submitting ? 'Creating event…' : 'Create event and continue to payment'}
-        </button>
-      </form>
+      <EventForm
+        initial={EMPTY}
+        submitLabel="Create event and continue to payment"
+        submittingLabel="Creating event…"
+        onSubmit={create}
+      />
     </section>
   );
 }

@@ -1,0 +1,147 @@
+"""`make run`: the whole product on one machine (web, Celery worker and beat), offline when no keys are set.
+
+Starts what is missing: an embedded Redis when REDIS_URL is unset, and the offline Stripe stand-in
+(localstripe, its signed webhooks pointed at us) when STRIPE_SECRET_KEY is unset. honcho runs the
+processes, prefixes their output, and stops all of them on Ctrl-C or SIGTERM, or when one exits.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import environ
+from honcho.manager import Manager
+
+from offline import SECRET_KEY, embedded_redis, localstripe
+from offline.net import port_is_free, port_is_open
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR = BASE_DIR / "var"
+LOCALSTRIPE_PORT = 8420
+EMBEDDED_REDIS_PORT = 6380
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "eventpay-demo"  # nosec B105: the local demo's login, printed for the user
+WAIT_REPORT_EVERY = 5.0
+
+
+def fail(message: str) -> None:
+    print(f"make run: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def require_free(port: int, what: str) -> None:
+    if not port_is_free(port):
+        fail(f"port {port} ({what}) is already in use; stop what holds it or set another port.")
+
+
+def _webhook_secret() -> str:
+    path = VAR / "offline-webhook-secret"
+    if not path.exists():
+        path.write_text(f"whsec_{secrets.token_hex(24)}")
+    return path.read_text().strip()
+
+
+def _announce_when_ready(manager: Manager, ports: dict[str, int], banner: list[str]) -> None:
+    """Prints the banner once every service listens; until then, every few seconds, what is awaited.
+
+    There is no deadline: a service that is still starting (localstripe loading a large state) is
+    waited for, and one that dies stops everything through honcho, with its last lines above."""
+    started = last_report = time.monotonic()
+    waiting = dict(ports)
+    while waiting:
+        if manager.returncode is not None:
+            return
+        waiting = {name: port for name, port in waiting.items() if not port_is_open(port)}
+        if waiting and time.monotonic() - last_report >= WAIT_REPORT_EVERY:
+            last_report = time.monotonic()
+            names = ", ".join(f"{name} (:{port})" for name, port in waiting.items())
+            print(f"make run: waiting for {names}, {last_report - started:.0f} s so far", flush=True)
+        time.sleep(0.2)
+    print("\n".join(["", "=" * 72, *banner, "Press Ctrl-C to stop everything.", "=" * 72, ""]), flush=True)
+
+
+def main() -> int:
+    VAR.mkdir(exist_ok=True)
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+    env = dict(os.environ)
+    port = int(env.get("PORT", "8000"))
+    python = sys.executable
+    bin_dir = Path(python).parent
+    processes: dict[str, list[str]] = {}
+    ports = {"web": port}
+    notes: list[str] = []
+
+    require_free(port, "web")
+    if not env.get("REDIS_URL"):
+        require_free(EMBEDDED_REDIS_PORT, "embedded Redis")
+        processes["redis"] = embedded_redis.server_command(port=EMBEDDED_REDIS_PORT, directory=VAR / "redis")
+        ports["redis"] = EMBEDDED_REDIS_PORT
+        env["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+        notes.append(f"Redis:  embedded server on 127.0.0.1:{EMBEDDED_REDIS_PORT} (set REDIS_URL to use yours)")
+
+    offline = not env.get("STRIPE_SECRET_KEY")
+    if offline:
+        require_free(LOCALSTRIPE_PORT, "localstripe")
+        env.setdefault("STRIPE_WEBHOOK_SECRET", _webhook_secret())
+        env.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_API_BASE=f"http://127.0.0.1:{LOCALSTRIPE_PORT}")
+        webhook_secret = env["STRIPE_WEBHOOK_SECRET"].split(",")[0]
+        processes["localstripe"] = localstripe.command(
+            port=LOCALSTRIPE_PORT, state=VAR / "localstripe.pickle",
+            webhook_url=f"http://127.0.0.1:{port}/api/payments/webhook/", webhook_secret=webhook_secret,
+        )  # fmt: skip
+        ports["localstripe"] = LOCALSTRIPE_PORT
+        notes.append(
+            f"Stripe: offline stand-in (localstripe) on {env['STRIPE_API_BASE']}, webhooks signed with {webhook_secret}"
+        )
+        notes.append("        test cards: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0341 is declined")
+    elif not env.get("STRIPE_WEBHOOK_SECRET"):
+        notes.append("Stripe: keys set but no STRIPE_WEBHOOK_SECRET: webhooks will be refused (see README)")
+
+    try:
+        subprocess.run([python, "manage.py", "migrate", "--no-input"], env=env, cwd=BASE_DIR, check=True)
+        if offline:
+            subprocess.run(
+                [python, "-m", "offline.demo", DEMO_USERNAME, DEMO_PASSWORD], env=env, cwd=BASE_DIR, check=True
+            )
+    except subprocess.CalledProcessError as exc:
+        fail(str(exc))
+
+    # The production gunicorn configuration, sized for one development machine.
+    web_env = {"WEB_CONCURRENCY": "2", **env, "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics")}
+    processes["web"] = [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "core" / "gunicorn.conf.py"),
+                        "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+    processes["worker"] = [
+        str(bin_dir / "celery"),
+        "-A",
+        "worker",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+    ]
+    processes["beat"] = [str(bin_dir / "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
+                         "--schedule", str(VAR / "celerybeat-schedule")]  # fmt: skip
+
+    manager = Manager()
+    for name, command in processes.items():
+        manager.add_process(name, shlex.join(command), env=web_env if name == "web" else env, cwd=str(BASE_DIR))
+
+    banner = [f"EventPay is running on http://127.0.0.1:{port}/"]
+    if offline:
+        banner.append(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}    (admin: http://127.0.0.1:{port}/admin/)")
+    threading.Thread(target=_announce_when_ready, args=(manager, ports, banner + notes), daemon=True).start()
+    manager.loop()
+    # Stopped by Ctrl-C or SIGTERM (130, 143) is a normal end; a process that died is not.
+    return 0 if manager.returncode in (130, 143) else (manager.returncode or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

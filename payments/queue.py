@@ -1,0 +1,30 @@
+"""How payments hands work to the Celery workers: by task name, through Celery's own API.
+
+The tasks live in worker/tasks.py, which calls payments' services; naming them here, instead of
+importing them, keeps the dependency one way. The Celery app (worker/celery.py) is loaded with
+Django's apps (`worker` is an installed app), so `current_app` is configured in every process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+
+PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
+RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
+
+
+def _send(task_name: str, *args: Any, **kwargs: Any) -> str:
+    """Sends one task through its own `apply_async` (its options, routing and signals); returns the task id."""
+    return current_app.tasks[task_name].apply_async(args=args, kwargs=kwargs or None).id
+
+
+def stripe_event_process(*, stripe_event_id: int) -> None:
+    """Asks a worker to apply one inbox row; raises if the broker cannot take it."""
+    current_app.tasks[PROCESS_STRIPE_EVENT].delay(stripe_event_id)
+
+
+def stripe_events_retry(*, stripe_event_ids: list[int], operator_id: int) -> str:
+    """An operator's bulk retry, run by a worker; its outcome is kept as a task result."""
+    return _send(RETRY_STRIPE_EVENTS, stripe_event_ids=stripe_event_ids, operator_id=operator_id)

@@ -1,0 +1,75 @@
+"""Reads of the ledger and the webhook inbox that services, commands, beat and the admin share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db.models import Min, QuerySet
+from django.utils import timezone
+
+from payments.models import Payment, StripeEvent
+
+
+def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
+    """Ids of unprocessed rows stored or last handed to the broker more than `older_than` ago, oldest first."""
+    cutoff = timezone.now() - older_than
+    return (
+        StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES, received_at__lt=cutoff)
+        .exclude(enqueued_at__gte=cutoff)
+        .order_by("received_at", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def stripe_event_oldest_unprocessed() -> datetime | None:
+    return StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).aggregate(t=Min("received_at"))["t"]
+
+
+def stripe_events_for_retry(
+    *,
+    failed_only: bool = False,
+    ids: Iterable[str] = (),
+    types: Iterable[str] = (),
+    since: datetime | None = None,
+) -> QuerySet[StripeEvent]:
+    """Rows a retry applies to, oldest first: failed ones, and with `failed_only` off also stuck ones.
+
+    `ids` are Stripe event ids (`evt_…`) or inbox row numbers; rows named by id are returned
+    whatever their status, so the caller can report those that had nothing to retry.
+    """
+    ids = list(ids)
+    if ids:
+        numbers = [int(i) for i in ids if i.isdigit()]
+        rows = StripeEvent.objects.filter(
+            stripe_id__in=[i for i in ids if not i.isdigit()]
+        ) | StripeEvent.objects.filter(pk__in=numbers)
+    else:
+        rows = StripeEvent.objects.filter(
+            status__in=(StripeEvent.Status.FAILED,) if failed_only else StripeEvent.OPEN_STATUSES
+        )
+    if ids and failed_only:
+        rows = rows.filter(status=StripeEvent.Status.FAILED)
+    types = list(types)
+    if types:
+        rows = rows.filter(type__in=types)
+    if since is not None:
+        rows = rows.filter(received_at__gte=since)
+    return rows.order_by("received_at", "id")
+
+
+def payments_for_reconcile(*, older_than: timedelta) -> QuerySet[Payment]:
+    """Pending payments with a PaymentIntent, unchanged for `older_than`, oldest first: what beat's
+    reconciliation and `manage.py reconcile_payments` ask Stripe about."""
+    cutoff = timezone.now() - older_than
+    return Payment.objects.filter(
+        status=Payment.Status.PENDING, updated_at__lt=cutoff, payment_intent_id__isnull=False
+    ).order_by("updated_at", "id")
+
+
+def payments_abandoned(*, older_than: timedelta) -> QuerySet[Payment]:
+    """Open payments (pending or failed) with a PaymentIntent, untouched for `older_than`, oldest first."""
+    cutoff = timezone.now() - older_than
+    return Payment.objects.filter(
+        status__in=Payment.OPEN_STATUSES, updated_at__lt=cutoff, payment_intent_id__isnull=False
+    ).order_by("updated_at", "id")

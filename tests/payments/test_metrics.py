@@ -1,0 +1,177 @@
+"""`/api/metrics`: values after a known sequence of webhook deliveries, processing and failures."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+from prometheus_client.parser import text_string_to_metric_families
+
+from payments import stripe_gateway
+from payments.consts import StripeEventType
+from payments.models import Payment, StripeEvent
+from payments.services import fulfilment, retries
+from payments.services.audit import Actor
+from tests.conftest import ROOT, _test_database_url
+from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event, stripe_event_body
+
+pytestmark = pytest.mark.django_db
+
+WEBHOOK = reverse("stripe-webhook")
+
+
+def scrape(client=None) -> dict[tuple[str, tuple], float]:
+    response = (client or Client()).get("/api/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def deliver(client: Client, body: dict, secret: str = "whsec_test_current"):
+    payload = json.dumps(body)
+    return client.post(
+        WEBHOOK, data=payload, content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=stripe_gateway.sign_payload(payload, secret),
+    )  # fmt: skip
+
+
+def delivered(metrics: dict, event_type: str, result: str) -> float:
+    return metrics.get(("eventpay_webhook_deliveries_total", (("result", result), ("type", event_type))), 0.0)
+
+
+def test_metrics_after_a_known_sequence_of_events(enqueued):
+    # given
+    before = scrape()
+    client = Client()
+    start = timezone.now()
+    ok, mismatched = PaymentFactory(), PaymentFactory()
+    ok_event = stripe_event_body(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(ok))
+    bad_event = stripe_event_body(
+        StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(mismatched, amount_received=100)
+    )
+    with freeze_time(start) as clock:
+        assert deliver(client, ok_event).status_code == 200
+        assert deliver(client, ok_event).status_code == 200  # Stripe delivered it twice
+        assert deliver(client, bad_event).status_code == 200
+        assert deliver(client, ok_event, secret="whsec_wrong").status_code == 400
+        clock.tick(3)
+        fulfilment.process_stripe_event(stripe_event_id=enqueued[0])
+        clock.tick(40)
+        fulfilment.process_stripe_event(stripe_event_id=enqueued[1])
+        fulfilment.process_stripe_event(stripe_event_id=enqueued[1])  # a redelivered task: one more attempt, no effect
+    with freeze_time(start - timedelta(minutes=10)):
+        stored_stripe_event(
+            "customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.ENQUEUED
+        )
+
+    # when
+    with freeze_time(start + timedelta(seconds=60)):
+        metrics = scrape()
+
+    # then
+    type_ = StripeEventType.PAYMENT_INTENT_SUCCEEDED
+    assert delivered(metrics, type_, "stored") - delivered(before, type_, "stored") == 2
+    assert delivered(metrics, type_, "duplicate") - delivered(before, type_, "duplicate") == 1
+    assert delivered(metrics, "unverified", "invalid") - delivered(before, "unverified", "invalid") == 1
+    assert metrics[("eventpay_stripe_events", (("status", "processed"),))] == 1
+    assert metrics[("eventpay_stripe_events", (("status", "failed"),))] == 1
+    assert metrics[("eventpay_stripe_events", (("status", "enqueued"),))] == 1
+    assert metrics[("eventpay_stripe_events", (("status", "received"),))] == 0
+    assert metrics[("eventpay_stripe_event_oldest_unprocessed_age_seconds", ())] == pytest.approx(660, abs=1)
+    histogram = "eventpay_stripe_event_fulfilment_latency_seconds"
+    assert metrics[(f"{histogram}_bucket", (("le", "2.5"),))] == 0
+    assert metrics[(f"{histogram}_bucket", (("le", "5.0"),))] == 1
+    assert metrics[(f"{histogram}_bucket", (("le", "+Inf"),))] == 1
+    assert metrics[(f"{histogram}_count", ())] == 1
+    assert metrics[(f"{histogram}_sum", ())] == pytest.approx(3)
+    assert metrics[("eventpay_stripe_event_task_retries_total", ())] == 1
+    assert metrics[("eventpay_payments", (("status", "pending"),))] == 1
+    assert metrics[("eventpay_payments", (("status", "succeeded"),))] == 1
+    assert metrics[("eventpay_payment_mismatches", ())] == 1
+    assert metrics[("eventpay_alert", (("alert", "stripe_event_failed"),))] == 1
+    assert metrics[("eventpay_alert", (("alert", "stripe_event_backlog"),))] == 1
+    assert metrics[("eventpay_alert", (("alert", "payment_mismatch"),))] == 1
+    assert metrics[("eventpay_metrics_database_up", ())] == 1
+
+
+def test_alerts_are_quiet_when_all_is_well(enqueued):
+    # given
+    payment = PaymentFactory()
+    row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
+    fulfilment.process_stripe_event(stripe_event_id=row.pk)
+
+    # when
+    metrics = scrape()
+
+    # then
+    assert {labels: v for (name, labels), v in metrics.items() if name == "eventpay_alert"} == {
+        (("alert", "stripe_event_failed"),): 0,
+        (("alert", "stripe_event_backlog"),): 0,
+        (("alert", "payment_mismatch"),): 0,
+    }
+    assert metrics[("eventpay_stripe_event_oldest_unprocessed_age_seconds", ())] == 0
+
+
+def test_a_mismatch_fixed_by_an_operator_no_longer_alerts(enqueued):
+    # given: the mismatched row is ignored by an operator after checking the dashboard
+    payment = PaymentFactory()
+    row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment, currency="eur"))
+    fulfilment.process_stripe_event(stripe_event_id=row.pk)
+    assert scrape()[("eventpay_payment_mismatches", ())] == 1
+
+    # when
+    retries.stripe_event_ignore(stripe_event=row, actor=Actor("olga"), reason="checked by hand")
+
+    # then
+    metrics = scrape()
+    assert metrics[("eventpay_payment_mismatches", ())] == 0
+    assert metrics[("eventpay_operator_actions_total", (("action", "ignore"), ("outcome", "done")))] == 1
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
+
+
+def test_metrics_answers_other_methods_with_405_and_detail():
+    response = Client().post("/api/metrics")
+    assert response.status_code == 405 and "detail" in response.json()
+
+
+def test_deliveries_are_summed_over_processes_in_multiprocess_mode(tmp_path, django_db_setup):
+    # given: two web processes each counted deliveries in the shared directory
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DATABASE_URL": _test_database_url()}
+    setup = "import django; django.setup()\nfrom core import metrics\nfrom payments.metrics import WEBHOOK_DELIVERIES\n"
+    for count in (2, 3):
+        code = setup + f"WEBHOOK_DELIVERIES.labels(type='payment_intent.succeeded', result='stored').inc({count})"
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
+
+    # when: a third process serves the scrape
+    code = setup + textwrap.dedent(
+        """
+        from django.test import RequestFactory
+        print(metrics.metrics_view(RequestFactory().get('/api/metrics')).content.decode())
+        """
+    )
+    scraped = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60, capture_output=True, text=True
+    )
+
+    # then
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.stdout)
+        for s in family.samples
+    }
+    assert (
+        samples[("eventpay_webhook_deliveries_total", (("result", "stored"), ("type", "payment_intent.succeeded")))]
+        == 5
+    )
+    assert samples[("eventpay_metrics_database_up", ())] == 1
