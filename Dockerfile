@@ -1,7 +1,8 @@
 # EventPay's images (Docker 20.10 or newer, BuildKit). Two targets:
 #   production (the last stage, so the default): web (gunicorn), worker and beat, see docker-compose.yml;
-#   offline: production plus the offline Stripe stand-in (localstripe) and its settings, for the compose
-#            file's offline profile. Never deployed.
+#   offline: production plus the offline package (offline/, not in the wheel) and the [offline] extra
+#            (localstripe), with settings pointing at it, for the compose file's offline profile.
+#            Never deployed.
 # The base images are build arguments: the official images by default, local stand-ins on a machine that
 # cannot reach the registry (deploy/base-images.sh). Behind a TLS-intercepting proxy, give the proxy's CA
 # bundle as the build secret `ca_bundle` (docker-compose.yml does, from BUILD_CA_BUNDLE): npm and pip
@@ -74,10 +75,13 @@ FROM runtime AS offline
 USER root
 RUN --mount=type=bind,from=offline-wheels,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels 'eventpay[offline]'
+# The offline package (localstripe's runner, the browser's route to it) is not in the wheel: beside it.
+COPY offline/ /opt/eventpay-offline/offline/
 COPY deploy/offline-entrypoint.sh /usr/local/bin/eventpay-offline-entrypoint
 # The same values as ENV too, for `docker compose exec` (which skips the entrypoint) without an .env.
-ENV OFFLINE_STRIPE_SECRET_KEY=sk_test_offline_eventpay \
-    OFFLINE_STRIPE_PUBLISHABLE_KEY=pk_test_offline \
+ENV PYTHONPATH=/opt/eventpay-offline \
+    OFFLINE_STRIPE_SECRET_KEY=sk_offline_eventpay \
+    OFFLINE_STRIPE_PUBLISHABLE_KEY=pk_offline_eventpay \
     OFFLINE_STRIPE_API_BASE=http://localstripe:8420 \
     OFFLINE_STRIPE_WEBHOOK_SECRET=whsec_offline_eventpay_compose \
     OFFLINE_DJANGO_SECRET_KEY=offline-try-out-only-this-key-is-public-never-deploy-the-offline-image

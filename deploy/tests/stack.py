@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -48,7 +47,9 @@ class Stack:
             cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
         if check and result.returncode != 0:
-            raise AssertionError(f"docker compose {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
+            raise AssertionError(
+                f"docker compose {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}"
+            )
         return result
 
     def env_file_args(self) -> list[str]:
@@ -108,7 +109,10 @@ class Stack:
         return requests.post(
             f"{self.web_url}/api/payments/webhook/",
             data=payload,
-            headers={"Content-Type": "application/json", "Stripe-Signature": f"t={timestamp},v1={signature.hexdigest()}"},
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": f"t={timestamp},v1={signature.hexdigest()}",
+            },
             timeout=timeout,
         )
 
@@ -186,7 +190,9 @@ def unfinished_tasks(logs: str) -> set[str]:
     """Celery task ids a worker's log shows received and never finished (succeeded, raised, retried)."""
     received, finished = set(), set()
     for line in logs.splitlines():
-        match = re.search(r"Task worker\.tasks\.process_stripe_event\[([0-9a-f-]+)\] (received|succeeded|raised|retry)", line)
+        match = re.search(
+            r"Task worker\.tasks\.process_stripe_event\[([0-9a-f-]+)\] (received|succeeded|raised|retry)", line
+        )
         if match:
             (received if match.group(2) == "received" else finished).add(match.group(1))
     return received - finished
@@ -227,7 +233,7 @@ class Organiser:
         return response.json()
 
     def create_event(self, title: str) -> dict:
-        starts_at = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+        starts_at = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         response = self.post("/api/events/", {"title": title, "starts_at": starts_at, "location": "Hall 1"})
         assert response.status_code == 201, response.text
         return response.json()
@@ -241,5 +247,3 @@ class Organiser:
         response = self.get(f"/api/events/{event_id}/")
         assert response.status_code == 200, response.text
         return response.json()
-
-
