@@ -63,6 +63,12 @@ class OperatorCommand(BaseCommand):
                 self.stderr.write(f"{name(item)}: {record.detail}")
         return counts
 
+    def report_dry_run(self, items: list[T], *, describe, summary: str) -> None:
+        """`--dry-run`: one line per item that would be acted on, then the summary; nothing changes."""
+        for item in items:
+            self.stdout.write(f"would {describe(item)}")
+        self.finish(f"{summary} (dry run).", failed=False)
+
     def finish(self, summary: str, *, failed: bool) -> None:
         """Prints the one-line summary; a run that could not do everything exits non-zero."""
         if failed:

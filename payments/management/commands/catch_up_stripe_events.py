@@ -21,10 +21,10 @@ class Command(OperatorCommand):
         except stripe_gateway.StripeGatewayError as exc:
             raise CommandError(f"catch_up_stripe_events: Stripe's events could not be listed: {exc}") from exc
         if dry_run:
-            for event in missing:
-                self.stdout.write(f"would store {event['id']} ({event['type']})")
-            self.finish(
-                f"catch_up_stripe_events: {len(missing)} missed events would be stored (dry run).", failed=False
+            self.report_dry_run(
+                missing,
+                describe=lambda event: f"store {event['id']} ({event['type']})",
+                summary=f"catch_up_stripe_events: {len(missing)} missed events would be stored",
             )
             return
 

@@ -15,9 +15,11 @@ class Command(OperatorCommand):
     def handle(self, *args, older_than, dry_run, **options):
         payments = list(selectors.payments_for_reconcile(older_than=older_than))
         if dry_run:
-            for payment in payments:
-                self.stdout.write(f"would reconcile payment {payment.pk} ({payment.payment_intent_id})")
-            self.finish(f"reconcile_payments: {len(payments)} payments would be reconciled (dry run).", failed=False)
+            self.report_dry_run(
+                payments,
+                describe=lambda payment: f"reconcile payment {payment.pk} ({payment.payment_intent_id})",
+                summary=f"reconcile_payments: {len(payments)} payments would be reconciled",
+            )
             return
 
         actor = Actor.process("manage.py reconcile_payments")

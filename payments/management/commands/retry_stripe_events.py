@@ -23,9 +23,11 @@ class Command(OperatorCommand):
             raise CommandError(f"No inbox row for: {', '.join(missing)}.")
 
         if dry_run:
-            for row in rows:
-                self.stdout.write(f"would retry {row.stripe_id} ({row.type}, {row.status}, {row.attempts} attempts)")
-            self.finish(f"retry_stripe_events: {len(rows)} rows would be retried (dry run).", failed=False)
+            self.report_dry_run(
+                rows,
+                describe=lambda row: f"retry {row.stripe_id} ({row.type}, {row.status}, {row.attempts} attempts)",
+                summary=f"retry_stripe_events: {len(rows)} rows would be retried",
+            )
             return
 
         actor = Actor.process("manage.py retry_stripe_events")
