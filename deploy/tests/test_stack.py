@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import subprocess
 import time
@@ -168,6 +169,51 @@ def test_a_new_organiser_registers_creates_an_event_pays_through_localstripe_and
     assert (current["status"], current["payment_status"]) == ("live", "succeeded")
     public = requests.get(f"{stack.web_url}/api/public/events/{event['id']}/", timeout=10)
     assert public.status_code == 200 and public.json()["status"] == "live"
+
+
+@pytest.mark.services("web", "worker", "localstripe")
+def test_in_a_browser_an_organiser_signs_up_pays_and_sees_the_event_live(stack):
+    """The product as a person uses it, on the compose stack: Debian's Chromium, production settings over
+    http://localhost (Secure cookies included), localstripe's Stripe.js stand-in served by web."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url = stack.web_url.replace("127.0.0.1", "localhost")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            username = f"org{secrets.token_hex(4)}"
+            page.goto(f"{url}/signup")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Email").fill(f"{username}@example.com")
+            page.get_by_label("Password").fill("a-long-enough-passphrase")
+            page.get_by_role("button", name="Sign up").click()
+            expect(page.get_by_role("heading", name="My events")).to_be_visible()
+
+            page.get_by_role("link", name="New event").first.click()
+            page.get_by_label("Title").fill("Browser launch")
+            page.get_by_label("Date and time").fill("2031-05-01T19:00")
+            page.get_by_label("Location").fill("Lisbon")
+            page.get_by_role("button", name=re.compile("Create event")).click()
+            page.wait_for_url(re.compile(r"/events/\d+/pay$"))
+            pay = page.get_by_role("button", name="Pay $15.00")
+            expect(pay).to_be_enabled()
+            page.get_by_label("Card number").fill(VISA)
+            page.get_by_label("Expiry month (MM)").fill("12")
+            page.get_by_label("Expiry year (YY)").fill("34")
+            page.get_by_label("Security code (CVC)").fill("123")
+            page.get_by_label("Postal code").fill("10001")
+            pay.click()
+
+            expect(page.get_by_text("Your event is live")).to_be_visible(timeout=30_000)
+            stack.figures["browser: sign up to event live (s)"] = round(time.monotonic() - started, 1)
+            page.screenshot(path=str(ROOT / "var" / "deploy" / "browser-event-live.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 # --- failures -------------------------------------------------------------------------------------------
