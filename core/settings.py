@@ -129,7 +129,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.add_error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "payments.openapi.add_stripe_webhooks",
+        "core.openapi.add_error_responses",
+    ],
     # Several resources have a `status`: each set of values gets a name of its own in the schema.
     "ENUM_NAME_OVERRIDES": {
         "EventStatusEnum": "events.models.Event.Status",
@@ -141,6 +145,8 @@ SPECTACULAR_SETTINGS = {
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRETS = [s.strip() for s in env("STRIPE_WEBHOOK_SECRET", default="").split(",") if s.strip()]
+# The event destination's (thin events, POST /api/payments/webhook/thin/); none configured refuses every delivery.
+STRIPE_THIN_WEBHOOK_SECRETS = [s.strip() for s in env("STRIPE_THIN_WEBHOOK_SECRET", default="").split(",") if s.strip()]
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 # Offline mode (localstripe, the offline stand-in; see offline/) is switched on by the stand-in's own key
 # only, never by a test or live key: it mounts the browser's route to localstripe and its differences.

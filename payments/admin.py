@@ -26,6 +26,7 @@ from payments import queue
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import reconciliation, retries
 from payments.services.audit import Actor
+from payments.stripe_gateway import API_VERSION
 
 
 def age_filter(field_name: str, title: str = "age"):
@@ -54,6 +55,24 @@ def age_filter(field_name: str, title: str = "age"):
 
     AgeFilter.title = title
     return AgeFilter
+
+
+class ApiVersionFilter(admin.SimpleListFilter):
+    """Snapshot events rendered at another API version than the pinned one: payloads the code was not written for."""
+
+    title = "API version"
+    parameter_name = "api_version_drift"
+
+    def lookups(self, request, model_admin):
+        return [("pinned", f"Pinned ({API_VERSION})"), ("other", "Another version (drift)")]
+
+    def queryset(self, request, queryset):
+        snapshots = queryset.filter(kind=StripeEvent.Kind.SNAPSHOT)
+        if self.value() == "pinned":
+            return snapshots.filter(api_version=API_VERSION)
+        if self.value() == "other":
+            return snapshots.exclude(api_version=API_VERSION)
+        return queryset
 
 
 def _summarise(admin_view, request, records: list[OperatorAction], verb: str) -> None:
@@ -102,9 +121,9 @@ class StripeEventActionForm(helpers.ActionForm):
 class StripeEventAdmin(admin.ModelAdmin):
     list_display = (
         "stripe_id", "type", "status", "payment_intent_id", "received_at", "attempts", "short_error", "payment_link",
-        "last_action",
+        "last_action", "api_version_flag",
     )  # fmt: skip
-    list_filter = ("status", "type", age_filter("received_at", "received"))
+    list_filter = ("status", "type", age_filter("received_at", "received"), "kind", ApiVersionFilter)
     search_fields = ("stripe_id", "payment_intent_id")
     search_help_text = "A Stripe event id (evt_…) or PaymentIntent id (pi_…)."
     list_per_page = 50
@@ -112,6 +131,7 @@ class StripeEventAdmin(admin.ModelAdmin):
     actions = ("retry_processing", "refetch_and_rerun", "mark_ignored")
     fields = (
         "stripe_id", "type", "status", "payment_intent_id", "payment_link", "livemode", "api_version", "received_at",
+        "kind", "api_version_flag", "related_object_type", "related_object_id",
         "enqueued_at", "processed_at", "attempts", "last_error", "payload_pretty",
     )  # fmt: skip
     readonly_fields = fields
@@ -149,6 +169,14 @@ class StripeEventAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def short_error(self, obj: StripeEvent) -> str:
         return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+
+    @admin.display(description="API version")
+    def api_version_flag(self, obj: StripeEvent):
+        if obj.kind == StripeEvent.Kind.THIN:
+            return "thin event (unversioned)"
+        if obj.api_version == API_VERSION:
+            return obj.api_version
+        return format_html("<strong>⚠ {}</strong> (pinned: {})", obj.api_version or "none", API_VERSION)
 
     @admin.display(description="payment")
     def payment_link(self, obj: StripeEvent):

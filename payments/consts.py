@@ -1,5 +1,5 @@
-"""Stripe's names that EventPay acts on: event types (the fulfilment handler table is keyed by these)
-and PaymentIntent statuses."""
+"""Stripe's names that EventPay acts on: event types (the fulfilment handler table is keyed by these),
+the API objects a thin event relates to, and PaymentIntent statuses."""
 
 
 class StripeEventType:
@@ -8,6 +8,23 @@ class StripeEventType:
     PAYMENT_INTENT_PROCESSING = "payment_intent.processing"
     PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
     CHARGE_REFUNDED = "charge.refunded"
+
+    # An event destination's thin events name the same changes with this prefix (`v1.charge.refunded`);
+    # they carry the related object's id, not the object.
+    THIN_PREFIX = "v1."
+    # Sent when a destination is created or tested from the Dashboard; answered, recorded, not acted on.
+    EVENT_DESTINATION_PING = "v2.core.event_destination.ping"
+
+    @classmethod
+    def thin(cls, event_type: str) -> str:
+        return cls.THIN_PREFIX + event_type
+
+
+class StripeObjectType:
+    """A thin event's `related_object.type`: the objects fulfilment fetches."""
+
+    PAYMENT_INTENT = "payment_intent"
+    CHARGE = "charge"
 
 
 class IntentStatus:

@@ -32,6 +32,14 @@ WEBHOOK_DELIVERIES = Counter(
     registry=PROCESS_REGISTRY,
 )
 
+STRIPE_EVENT_API_VERSION_DRIFT = Counter(
+    "eventpay_stripe_event_api_version_drift",
+    "Snapshot events stored whose api_version differs from the pinned one, by their version: payloads "
+    "the code was not written for (a Dashboard upgrade; localstripe's old version offline).",
+    ["api_version"],
+    registry=PROCESS_REGISTRY,
+)
+
 _RESULT_BY_STATUS = {400: "invalid", 405: "method_not_allowed", 413: "too_large", 503: "unavailable"}
 
 

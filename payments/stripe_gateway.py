@@ -1,6 +1,6 @@
 """The only module that talks to Stripe (or to its offline stand-in, localstripe).
 
-Everything else in EventPay sees plain data (`StripeIntent`, event dicts) and the
+Everything else in EventPay sees plain data (`StripeIntent`, `EventNotification`, event dicts) and the
 two error kinds below. The stand-in's differences from Stripe are handled here
 and nowhere else: what it rejects on create and cancel, its events' old shape
 (`latest_charge` as an object, no `amount_received`), and its ignored
@@ -18,7 +18,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from payments.consts import IntentStatus
+from payments.consts import IntentStatus, StripeObjectType
 
 # Pinned: Stripe shapes its responses and our webhook events by this version.
 API_VERSION = "2026-10-28.endive"
@@ -68,6 +68,18 @@ class StripeIntent:
             client_secret=str(data.get("client_secret") or ""),
             last_error=str(last_payment_error.get("message") or "") if isinstance(last_payment_error, dict) else "",
         )
+
+
+@dataclass(frozen=True)
+class EventNotification:
+    """A verified thin event, as an event destination delivers it: which change happened to which object.
+    It carries no object: fulfilment fetches the related one as it is now (`retrieve_object`)."""
+
+    id: str
+    type: str
+    livemode: bool
+    related_object_type: str = ""
+    related_object_id: str = ""
 
 
 def payment_intent_id_of(obj: dict[str, Any]) -> str:
@@ -156,6 +168,20 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
     return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
 
 
+def retrieve_object(*, object_type: str, object_id: str) -> dict[str, Any]:
+    """A thin event's related PaymentIntent or Charge as it is now, shaped as a snapshot event's `data.object`.
+
+    Fetched by type and id through the v1 API (rendered at the pinned version; localstripe serves it),
+    never by following the notification's `related_object.url`: only the objects fulfilment acts on."""
+    services = {
+        StripeObjectType.PAYMENT_INTENT: client().v1.payment_intents,
+        StripeObjectType.CHARGE: client().v1.charges,
+    }
+    if object_type not in services:
+        raise StripeGatewayError(f"EventPay does not fetch {object_type or 'an object without a type'} objects.")
+    return _call(services[object_type].retrieve, object_id).to_dict()
+
+
 def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100):
     """Yields Stripe's events (as dicts) created after a Unix time, newest first."""
     params: dict[str, Any] = {"limit": limit, "created": {"gt": created_after}}
@@ -210,6 +236,52 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
     ):
         raise InvalidWebhook("Body is not a Stripe event.")
     return event
+
+
+def verify_event_notification(payload: bytes, signature_header: str | None) -> EventNotification:
+    """Checks an event destination's `Stripe-Signature` against every thin-event secret (±tolerance, as
+    `verify_webhook`) with stripe-python's `parse_event_notification`, and returns what the row keeps.
+
+    A type the SDK does not know parses too (as `UnknownEventNotification`): it is stored, then ignored.
+    Parsing calls nothing at Stripe, so it works whatever the secret key.
+    """
+    secrets = settings.STRIPE_THIN_WEBHOOK_SECRETS
+    if not secrets:
+        raise InvalidWebhook("No thin-event webhook secret is configured.")
+    if not signature_header:
+        raise InvalidWebhook("Missing Stripe-Signature header.")
+    try:
+        body = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("Body is not UTF-8.") from exc
+    timestamp = _signature_timestamp(signature_header)
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    if abs(time.time() - timestamp) > tolerance:
+        raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
+    parser = _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    for secret in secrets:
+        try:
+            notification = parser.parse_event_notification(body, signature_header, secret, tolerance)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Signed, but not a notification: a snapshot event, not JSON, a field missing or of the wrong type.
+            raise InvalidWebhook(f"Body is not a Stripe thin event ({type(exc).__name__}: {exc}).") from exc
+    else:
+        raise InvalidWebhook("No signature matches the payload.")
+    related = getattr(notification, "related_object", None)
+    fields = (notification.id, notification.type, related.type if related else "", related.id if related else "")
+    if not (notification.id and all(isinstance(value, str) for value in fields)):
+        raise InvalidWebhook("Body is not a Stripe thin event.")
+    event_id, event_type, related_type, related_id = fields
+    return EventNotification(
+        id=event_id,
+        type=event_type,
+        livemode=notification.livemode,
+        related_object_type=related_type,
+        related_object_id=related_id,
+    )
 
 
 def _signature_timestamp(header: str) -> int:

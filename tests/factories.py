@@ -2,6 +2,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import factory
 from django.contrib.auth import get_user_model
@@ -9,6 +10,8 @@ from django.utils import timezone
 
 from events.models import Event
 from payments.models import Payment, StripeEvent
+
+THIN_EVENTS = Path(__file__).resolve().parent / "fixtures" / "thin_events"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -90,10 +93,40 @@ def stored_stripe_event(event_type: str, data_object: dict, **fields) -> StripeE
         else data_object.get("payment_intent", "")
     )
     return StripeEvent.objects.create(
+        **{
+            "stripe_id": body["id"],
+            "type": event_type,
+            "api_version": body["api_version"],
+            "payment_intent_id": payment_intent_id or "",
+            "payload": json.dumps(body),
+            **fields,
+        }
+    )
+
+
+def thin_event_body(event_type: str, *, related_object_id: str | None = None, event_id: str | None = None) -> dict:
+    """A thin event notification recorded from Stripe's API reference (tests/fixtures/thin_events/), with a
+    fresh id and, when given, the id (and the v1 URL) of its related object."""
+    body = json.loads((THIN_EVENTS / f"{event_type}.json").read_text())
+    body["id"] = event_id or f"evt_test_{uuid.uuid4().hex}"
+    if related_object_id is not None:
+        related = body["related_object"]
+        related["url"] = related["url"].replace(related["id"], related_object_id)
+        related["id"] = related_object_id
+    return body
+
+
+def stored_thin_event(event_type: str, *, related_object_id: str, **fields) -> StripeEvent:
+    """A thin event in the inbox, as the thin webhook stores it."""
+    body = thin_event_body(event_type, related_object_id=related_object_id)
+    related_type = body["related_object"]["type"]
+    return StripeEvent.objects.create(
         stripe_id=body["id"],
+        kind=StripeEvent.Kind.THIN,
         type=event_type,
-        api_version=body["api_version"],
-        payment_intent_id=payment_intent_id or "",
+        related_object_type=related_type,
+        related_object_id=related_object_id,
+        payment_intent_id=related_object_id if related_type == "payment_intent" else "",
         payload=json.dumps(body),
         **fields,
     )

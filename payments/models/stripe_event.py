@@ -2,7 +2,15 @@ from django.db import models
 
 
 class StripeEvent(models.Model):
-    """The webhook inbox: one row per Stripe event id, stored before it is acknowledged."""
+    """The webhook inbox: one row per Stripe event id, stored before it is acknowledged.
+
+    Both of Stripe's payloads land here: a snapshot event (a webhook endpoint's, the object as it was,
+    rendered at an API version) and a thin event (an event destination's notification, naming the
+    related object that fulfilment fetches)."""
+
+    class Kind(models.TextChoices):
+        SNAPSHOT = "snapshot"
+        THIN = "thin"
 
     class Status(models.TextChoices):
         RECEIVED = "received"
@@ -17,10 +25,14 @@ class StripeEvent(models.Model):
     OPEN_STATUSES = (Status.FAILED, *UNFINISHED_STATUSES)
 
     stripe_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SNAPSHOT)
     type = models.CharField(max_length=100)
     livemode = models.BooleanField(default=False)
     api_version = models.CharField(max_length=64, blank=True, default="")
     payment_intent_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # A thin event's `related_object` (a snapshot event's object is in its payload).
+    related_object_type = models.CharField(max_length=100, blank=True, default="")
+    related_object_id = models.CharField(max_length=255, blank=True, default="")
     # The body exactly as Stripe sent it, so fulfilment and operators see what was signed.
     payload = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True)
@@ -42,6 +54,7 @@ class StripeEvent(models.Model):
                 condition=models.Q(status__in=["received", "enqueued", "processed", "ignored", "failed"]),
                 name="stripe_event_status_valid",
             ),
+            models.CheckConstraint(condition=models.Q(kind__in=["snapshot", "thin"]), name="stripe_event_kind_valid"),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,9 @@
 Every change runs in one transaction that locks the event row, then the payment row
 (checkout locks in the same order), and is guarded by the payment's current state:
 a duplicate, a late or an out-of-order event, a redelivered task or an operator's
-retry changes nothing the second time.
+retry changes nothing the second time. A snapshot event carries its object; a thin event names it, and
+the object is fetched from Stripe before the transaction (a Stripe call never holds a lock), then goes
+through the same handlers and guards: the same change arriving both ways changes the payment once.
 
 Payment states: pending → succeeded | failed | canceled; failed → pending | succeeded (a new attempt
 on the same PaymentIntent); succeeded → refunded. Nothing leaves succeeded but a refund, and a late
@@ -22,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.models import Event
-from payments.consts import IntentStatus, StripeEventType
+from payments import stripe_gateway
+from payments.consts import IntentStatus, StripeEventType, StripeObjectType
 from payments.models import Payment, StripeEvent
 from payments.services import inbox
 from payments.services.inbox import Outcome
@@ -61,7 +64,16 @@ class PaymentMismatch(Exception):
 def process_stripe_event(*, stripe_event_id: int) -> str:
     """Applies one inbox row through the handler table; returns the row's resulting status.
 
-    An attempt that raises rolls back whole; the task records it (`inbox.stripe_event_record_attempt`)."""
+    An attempt that raises rolls back whole; the task records it (`inbox.stripe_event_record_attempt`),
+    and a transient error fetching a thin event's object is retried the same way."""
+    # A thin event's object is fetched first, outside the transaction: a Stripe call never holds a lock.
+    thin_row = (
+        StripeEvent.objects.filter(pk=stripe_event_id, kind=StripeEvent.Kind.THIN)
+        .exclude(status__in=StripeEvent.FINISHED_STATUSES)
+        .only("kind", "type", "related_object_type", "related_object_id")
+        .first()
+    )
+    fetched = _thin_event_object(thin_row) if thin_row is not None else None
     with transaction.atomic():
         row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
         if row is None:
@@ -69,11 +81,7 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
             return ""
         if row.status in StripeEvent.FINISHED_STATUSES:
             return row.status
-        handler = HANDLERS.get(row.type)
-        if handler is None:
-            outcome = Outcome.ignored(f"EventPay does not act on {row.type}.")
-        else:
-            outcome = handler(json.loads(row.payload)["data"]["object"])
+        outcome = _apply(row, fetched)
         inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
     log(
@@ -84,6 +92,47 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
         extra={"stripe_event_id": row.stripe_id, "payment_intent_id": row.payment_intent_id},
     )
     return outcome.status
+
+
+def _handler(row: StripeEvent) -> Callable[[dict[str, Any]], Outcome] | None:
+    return (THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS).get(row.type)
+
+
+def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome | None:
+    """A thin event's related object as Stripe has it now, or the outcome when there is none to apply;
+    None for a type EventPay does not act on. Called outside any transaction: it waits on Stripe."""
+    if _handler(row) is None:
+        return None
+    object_type, object_id = row.related_object_type, row.related_object_id
+    if (
+        object_type == StripeObjectType.PAYMENT_INTENT
+        and not Payment.objects.filter(payment_intent_id=object_id).exists()
+    ):
+        return Outcome.ignored(f"PaymentIntent {object_id} was not created by EventPay.")
+    try:
+        return stripe_gateway.retrieve_object(object_type=object_type, object_id=object_id)
+    except stripe_gateway.TransientStripeError:
+        raise  # the task retries with backoff
+    except stripe_gateway.StripeGatewayError as exc:
+        return Outcome.failed(f"Stripe did not return {object_type} {object_id}: {exc}")
+
+
+def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcome:
+    """The outcome of a locked, open row: its handler applied to its object (the payload's, or the fetched one)."""
+    handler = _handler(row)
+    if handler is None:
+        if row.type == StripeEventType.EVENT_DESTINATION_PING:
+            return Outcome.ignored("An event destination's ping: answered and recorded, nothing to apply.")
+        return Outcome.ignored(f"EventPay does not act on {row.type}.")
+    if row.kind == StripeEvent.Kind.SNAPSHOT:
+        return handler(json.loads(row.payload)["data"]["object"])
+    if isinstance(fetched, Outcome):
+        return fetched
+    payment_intent_id = payment_intent_id_of(fetched)
+    if payment_intent_id and not row.payment_intent_id:
+        inbox.stripe_event_note_payment_intent(stripe_event_id=row.pk, payment_intent_id=payment_intent_id)
+        row.payment_intent_id = payment_intent_id
+    return handler(fetched)
 
 
 def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
@@ -185,3 +234,6 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
     StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
 }
+
+# Each snapshot type's thin twin (`v1.charge.refunded`), applied by the same handler to the fetched object.
+THIN_HANDLERS = {StripeEventType.thin(event_type): handler for event_type, handler in HANDLERS.items()}

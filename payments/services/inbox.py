@@ -14,9 +14,10 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import F
 from django.utils import timezone
 
-from payments import queue, selectors
+from payments import metrics, queue, selectors
+from payments.consts import StripeObjectType
 from payments.models import StripeEvent
-from payments.stripe_gateway import payment_intent_id_of
+from payments.stripe_gateway import API_VERSION, EventNotification, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,28 @@ def _new_row(event: dict[str, Any], payload: bytes, **fields: Any) -> StripeEven
     )
 
 
+def _new_thin_row(notification: EventNotification, payload: bytes, **fields: Any) -> StripeEvent:
+    related_type, related_id = notification.related_object_type[:100], notification.related_object_id[:255]
+    return StripeEvent(
+        stripe_id=notification.id,
+        kind=StripeEvent.Kind.THIN,
+        type=notification.type[:100],
+        livemode=notification.livemode,
+        related_object_type=related_type,
+        related_object_id=related_id,
+        # A Charge's PaymentIntent is known once fulfilment has fetched it (`stripe_event_note_payment_intent`).
+        payment_intent_id=related_id if related_type == StripeObjectType.PAYMENT_INTENT else "",
+        payload=payload.decode("utf-8"),
+        **fields,
+    )
+
+
+def _count_api_version_drift(row: StripeEvent) -> None:
+    # Thin events are unversioned: what fulfilment fetches is rendered at the pinned version.
+    if row.kind == StripeEvent.Kind.SNAPSHOT and row.api_version != API_VERSION:
+        metrics.STRIPE_EVENT_API_VERSION_DRIFT.labels(api_version=row.api_version or "none").inc()
+
+
 def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None:
     """The webhook's path: stores a verified event and hands it to the workers; None for a duplicate.
 
@@ -69,7 +92,15 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
     `received`, and a process that dies in between leaves a row the sweeper re-sends anyway
     (it looks at `received_at`/`enqueued_at`, both set by this insert).
     """
-    row = _new_row(event, payload, status=StripeEvent.Status.ENQUEUED)
+    return _receive(_new_row(event, payload, status=StripeEvent.Status.ENQUEUED))
+
+
+def stripe_event_notification_receive(*, notification: EventNotification, payload: bytes) -> int | None:
+    """The thin webhook's path, as `stripe_event_receive`: one inbox for both of Stripe's payloads."""
+    return _receive(_new_thin_row(notification, payload, status=StripeEvent.Status.ENQUEUED))
+
+
+def _receive(row: StripeEvent) -> int | None:
     try:
         inserted = _insert(row)
     except (OperationalError, InterfaceError):
@@ -81,6 +112,7 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
         inserted = _insert(row)
     if inserted is None:
         return None
+    _count_api_version_drift(row)
     stripe_event_id = inserted[0]
     if not _publish(stripe_event_id):
         StripeEvent.objects.filter(pk=stripe_event_id, status=StripeEvent.Status.ENQUEUED).update(
@@ -136,11 +168,19 @@ def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent 
         with transaction.atomic():
             row = _new_row(event, payload)
             row.save(force_insert=True)
-            return row
     except IntegrityError:
         if StripeEvent.objects.filter(stripe_id=event["id"]).exists():
             return None
         raise
+    _count_api_version_drift(row)
+    return row
+
+
+def stripe_event_note_payment_intent(*, stripe_event_id: int, payment_intent_id: str) -> None:
+    """Keeps the PaymentIntent a thin event's Charge belongs to, once fetched: operators find the row by it."""
+    StripeEvent.objects.filter(pk=stripe_event_id, payment_intent_id="").update(
+        payment_intent_id=payment_intent_id[:255]
+    )
 
 
 def stripe_event_enqueue(*, stripe_event_id: int) -> bool:

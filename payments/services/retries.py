@@ -10,6 +10,7 @@ from collections import Counter
 from core.exceptions import ApplicationError
 from core.logging import log_context
 from payments import stripe_gateway
+from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import inbox, reconciliation
 from payments.services.audit import Actor, operator_action_record, stripe_event_log_context
@@ -70,7 +71,8 @@ def stripe_event_refetch(*, stripe_event: StripeEvent, actor: Actor) -> Operator
         )
 
     with stripe_event_log_context(stripe_event):
-        if not (stripe_event.type.startswith("payment_intent.") and stripe_event.payment_intent_id):
+        event_type = stripe_event.type.removeprefix(StripeEventType.THIN_PREFIX)  # a thin event names the same change
+        if not (event_type.startswith("payment_intent.") and stripe_event.payment_intent_id):
             return record(Result.SKIPPED, "Only PaymentIntent events can be re-fetched from Stripe.")
         if stripe_event.status not in StripeEvent.OPEN_STATUSES:
             return record(Result.SKIPPED, f"The row is {stripe_event.status}; there is nothing to rerun.")

@@ -1,7 +1,9 @@
 """What happens when Stripe calls us, step 1 of 3: verify, store, enqueue. Nothing else.
 
+Two endpoints, one inbox: a webhook endpoint's snapshot events (`stripe_webhook`) and an event
+destination's thin events (`stripe_thin_webhook`), each with its own signing secrets, answered alike.
 Next: worker/tasks.py (process_stripe_event), then payments/services/fulfilment.py.
-A plain Django view, not DRF: this path is hot and needs no content negotiation.
+Plain Django views, not DRF: this path is hot and needs no content negotiation.
 """
 
 import logging
@@ -20,6 +22,12 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
 
 
+def _method_not_allowed(request) -> JsonResponse:
+    response = _error(f"Method {request.method} not allowed.", 405)
+    response["Allow"] = "POST"
+    return response
+
+
 def _storable(text: str) -> bool:
     """PostgreSQL text holds neither NUL nor lone surrogates (both possible in JSON escapes)."""
     try:
@@ -33,9 +41,7 @@ def _storable(text: str) -> bool:
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request instead.
 def stripe_webhook(request):
     if request.method != "POST":
-        response = _error(f"Method {request.method} not allowed.", 405)
-        response["Allow"] = "POST"
-        return response
+        return _method_not_allowed(request)
     # Bodies over STRIPE_WEBHOOK_MAX_BYTES were answered 413 by core.middleware before anything read them.
     payload = request.body
 
@@ -52,5 +58,34 @@ def stripe_webhook(request):
         stripe_event_id = inbox.stripe_event_receive(event=event, payload=payload)
     except DatabaseError:
         logger.exception("could not store stripe event %s; Stripe will retry", event["id"])
+        return _error("Could not store the event; please retry.", 503)
+    return JsonResponse({"received": True, "duplicate": stripe_event_id is None})
+
+
+@metrics.count_webhook_deliveries
+@csrf_exempt  # as above: the signature authenticates the request
+def stripe_thin_webhook(request):
+    if request.method != "POST":
+        return _method_not_allowed(request)
+    payload = request.body
+
+    try:
+        notification = stripe_gateway.verify_event_notification(payload, request.headers.get("Stripe-Signature"))
+    except stripe_gateway.InvalidWebhook as exc:
+        return _error(str(exc), 400)
+    stored_fields = (
+        notification.id,
+        notification.type,
+        notification.related_object_type,
+        notification.related_object_id,
+    )
+    if len(notification.id) > 255 or not all(map(_storable, stored_fields)):
+        return _error("Body is not a Stripe thin event.", 400)
+    request.stripe_event_type = notification.type  # for the deliveries metric
+
+    try:
+        stripe_event_id = inbox.stripe_event_notification_receive(notification=notification, payload=payload)
+    except DatabaseError:
+        logger.exception("could not store stripe thin event %s; Stripe will retry", notification.id)
         return _error("Could not store the event; please retry.", 503)
     return JsonResponse({"received": True, "duplicate": stripe_event_id is None})

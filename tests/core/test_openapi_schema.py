@@ -24,6 +24,7 @@ API_PATHS = {
     "/api/auth/register/", "/api/auth/login/", "/api/auth/logout/", "/api/auth/me/", "/api/auth/token/",
     "/api/events/", "/api/events/{event_id}/", "/api/public/events/", "/api/public/events/{event_id}/",
     "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/", "/api/payments/{payment_id}/",
+    "/api/payments/webhook/", "/api/payments/webhook/thin/",
 }  # fmt: skip
 
 
@@ -39,6 +40,11 @@ def test_the_schema_is_served_and_documents_the_api(client):
     assert "offline-stripe" not in str(schema["paths"])
     checkout = schema["paths"]["/api/payments/create-payment-intent/"]["post"]
     assert {"200", "201", "4XX", "503"} <= set(checkout["responses"])
+    for webhook in ("/api/payments/webhook/", "/api/payments/webhook/thin/"):
+        operation = schema["paths"][webhook]["post"]
+        assert {"200", "4XX", "503"} <= set(operation["responses"])
+        assert [p["name"] for p in operation["parameters"]] == ["Stripe-Signature"]
+    assert "STRIPE_THIN_WEBHOOK_SECRET" in schema["paths"]["/api/payments/webhook/thin/"]["post"]["description"]
 
 
 def test_the_docs_page_loads_nothing_from_the_internet(client):

@@ -14,7 +14,14 @@ from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import checkout
 from tests.conftest import pay_at_localstripe
-from tests.factories import EventFactory, PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
+from tests.factories import (
+    EventFactory,
+    PaymentFactory,
+    UserFactory,
+    payment_intent_object,
+    stored_stripe_event,
+    stored_thin_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +99,45 @@ def test_inbox_filters_by_status_type_and_age(operator, query, expected):
     # then
     shown = {name for name, row in rows.items() if row.stripe_id in response.content.decode()}
     assert response.status_code == 200 and shown == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, {"pinned", "drifted", "thin"}),
+        ({"kind__exact": "thin"}, {"thin"}),
+        ({"kind__exact": "snapshot"}, {"pinned", "drifted"}),
+        ({"api_version_drift": "pinned"}, {"pinned"}),
+        ({"api_version_drift": "other"}, {"drifted"}),
+    ],
+)
+def test_inbox_filters_by_payload_kind_and_flags_api_version_drift(operator, query, expected):
+    # given: a snapshot at the pinned version, one rendered at localstripe's old version, a thin event
+    rows = {
+        "pinned": _failed_row(),
+        "drifted": _failed_row(api_version="2017-08-15"),
+        "thin": stored_thin_event("v1.payment_intent.succeeded", related_object_id="pi_thin"),
+    }
+
+    # when
+    response = operator.get(INBOX, query)
+
+    # then
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert {name for name, row in rows.items() if row.stripe_id in page} == expected
+    if "drifted" in expected:
+        assert "⚠ 2017-08-15" in page
+    if "thin" in expected:
+        assert "thin event (unversioned)" in page
+
+
+def test_a_thin_row_shows_its_related_object(operator):
+    row = stored_thin_event("v1.charge.refunded", related_object_id="ch_3MmlLrLkdIwHu7ix0snN0B15")
+
+    page = operator.get(reverse("admin:payments_stripeevent_change", args=[row.pk])).content.decode()
+
+    assert "ch_3MmlLrLkdIwHu7ix0snN0B15" in page and "charge" in page and "Thin" in page
 
 
 @pytest.mark.parametrize("field", ["stripe_id", "payment_intent_id"])

@@ -17,10 +17,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
-from payments.services import fulfilment, retries
+from payments.services import fulfilment, inbox, retries
 from payments.services.audit import Actor
 from tests.conftest import ROOT, _test_database_url
-from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event, stripe_event_body
+from tests.factories import (
+    PaymentFactory,
+    payment_intent_object,
+    stored_stripe_event,
+    stripe_event_body,
+    thin_event_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +144,50 @@ def test_a_mismatch_fixed_by_an_operator_no_longer_alerts(enqueued):
     assert metrics[("eventpay_payment_mismatches", ())] == 0
     assert metrics[("eventpay_operator_actions_total", (("action", "ignore"), ("outcome", "done")))] == 1
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
+
+
+def drifted(metrics: dict, api_version: str) -> float:
+    return metrics.get(("eventpay_stripe_event_api_version_drift_total", (("api_version", api_version),)), 0.0)
+
+
+def test_snapshot_events_stored_at_another_api_version_are_counted_by_version(enqueued, settings):
+    # given
+    settings.STRIPE_THIN_WEBHOOK_SECRETS = ["whsec_thin_current"]
+    before = scrape()
+    client = Client()
+    old = {
+        **stripe_event_body("payment_intent.succeeded", payment_intent_object(PaymentFactory())),
+        "api_version": "2017-08-15",
+    }
+    thin = json.dumps(thin_event_body("v1.payment_intent.succeeded"))
+
+    # when: one at the pinned version, one at localstripe's (delivered twice), a thin event (unversioned), and one
+    # caught up from Stripe's event list at yet another version
+    assert (
+        deliver(
+            client, stripe_event_body("payment_intent.succeeded", payment_intent_object(PaymentFactory()))
+        ).status_code
+        == 200
+    )
+    assert deliver(client, old).status_code == 200
+    assert deliver(client, old).status_code == 200
+    signature = stripe_gateway.sign_payload(thin, "whsec_thin_current")
+    thin_response = client.post(
+        reverse("stripe-thin-webhook"), data=thin, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    assert thin_response.status_code == 200
+    caught_up = {
+        **stripe_event_body("charge.refunded", {"id": "ch_1", "object": "charge"}),
+        "api_version": "2024-06-20",
+    }
+    assert inbox.stripe_event_store(event=caught_up, payload=json.dumps(caught_up).encode()) is not None
+    metrics = scrape()
+
+    # then: each stored drifted event once, by its version; nothing for the pinned version or the thin event
+    assert drifted(metrics, "2017-08-15") - drifted(before, "2017-08-15") == 1
+    assert drifted(metrics, "2024-06-20") - drifted(before, "2024-06-20") == 1
+    assert drifted(metrics, stripe_gateway.API_VERSION) == 0
+    assert drifted(metrics, "none") == drifted(before, "none")  # the thin event has no version and is not counted
 
 
 def test_metrics_answers_other_methods_with_405_and_detail():

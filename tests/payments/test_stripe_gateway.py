@@ -1,5 +1,6 @@
 """The gateway against localstripe: what the rest of EventPay sees of Stripe (plain data, two error kinds)."""
 
+import json
 import time
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 from offline.net import free_port
 from payments import stripe_gateway
 from payments.stripe_gateway import StripeIntent
+from tests.conftest import paid_payment
+from tests.factories import thin_event_body
 
 pytestmark = pytest.mark.usefixtures("localstripe")
 
@@ -91,3 +94,54 @@ def test_a_header_signed_with_another_secret_is_refused():
 
     with pytest.raises(stripe_gateway.InvalidWebhook, match="No signature matches"):
         stripe_gateway.verify_webhook(payload.encode(), stripe_gateway.sign_payload(payload, "whsec_someone_else"))
+
+
+def test_a_thin_notification_signed_like_stripe_verifies_and_names_its_related_object(settings):
+    # given: Stripe's shape (tests/fixtures/thin_events/), signed with the second thin secret
+    settings.STRIPE_THIN_WEBHOOK_SECRETS = ["whsec_thin_new", "whsec_thin_old"]
+    body = thin_event_body("v1.charge.refunded", related_object_id="ch_1")
+    payload = json.dumps(body)
+
+    # when
+    notification = stripe_gateway.verify_event_notification(
+        payload.encode(), stripe_gateway.sign_payload(payload, "whsec_thin_old")
+    )
+
+    # then
+    assert notification == stripe_gateway.EventNotification(
+        id=body["id"], type="v1.charge.refunded", livemode=False, related_object_type="charge", related_object_id="ch_1"
+    )
+
+
+def test_a_thin_notification_is_not_verified_with_the_snapshot_secrets(settings):
+    settings.STRIPE_THIN_WEBHOOK_SECRETS = ["whsec_thin_new"]
+    payload = json.dumps(thin_event_body("v1.charge.refunded"))
+
+    with pytest.raises(stripe_gateway.InvalidWebhook, match="No signature matches"):
+        stripe_gateway.verify_event_notification(
+            payload.encode(), stripe_gateway.sign_payload(payload, settings.STRIPE_WEBHOOK_SECRETS[0])
+        )
+
+
+@pytest.mark.django_db
+def test_a_thin_events_related_payment_intent_and_charge_are_fetched_as_they_are_now(webhooks_off):
+    # given: an intent paid, then refunded, at localstripe
+    payment, intent = paid_payment()
+    charge_id = stripe_gateway.retrieve_object(object_type="payment_intent", object_id=intent["id"])["latest_charge"]
+    charge_id = charge_id["id"] if isinstance(charge_id, dict) else charge_id  # localstripe expands it
+    stripe_gateway.client().v1.refunds.create({"payment_intent": intent["id"]})
+
+    # when
+    fetched_intent = stripe_gateway.retrieve_object(object_type="payment_intent", object_id=intent["id"])
+    fetched_charge = stripe_gateway.retrieve_object(object_type="charge", object_id=charge_id)
+
+    # then: plain dicts, shaped as a snapshot event's data.object
+    assert (fetched_intent["object"], fetched_intent["status"]) == ("payment_intent", "succeeded")
+    assert fetched_intent["metadata"]["payment_id"] == str(payment.pk)
+    assert (fetched_charge["object"], fetched_charge["refunded"]) == ("charge", True)
+    assert stripe_gateway.payment_intent_id_of(fetched_charge) == intent["id"]
+
+
+def test_only_payment_intents_and_charges_are_fetched():
+    with pytest.raises(stripe_gateway.StripeGatewayError, match="does not fetch event_destination"):
+        stripe_gateway.retrieve_object(object_type="event_destination", object_id="ed_1")

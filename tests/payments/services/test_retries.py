@@ -8,7 +8,7 @@ from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import retries
 from payments.services.audit import Actor
 from tests.conftest import paid_payment
-from tests.factories import PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
+from tests.factories import PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event, stored_thin_event
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +134,24 @@ def test_refetch_applies_the_intent_state_at_stripe(webhooks_off):
     assert record.outcome == OperatorAction.Outcome.DONE, record.detail
     assert row.status == StripeEvent.Status.PROCESSED and row.last_error == ""
     assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active
+
+
+def test_refetch_reruns_a_thin_payment_intent_event_too(webhooks_off):
+    # given: a thin event left failed (say Stripe refused while it was down), the intent succeeded since
+    payment, intent = paid_payment()
+    row = stored_thin_event(
+        "v1.payment_intent.succeeded", related_object_id=intent["id"], status=StripeEvent.Status.FAILED
+    )
+
+    # when
+    record = retries.stripe_event_refetch(stripe_event=row, actor=ADA)
+
+    # then
+    row.refresh_from_db()
+    payment.refresh_from_db()
+    assert record.outcome == OperatorAction.Outcome.DONE, record.detail
+    assert row.status == StripeEvent.Status.PROCESSED
+    assert payment.status == Payment.Status.SUCCEEDED
 
 
 def test_refetch_is_only_for_payment_intent_events():

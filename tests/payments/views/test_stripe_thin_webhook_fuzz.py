@@ -1,0 +1,106 @@
+"""Fuzzing the thin-event webhook: whatever arrives, never a 5xx, and nothing is stored unless it is a
+correctly signed thin event (stripe-python's parser decides what is one; EventPay never answers 500 for it)."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from payments import stripe_gateway
+from payments.models import StripeEvent
+from tests.factories import thin_event_body
+from tests.payments.views.test_stripe_webhook_fuzz import header_text, json_values
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("stripe-thin-webhook")
+SECRET = "whsec_thin_current"
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+FIXTURES = [
+    "v1.payment_intent.succeeded",
+    "v1.payment_intent.payment_failed",
+    "v1.charge.refunded",
+    "v1.billing.meter.error_report_triggered",
+    "v2.core.event_destination.ping",
+]
+
+
+@pytest.fixture(autouse=True)
+def thin_secret(settings):
+    settings.STRIPE_THIN_WEBHOOK_SECRETS = [SECRET]
+
+
+@pytest.fixture
+def client():
+    return Client(enforce_csrf_checks=True)
+
+
+def _post(client, payload: bytes, signature: str | None):
+    extra = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
+    return client.post(URL, data=payload, content_type="application/json", **extra)
+
+
+def _assert_answer(response) -> None:
+    assert response.status_code < 500, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert ("detail" in body) if response.status_code >= 400 else body.get("received") is True
+
+
+@FUZZ
+@given(payload=st.binary(max_size=2048), signature=st.none() | header_text)
+def test_arbitrary_bodies_and_headers_are_refused_and_never_stored(client, payload, signature):
+    before = StripeEvent.objects.count()
+
+    response = _post(client, payload, signature)
+
+    _assert_answer(response)
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == before
+
+
+@FUZZ
+@given(
+    fixture=st.sampled_from(FIXTURES),
+    changes=st.dictionaries(
+        st.sampled_from(["id", "type", "object", "created", "livemode", "context", "reason", "related_object"]),
+        json_values,
+        max_size=3,
+    ),
+    related_object=st.none() | st.dictionaries(st.sampled_from(["id", "type", "url"]), json_values, max_size=3),
+)
+def test_correctly_signed_notifications_of_any_content_are_stored_once_or_refused(
+    client, fixture, changes, related_object
+):
+    # given: Stripe's shape with fields replaced by anything JSON holds (ids made unique: examples share the database)
+    body = {**thin_event_body(fixture), **changes}
+    if related_object is not None:
+        body["related_object"] = related_object
+    if isinstance(body.get("id"), str):
+        body["id"] = f"{body['id']}-{uuid.uuid4().hex}"
+    payload = json.dumps(body)
+    signature = stripe_gateway.sign_payload(payload, SECRET)
+    before = StripeEvent.objects.count()
+
+    # when
+    first = _post(client, payload.encode(), signature)
+    again = _post(client, payload.encode(), signature)
+
+    # then
+    _assert_answer(first)
+    _assert_answer(again)
+    stored = StripeEvent.objects.count() - before
+    if first.status_code == 200:
+        assert again.json()["duplicate"] is True
+        assert stored == 1
+        row = StripeEvent.objects.get(stripe_id=body["id"])
+        assert (row.kind, row.type, row.payload) == (StripeEvent.Kind.THIN, body["type"][:100], payload)
+    else:
+        assert first.status_code == again.status_code == 400
+        assert stored == 0
