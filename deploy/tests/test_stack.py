@@ -369,19 +369,23 @@ def test_compose_stop_with_requests_and_tasks_in_flight_cuts_none_short(stack):
     expected, events = make_backlog(stack, 4)
     in_worker, in_web = events[0], events[1:]
 
-    # given: a task waiting 8 s on its payment's row lock, three webhooks waiting 16 s on their inbox rows
+    # given: a task waiting 8 s on its payment's row lock, three webhooks waiting 15 s on their inbox rows
     payment_lock = stack.psql_in_background(
         f"BEGIN; SELECT id FROM payments_payment WHERE payment_intent_id = '{next(iter(expected))}' FOR UPDATE;"
         " SELECT pg_sleep(8); COMMIT;\n"
     )
     time.sleep(1)
     assert stack.deliver(in_worker).status_code == 200
-    values = ",".join(f"('{e['id']}', '{e['type']}', false, '', '', '{{}}', now(), 'received', 0, '')" for e in in_web)
+    # Rows of their own ids, copied from a stored row (so whatever columns the inbox has), never committed.
+    ids = ",".join(f"'{e['id']}'" for e in in_web)
     inbox_lock = stack.psql_in_background(
-        "BEGIN; INSERT INTO payments_stripeevent (stripe_id, type, livemode, api_version, payment_intent_id,"
-        f" payload, received_at, status, attempts, last_error) VALUES {values}; SELECT pg_sleep(15); ROLLBACK;\n"
+        "BEGIN; INSERT INTO payments_stripeevent SELECT (json_populate_record(NULL::payments_stripeevent,"
+        " (to_jsonb(s) || jsonb_build_object('id', -u.n, 'stripe_id', u.sid))::json)).*"
+        " FROM (SELECT * FROM payments_stripeevent ORDER BY id LIMIT 1) AS s,"
+        f" unnest(ARRAY[{ids}]) WITH ORDINALITY AS u(sid, n); SELECT pg_sleep(15); ROLLBACK;\n"
     )
     time.sleep(1)
+    assert payment_lock.poll() is None and inbox_lock.poll() is None, inbox_lock.stdout.read()
     with ThreadPoolExecutor(len(in_web)) as pool:
         answers = [pool.submit(stack.deliver, event, 60) for event in in_web]
         wait_until(
