@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 NODE_STAMP := frontend/node_modules/.installed-$(shell cat frontend/package-lock.json 2>/dev/null | md5sum | cut -c1-12)
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts -type f 2>/dev/null)
 
-# The tests' own configuration: the machine's PostgreSQL and Redis (a database number of their own);
+# The tests' own configuration: the machine's PostgreSQL and Redis (a database number of their own, for
+# the broker and the cache, whose keys carry their own prefix);
 # localstripe is started by the test session on a free port.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/eventpay} \
-	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/11} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/11} CACHE_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/11} \
 	STRIPE_SECRET_KEY=sk_offline_eventpay \
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true

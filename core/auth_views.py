@@ -25,8 +25,10 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
 
     def validate_username(self, value):
+        # Says no more than that the name cannot be had: the email is never checked against other
+        # accounts, and registration has its own per-client budget (THROTTLE_REGISTER) against enumeration.
         if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("This username is taken.")
+            raise serializers.ValidationError("This username is not available.")
         return value
 
     def validate(self, attrs):
@@ -39,7 +41,10 @@ class CredentialsSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
     def validate(self, attrs):
-        user = authenticate(self.context["request"], username=attrs["username"], password=attrs["password"])
+        # Django's own request, not DRF's wrapper: django-axes marks it when the login is locked out, and
+        # its middleware turns the answer into a 429 (core.limits.lockout_response).
+        request = self.context["request"]._request
+        user = authenticate(request, username=attrs["username"], password=attrs["password"])
         if user is None:
             raise serializers.ValidationError("Invalid username or password.")
         attrs["user"] = user
@@ -61,6 +66,8 @@ class _SessionCreating(_AuthThrottled):
 
 
 class RegisterView(_SessionCreating):
+    throttle_scope = "register"
+
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)

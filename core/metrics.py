@@ -10,17 +10,27 @@ Two kinds of source, registered by the apps that own them (payments/apps.py):
   `PROMETHEUS_MULTIPROC_DIR` (an empty directory per host, cleared at start, before the first
   import of prometheus_client): multiprocess mode then sums every process's counters. Without
   it each scrape sees the serving process's own.
+
+Who may scrape: a caller with `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's `authorization`
+scrape setting), or one whose address (core.limits.client_ip) is in `METRICS_ALLOWED_NETWORKS`. With
+neither configured the endpoint is open in development and answers 404 in production; any other
+caller gets the same 404, so the endpoint does not even say it exists.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from core.limits import client_ip
 
 # Counters and histograms kept by this process (summed across processes in multiprocess mode).
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
@@ -37,7 +47,27 @@ def _multiprocess_mode() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
+def scrape_allowed(request) -> bool:
+    token = settings.METRICS_TOKEN
+    networks = settings.METRICS_ALLOWED_NETWORKS
+    if not token and not networks:
+        return settings.DEBUG
+    if token:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode()):
+            return True
+    if networks:
+        try:
+            address = ipaddress.ip_address(client_ip(request))
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
+    return False
+
+
 def metrics_view(request):
+    if not scrape_allowed(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     if request.method not in ("GET", "HEAD"):
         return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
     registry = CollectorRegistry(auto_describe=False)

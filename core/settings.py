@@ -1,6 +1,9 @@
 """EventPay settings: one module, read from the environment (every variable is listed in .env.example)."""
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -31,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
+    "axes",
     "core",
     "events",
     "payments",
@@ -47,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -72,6 +78,9 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out username or client before a password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -100,6 +109,20 @@ STORAGES = {
     },
 }
 
+# How many proxies of ours stand in front of gunicorn (a TLS proxy, a load balancer): each appends the
+# address it saw to X-Forwarded-For. 0 trusts no forwarded header (gunicorn exposed directly); see
+# core/limits.py and docs/DEPLOYMENT.md. It also decides whether X-Forwarded-Proto is trusted (below).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+# Who may read /api/metrics (core/metrics.py): a bearer token, and/or client networks (CIDR, comma-separated).
+# With neither, it is open in development and answers 404 in production.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+try:
+    METRICS_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False)) for n in METRICS_ALLOWED_NETWORKS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from exc
+
 # The webhook endpoint answers 413 above this; Django refuses larger form bodies too.
 STRIPE_WEBHOOK_MAX_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = STRIPE_WEBHOOK_MAX_BYTES
@@ -115,8 +138,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("THROTTLE_AUTH", default="20/min"),
+        "register": env("THROTTLE_REGISTER", default="10/hour"),
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
+        "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
     },
+    # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -155,9 +182,14 @@ if STRIPE_OFFLINE:
     STRIPE_API_BASE = STRIPE_API_BASE or "http://127.0.0.1:8420"
     STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_offline_eventpay"
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Each call to Stripe gives up after these (the SDK retries twice): a slow Stripe must not hold web threads.
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
+STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
 
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
 EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lower()
+# Unpaid checkouts (open payments, each a PaymentIntent at Stripe) one organiser may have at once.
+CHECKOUT_OPEN_PAYMENTS_LIMIT = env.int("CHECKOUT_OPEN_PAYMENTS_LIMIT", default=10)
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)
@@ -165,9 +197,45 @@ STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", d
 STRIPE_EVENT_BACKLOG_ALERT_SECONDS = env.int("STRIPE_EVENT_BACKLOG_ALERT_SECONDS", default=300)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=600)
 PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default=24 * 3600)
+# At most this many payments asked about per run of reconcile / cancel (every 5 min / hourly) and of the
+# hourly re-check of succeeded payments' charges (refunds, disputes): Stripe's rate limits are shared.
+PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
+PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
 
 # Celery: Redis broker, results in the database (django-celery-results).
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+
+def _next_redis_database(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 1}"))
+
+
+# The cache every process shares: login lockouts and throttle counters hold across gunicorn processes
+# and hosts. Redis, on the database after the broker's unless CACHE_URL names one (its keys carry a
+# prefix of their own, so sharing the broker's database is safe too; the tests do).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL", default=_next_redis_database(CELERY_BROKER_URL)),
+        "KEY_PREFIX": "eventpay-cache",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+# Login lockout (django-axes, counters in the cache above): after LOGIN_FAILURE_LIMIT failed logins a
+# username is locked for LOGIN_LOCKOUT_MINUTES whatever client tries it, and so is a client whatever
+# usernames it tries; the API and /admin/login/ alike. Failures during a lockout extend it.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_CLIENT_IP_CALLABLE = "core.limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.limits.lockout_response"
+# The cache handler keeps no database log: nothing for axes's admin pages to show.
+AXES_ENABLE_ADMIN = False
+# No start-up banner in every process's log; failure lines name only what a lockout is keyed on (masked).
+AXES_VERBOSE = False
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
@@ -239,10 +307,12 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # Only behind a proxy that sets X-Forwarded-Proto itself and drops any sent by the client.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # X-Forwarded-Proto is trusted only behind a proxy of ours (NUM_PROXIES > 0), which must set it itself
+    # and drop any sent by the client; exposed directly, gunicorn would believe whatever a client sends.
+    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # Probes and Prometheus scrape over plain HTTP inside the network; restrict /api/metrics at the proxy.
+    # Probes and Prometheus scrape over plain HTTP inside the network (/api/metrics asks for its own token).
     SECURE_REDIRECT_EXEMPT = [r"^api/health/$", r"^api/ready/$", r"^api/metrics$"]

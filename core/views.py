@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 # Each dependency gets this long to answer (libpq rounds a connect timeout below 2 s up to 2 s).
 READY_TIMEOUT_SECONDS = 2
+# The endpoint is anonymous: each process checks at most this often, whatever the number of callers.
+READY_ANSWER_SECONDS = 1.0
 
 
 def probe(view):
@@ -90,13 +92,42 @@ def _run_checks(checks: dict, timeout: float) -> dict[str, str]:
     return dict(results)
 
 
-@probe
-def ready(request):
+class _LatestAnswer:
+    """This process's last readiness answer, reused for READY_ANSWER_SECONDS. Callers arriving while a
+    check runs wait for it instead of starting their own: a flood of anonymous calls opens one set of
+    connections and threads per process per second, not one per call."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._results: dict[str, str] | None = None
+        self._at = 0.0
+
+    def results(self, check) -> dict[str, str]:
+        with self._lock:
+            if self._results is None or time.monotonic() - self._at >= READY_ANSWER_SECONDS:
+                self._results = check()
+                self._at = time.monotonic()
+            return self._results
+
+    def forget(self) -> None:
+        with self._lock:
+            self._results = None
+
+
+latest_ready_answer = _LatestAnswer()
+
+
+def _check_dependencies() -> dict[str, str]:
     checks = {
         "database": (_database_ready, connections[DEFAULT_DB_ALIAS].settings_dict),
         "broker": (_broker_ready, settings.CELERY_BROKER_URL),
     }
-    results = _run_checks(checks, timeout=READY_TIMEOUT_SECONDS + 1)
+    return _run_checks(checks, timeout=READY_TIMEOUT_SECONDS + 1)
+
+
+@probe
+def ready(request):
+    results = latest_ready_answer.results(_check_dependencies)
     down = [f"{name}: {result}" for name, result in results.items() if result != "ok"]
     if down:
         logger.warning("not ready: %s", ", ".join(down))

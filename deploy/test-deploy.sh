@@ -45,11 +45,15 @@ deploy/base-images.sh
 # image build as a secret, for pip and npm inside it.
 ca_bundle=${BUILD_CA_BUNDLE:-${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}}
 [ -n "$ca_bundle" ] || ca_bundle=/etc/ssl/certs/ca-certificates.crt
-# Operator settings for the test stack: a checkout throttle above the burst's size, and the sweeper
-# re-sending an unprocessed event after 20 s instead of 120 s (beat runs it every minute).
+# Operator settings for the test stack: rate limits and the open-checkout limit above what one organiser
+# does in the burst (40 events paid at once), and the sweeper re-sending an unprocessed event after 20 s
+# instead of 120 s (beat runs it every minute).
 cat >var/deploy/stack.env <<'EOF'
 THROTTLE_CHECKOUT=1000/min
 THROTTLE_AUTH=1000/min
+THROTTLE_REGISTER=1000/hour
+THROTTLE_EVENT_CREATE=1000/hour
+CHECKOUT_OPEN_PAYMENTS_LIMIT=100
 STRIPE_EVENT_SWEEP_AFTER_SECONDS=20
 EOF
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-eventpay-deploy-check}

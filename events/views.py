@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.pagination import Cursor, Pages
@@ -17,6 +18,12 @@ class EventListCreateView(generics.ListAPIView):
 
     serializer_class = EventSerializer
     pagination_class = Pages
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "event_create"
+
+    def get_throttles(self):
+        # Creation has a budget per organiser (each event can open a checkout); reading does not.
+        return super().get_throttles() if self.request.method == "POST" else []
 
     def get_queryset(self):
         return event_list_for_owner(owner=self.request.user)

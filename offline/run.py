@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import environ
@@ -39,6 +40,20 @@ def fail(message: str) -> None:
 def require_free(port: int, what: str) -> None:
     if not port_is_free(port):
         fail(f"port {port} ({what}) is already in use; stop what holds it or set another port.")
+
+
+def offline_mode(env: Mapping[str, str]) -> bool:
+    """Offline (localstripe and the demo login) with no Stripe key or the stand-in's own; never with a
+    test or live key (`sk_test_…`, `sk_live_…`): those talk to Stripe, and get no demo superuser."""
+    return env.get("STRIPE_SECRET_KEY", "") in ("", SECRET_KEY)
+
+
+def setup_commands(python: str, env: Mapping[str, str]) -> list[list[str]]:
+    """What runs before the processes start: migrations, and in offline mode only, the demo login."""
+    commands = [[python, "manage.py", "migrate", "--no-input"]]
+    if offline_mode(env):
+        commands.append([python, "-m", "offline.demo", DEMO_USERNAME, DEMO_PASSWORD])
+    return commands
 
 
 def _webhook_secret() -> str:
@@ -86,7 +101,7 @@ def main() -> int:
         env["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
         notes.append(f"Redis:  embedded server on 127.0.0.1:{EMBEDDED_REDIS_PORT} (set REDIS_URL to use yours)")
 
-    offline = not env.get("STRIPE_SECRET_KEY")
+    offline = offline_mode(env)
     if offline:
         require_free(LOCALSTRIPE_PORT, "localstripe")
         env.setdefault("STRIPE_WEBHOOK_SECRET", _webhook_secret())
@@ -105,11 +120,8 @@ def main() -> int:
         notes.append("Stripe: keys set but no STRIPE_WEBHOOK_SECRET: webhooks will be refused (see README)")
 
     try:
-        subprocess.run([python, "manage.py", "migrate", "--no-input"], env=env, cwd=BASE_DIR, check=True)
-        if offline:
-            subprocess.run(
-                [python, "-m", "offline.demo", DEMO_USERNAME, DEMO_PASSWORD], env=env, cwd=BASE_DIR, check=True
-            )
+        for command in setup_commands(python, env):
+            subprocess.run(command, env=env, cwd=BASE_DIR, check=True)
     except subprocess.CalledProcessError as exc:
         fail(str(exc))
 

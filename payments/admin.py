@@ -24,9 +24,22 @@ from core.admin import ReadOnlyAdminMixin
 from core.exceptions import ApplicationError
 from payments import queue
 from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services import reconciliation, retries
+from payments.services import reconciliation, retries, review
 from payments.services.audit import Actor
 from payments.stripe_gateway import API_VERSION
+
+# Shown to every staff user: a client secret lets its holder pay (or read) the PaymentIntent, and billing
+# details are the payer's personal data. The stored payload stays exactly as Stripe signed it.
+REDACTED_PAYLOAD_KEYS = frozenset({"client_secret", "billing_details", "shipping", "receipt_email"})
+
+
+def redacted(value):
+    """A JSON value with the values of REDACTED_PAYLOAD_KEYS replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k in REDACTED_PAYLOAD_KEYS else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
 
 
 def age_filter(field_name: str, title: str = "age"):
@@ -191,12 +204,12 @@ class StripeEventAdmin(admin.ModelAdmin):
     def last_action(self, obj: StripeEvent) -> str:
         return _action_summary(next(iter(obj.operator_actions.all()), None))
 
-    @admin.display(description="payload")
+    @admin.display(description="payload (client secrets and billing details redacted)")
     def payload_pretty(self, obj: StripeEvent):
         try:
-            text = json.dumps(json.loads(obj.payload), indent=2, sort_keys=True)
+            text = json.dumps(redacted(json.loads(obj.payload)), indent=2, sort_keys=True)
         except ValueError:
-            text = obj.payload
+            text = "The stored payload is not JSON; it is not shown."
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text)
 
     @admin.action(description="Retry processing", permissions=["change"])
@@ -245,6 +258,10 @@ class StripeEventAdmin(admin.ModelAdmin):
         _summarise(self, request, records, "Mark ignored")
 
 
+class PaymentActionForm(helpers.ActionForm):
+    reason = forms.CharField(required=False, max_length=500, label="Reason (to reopen or accept)")
+
+
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = (
@@ -255,7 +272,8 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ("payment_intent_id", "user__username", "event__title")
     search_help_text = "A PaymentIntent id (pi_…), a user name or an event title."
     list_select_related = ("event", "user")
-    actions = ("reconcile_now",)
+    action_form = PaymentActionForm
+    actions = ("reconcile_now", "reopen_checkout", "accept_reviewed")
     fields = (
         "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "last_error", "created_at",
         "updated_at", "inbox_link",
@@ -301,6 +319,25 @@ class PaymentAdmin(admin.ModelAdmin):
         actor = Actor.from_user(request.user)
         records = [reconciliation.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
         _summarise(self, request, records, "Reconcile with Stripe")
+
+    @admin.action(description="Refund or cancel at Stripe and reopen checkout (give a reason)", permissions=["change"])
+    def reopen_checkout(self, request, queryset):
+        self._resolve(request, queryset, review.payment_reopen_checkout, "Reopen checkout")
+
+    @admin.action(description="Accept after review: paid, event live (give a reason)", permissions=["change"])
+    def accept_reviewed(self, request, queryset):
+        self._resolve(request, queryset, review.payment_accept_reviewed, "Accept after review")
+
+    def _resolve(self, request, queryset, resolve, verb: str) -> None:
+        # For a payment fulfilment would not activate (amount, currency or metadata mismatch).
+        actor = Actor.from_user(request.user)
+        reason = request.POST.get("reason", "")
+        try:
+            records = [resolve(payment=payment, actor=actor, reason=reason) for payment in queryset]
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        _summarise(self, request, records, verb)
 
 
 @admin.register(OperatorAction)

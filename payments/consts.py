@@ -8,6 +8,7 @@ class StripeEventType:
     PAYMENT_INTENT_PROCESSING = "payment_intent.processing"
     PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
     CHARGE_REFUNDED = "charge.refunded"
+    CHARGE_DISPUTE_CLOSED = "charge.dispute.closed"
 
     # An event destination's thin events name the same changes with this prefix (`v1.charge.refunded`);
     # they carry the related object's id, not the object.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import Min, QuerySet
+from django.db.models import DateTimeField, ExpressionWrapper, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from payments.models import Payment, StripeEvent
@@ -59,12 +59,23 @@ def stripe_events_for_retry(
 
 
 def payments_for_reconcile(*, older_than: timedelta) -> QuerySet[Payment]:
-    """Pending payments with a PaymentIntent, unchanged for `older_than`, oldest first: what beat's
-    reconciliation and `manage.py reconcile_payments` ask Stripe about."""
-    cutoff = timezone.now() - older_than
-    return Payment.objects.filter(
-        status=Payment.Status.PENDING, updated_at__lt=cutoff, payment_intent_id__isnull=False
-    ).order_by("updated_at", "id")
+    """Pending payments with a PaymentIntent, unchanged for `older_than`: what beat's reconciliation and
+    `manage.py reconcile_payments` ask Stripe about, least recently asked first.
+
+    A payment Stripe has nothing new about is asked ever less often: again only once it has waited,
+    since it was last asked, as long as it had existed then (10 minutes, 20, 40, …), so an abandoned
+    checkout costs a handful of calls in its day, not one every run."""
+    now = timezone.now()
+    cutoff = now - older_than
+    next_ask = ExpressionWrapper(
+        F("reconciled_at") + (F("reconciled_at") - F("created_at")), output_field=DateTimeField()
+    )
+    return (
+        Payment.objects.filter(status=Payment.Status.PENDING, updated_at__lt=cutoff, payment_intent_id__isnull=False)
+        .alias(next_ask=next_ask)
+        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=cutoff, next_ask__lte=now))
+        .order_by(F("reconciled_at").asc(nulls_first=True), "updated_at", "id")
+    )
 
 
 def payments_abandoned(*, older_than: timedelta) -> QuerySet[Payment]:
@@ -73,3 +84,28 @@ def payments_abandoned(*, older_than: timedelta) -> QuerySet[Payment]:
     return Payment.objects.filter(
         status__in=Payment.OPEN_STATUSES, updated_at__lt=cutoff, payment_intent_id__isnull=False
     ).order_by("updated_at", "id")
+
+
+def payments_abandoned_without_intent(*, older_than: timedelta) -> QuerySet[Payment]:
+    """Pending payments whose PaymentIntent was never recorded (Stripe failed, nobody came back), untouched
+    and unleased for `older_than`."""
+    cutoff = timezone.now() - older_than
+    return Payment.objects.filter(
+        Q(intent_requested_at__isnull=True) | Q(intent_requested_at__lt=cutoff),
+        status=Payment.Status.PENDING,
+        payment_intent_id__isnull=True,
+        updated_at__lt=cutoff,
+    ).order_by("updated_at", "id")
+
+
+def payments_for_charge_recheck(*, within: timedelta, every: timedelta) -> QuerySet[Payment]:
+    """Succeeded payments of the last `within` not re-checked for `every`, least recently checked first: a
+    refund or a lost dispute whose webhook never reached us is found by asking about their charges."""
+    now = timezone.now()
+    return (
+        Payment.objects.filter(
+            status=Payment.Status.SUCCEEDED, created_at__gte=now - within, payment_intent_id__isnull=False
+        )
+        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=now - every))
+        .order_by(F("reconciled_at").asc(nulls_first=True), "id")
+    )

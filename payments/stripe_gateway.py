@@ -10,7 +10,10 @@ idempotency keys (our database guard in checkout covers that).
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +34,10 @@ class StripeGatewayError(Exception):
 
 class TransientStripeError(StripeGatewayError):
     """Stripe could not be reached or was briefly unavailable; retrying later may succeed."""
+
+
+class StripeRateLimited(TransientStripeError):
+    """Stripe answered 429: background work stops its run and leaves the rest for later."""
 
 
 class InvalidWebhook(Exception):
@@ -106,26 +113,40 @@ def is_offline() -> bool:
 
 
 @functools.cache
-def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+def _client(api_key: str, api_base: str, timeouts: tuple[float, float]) -> stripe.StripeClient:
     base_addresses = {"api": api_base} if api_base else None
     return stripe.StripeClient(
         api_key,
         stripe_version=API_VERSION,
         base_addresses=base_addresses,
         max_network_retries=MAX_NETWORK_RETRIES,
+        # (connect, read) seconds: the SDK's default waits 80 s for an answer, holding a web thread.
+        http_client=stripe.RequestsClient(timeout=timeouts),
     )
+
+
+def _timeouts() -> tuple[float, float]:
+    return (settings.STRIPE_CONNECT_TIMEOUT_SECONDS, settings.STRIPE_READ_TIMEOUT_SECONDS)
 
 
 def client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise StripeGatewayError("STRIPE_SECRET_KEY is not configured.")
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, _timeouts())
+
+
+def longest_call_seconds() -> float:
+    """How long one call may take at most, its retries included (checkout's lease outlasts it)."""
+    attempt = settings.STRIPE_CONNECT_TIMEOUT_SECONDS + settings.STRIPE_READ_TIMEOUT_SECONDS
+    return attempt * (1 + MAX_NETWORK_RETRIES) + 2 * MAX_NETWORK_RETRIES
 
 
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+    except stripe.RateLimitError as exc:
+        raise StripeRateLimited(str(exc.user_message or exc)) from exc
+    except stripe.APIConnectionError as exc:
         raise TransientStripeError(str(exc.user_message or exc)) from exc
     except stripe.APIError as exc:
         raise TransientStripeError(str(exc.user_message or exc)) from exc
@@ -168,6 +189,43 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
     return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
 
 
+@dataclass(frozen=True)
+class ChargeState:
+    """What became of a succeeded PaymentIntent's charge: refunded (in full), or disputed and how."""
+
+    refunded: bool
+    dispute_status: str = ""
+
+    @classmethod
+    def from_charge(cls, charge: dict[str, Any] | None) -> ChargeState:
+        charge = charge if isinstance(charge, dict) else {}
+        amount, refunded = _as_int(charge.get("amount")), _as_int(charge.get("amount_refunded"))
+        dispute = charge.get("dispute")
+        return cls(
+            refunded=bool(charge.get("refunded")) or bool(amount and refunded >= amount),
+            dispute_status=str(dispute.get("status") or "") if isinstance(dispute, dict) else "",
+        )
+
+
+def retrieve_charge_state(payment_intent_id: str) -> ChargeState:
+    """The refund and dispute state of a PaymentIntent's latest charge (reconciliation's re-check)."""
+    # The stand-in always returns the charge whole and has no disputes; Stripe expands on request.
+    params = {} if is_offline() else {"expand": ["latest_charge.dispute"]}
+    obj = _call(client().v1.payment_intents.retrieve, payment_intent_id, params)
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return ChargeState.from_charge(data.get("latest_charge"))
+
+
+def refund_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> None:
+    """Refunds a PaymentIntent in full (an operator closing a payment that cannot be accepted)."""
+    _call(client().v1.refunds.create, {"payment_intent": payment_intent_id}, {"idempotency_key": idempotency_key})
+
+
+def livemode() -> bool:
+    """Whether the configured key is a live one: events of the other mode are not ours to act on."""
+    return settings.STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+
+
 def retrieve_object(*, object_type: str, object_id: str) -> dict[str, Any]:
     """A thin event's related PaymentIntent or Charge as it is now, shaped as a snapshot event's `data.object`.
 
@@ -197,8 +255,11 @@ def list_events(*, created_after: int, types: list[str] | None = None, limit: in
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, Any]:
     """Checks `Stripe-Signature` against every configured secret and returns the event as a dict.
 
-    `stripe.Webhook.construct_event` would also build `stripe.Event` objects (~25x the cost
-    of verifying); the webhook only needs the verified JSON.
+    The header is parsed once: exactly one timestamp `t=`, and the tolerance and the signatures are
+    checked on that same timestamp (a second `t=` could otherwise pass the tolerance check with a
+    fresh time while an old signature is checked against an old one: a replay). The HMAC is Stripe's
+    scheme (`v1` = HMAC-SHA256 of `"{t}.{body}"`), compared in constant time. `construct_event` would
+    also build `stripe.Event` objects (~25x the cost of verifying); the webhook only needs the JSON.
     """
     secrets = settings.STRIPE_WEBHOOK_SECRETS
     if not secrets:
@@ -209,17 +270,13 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
         body = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidWebhook("Body is not UTF-8.") from exc
-    timestamp = _signature_timestamp(signature_header)
+    timestamp, signatures = _parse_signature_header(signature_header)
     tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
     if abs(time.time() - timestamp) > tolerance:
         raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
-    for secret in secrets:
-        try:
-            stripe.WebhookSignature.verify_header(body, signature_header, secret)
-            break
-        except stripe.SignatureVerificationError:
-            continue
-    else:
+    signed = f"{timestamp}.{body}".encode()
+    expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in secrets]
+    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
         raise InvalidWebhook("No signature matches the payload.")
     try:
         event = json.loads(body)
@@ -238,12 +295,36 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
     return event
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def _parse_signature_header(header: str) -> tuple[int, list[str]]:
+    """The one timestamp and the `v1` signatures of a `Stripe-Signature` header (`t=…,v1=…,v1=…`)."""
+    timestamps: list[str] = []
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            timestamps.append(value.strip())
+        elif key == "v1":
+            signatures.append(value.strip())
+    if len(timestamps) != 1:
+        raise InvalidWebhook("Stripe-Signature must carry exactly one timestamp.")
+    if not _TIMESTAMP.fullmatch(timestamps[0]):
+        raise InvalidWebhook("Unable to read the timestamp of Stripe-Signature.")
+    if not signatures:
+        raise InvalidWebhook("No signature matches the payload: Stripe-Signature has no v1 signature.")
+    return int(timestamps[0]), signatures
+
+
 def verify_event_notification(payload: bytes, signature_header: str | None) -> EventNotification:
     """Checks an event destination's `Stripe-Signature` against every thin-event secret (±tolerance, as
     `verify_webhook`) with stripe-python's `parse_event_notification`, and returns what the row keeps.
 
-    A type the SDK does not know parses too (as `UnknownEventNotification`): it is stored, then ignored.
-    Parsing calls nothing at Stripe, so it works whatever the secret key.
+    The header must carry exactly one timestamp (as for `verify_webhook`), which the SDK's tolerance
+    and signature checks then both read. A type the SDK does not know parses too (as
+    `UnknownEventNotification`): it is stored, then ignored. Parsing calls nothing at Stripe, so it
+    works whatever the secret key.
     """
     secrets = settings.STRIPE_THIN_WEBHOOK_SECRETS
     if not secrets:
@@ -254,11 +335,11 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
         body = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidWebhook("Body is not UTF-8.") from exc
-    timestamp = _signature_timestamp(signature_header)
+    timestamp, _ = _parse_signature_header(signature_header)
     tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
     if abs(time.time() - timestamp) > tolerance:
         raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
-    parser = _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    parser = _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, _timeouts())
     for secret in secrets:
         try:
             notification = parser.parse_event_notification(body, signature_header, secret, tolerance)
@@ -282,17 +363,6 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
         related_object_type=related_type,
         related_object_id=related_id,
     )
-
-
-def _signature_timestamp(header: str) -> int:
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            try:
-                return int(value)
-            except ValueError:
-                break
-    raise InvalidWebhook("Unable to read the timestamp of Stripe-Signature.")
 
 
 def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:

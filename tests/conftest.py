@@ -68,10 +68,17 @@ def auth_client(user):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    from django.core.cache import cache
-
-    cache.clear()
+def _fresh_limits():
+    """Each test starts with no throttle count and no login lockout: the shared cache's keys are deleted
+    (only those: the cache shares the test Redis database with the broker, so no FLUSHDB)."""
+    cache = settings.CACHES["default"]
+    client = redis.Redis.from_url(cache["LOCATION"])
+    try:
+        keys = list(client.scan_iter(f"{cache['KEY_PREFIX']}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -30,6 +30,11 @@ app.conf.beat_schedule = {
         "task": "worker.tasks.cancel_abandoned_payments",
         "schedule": crontab(minute=17),
     },
+    # Refunds and lost disputes whose webhook never came: a few succeeded payments' charges per run.
+    "recheck-succeeded-payments": {
+        "task": "worker.tasks.recheck_succeeded_payments",
+        "schedule": crontab(minute=29),
+    },
     "catch-up-stripe-events": {
         "task": "worker.tasks.catch_up_stripe_events",
         "schedule": crontab(minute=41),

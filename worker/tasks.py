@@ -59,23 +59,28 @@ def requeue_stale_stripe_events() -> dict[str, int]:
 
 
 @app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
-def reconcile_pending_payments() -> dict[str, int]:
+def reconcile_pending_payments() -> dict[str, object]:
     return reconciliation.payments_reconcile_stale(
         older_than=timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS)
     )
 
 
 @app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
-def cancel_abandoned_payments() -> dict[str, int]:
+def cancel_abandoned_payments() -> dict[str, object]:
     return reconciliation.payments_cancel_abandoned(
         older_than=timedelta(seconds=settings.PAYMENT_ABANDON_AFTER_SECONDS)
     )
 
 
+@app.task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3)
+def recheck_succeeded_payments() -> dict[str, object]:
+    return reconciliation.payments_recheck_charges()
+
+
 @app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
 def catch_up_stripe_events() -> dict[str, object]:
     since = timezone.now() - catch_up.CATCH_UP_WINDOW
-    result = catch_up.stripe_events_catch_up(since=since, actor=Actor.process("beat"))
+    result = catch_up.stripe_events_catch_up(since=since, actor=Actor.job("beat: catch up Stripe events"))
     return {"listed": result.listed, "stored": result.stored, "errors": result.errors}
 
 

@@ -3,7 +3,8 @@ from django.db import models
 
 
 class OperatorAction(models.Model):
-    """The audit trail: one row per operator action on an inbox row or a payment, with its outcome."""
+    """The audit trail: one row per operator action on an inbox row or a payment, with its outcome, and
+    one per change beat's jobs make to a payment on their own (`automatic`)."""
 
     class Action(models.TextChoices):
         RETRY = "retry", "Retry processing"
@@ -11,6 +12,9 @@ class OperatorAction(models.Model):
         IGNORE = "ignore", "Mark ignored"
         RECONCILE = "reconcile", "Reconcile with Stripe"
         CATCH_UP = "catch_up", "Catch up missed Stripe event"
+        CANCEL = "cancel", "Cancel abandoned payment"
+        REOPEN = "reopen", "Close at Stripe and reopen checkout"
+        ACCEPT = "accept", "Accept after review"
 
     class Outcome(models.TextChoices):
         DONE = "done"
@@ -22,6 +26,8 @@ class OperatorAction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor = models.CharField(max_length=150)
+    # A scheduled job acted on its own, not a person (then `actor` names the job).
+    automatic = models.BooleanField(default=False)
     action = models.CharField(max_length=16, choices=Action.choices)
     stripe_event = models.ForeignKey(
         "payments.StripeEvent", null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"

@@ -17,8 +17,16 @@ class Payment(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="payments")
-    # Null only inside checkout's transaction, between the row's insert and Stripe's answer.
+    # Null between the row's commit and Stripe's answer (checkout calls Stripe outside any transaction).
     payment_intent_id = models.CharField(max_length=255, unique=True, null=True)
+    # Random, sent with the PaymentIntent's create: a retried create (a lease taken over) gets Stripe's
+    # first answer back. Null only for payments made before it existed.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    # The lease of the checkout creating this payment's PaymentIntent: set while one is at Stripe, so
+    # concurrent checkouts wait for it; expired or cleared, the next checkout takes the creation over.
+    intent_requested_at = models.DateTimeField(null=True, blank=True)
+    # When reconciliation last asked Stripe about this payment: its work goes oldest first.
+    reconciled_at = models.DateTimeField(null=True, blank=True)
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

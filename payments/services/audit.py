@@ -15,22 +15,34 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acted: a staff user in the admin, or a command or beat run on the servers."""
+    """Who acted: a staff user in the admin, a person running a command, or a scheduled job on its own."""
 
     name: str
     user: Any = None
+    automatic: bool = False
 
     @classmethod
     def from_user(cls, user) -> Actor:
         return cls(name=user.get_username(), user=user)
 
     @classmethod
+    def person(cls, name: str, *, via: str) -> Actor:
+        """Someone running a command, named by its `--actor`."""
+        return cls(name=f"{name} ({via})"[:150])
+
+    @classmethod
     def process(cls, name: str) -> Actor:
+        """A command run from a terminal without `--actor`: the account it runs under."""
         try:
             account = getpass.getuser()
         except Exception:  # no login name in some containers
             account = "unknown"
         return cls(name=f"{name} ({account})"[:150])
+
+    @classmethod
+    def job(cls, name: str) -> Actor:
+        """A scheduled job (beat) acting on its own."""
+        return cls(name=name[:150], automatic=True)
 
 
 def operator_action_record(
@@ -46,6 +58,7 @@ def operator_action_record(
     record = OperatorAction.objects.create(
         operator=actor.user,
         actor=actor.name,
+        automatic=actor.automatic,
         action=action,
         stripe_event=stripe_event,
         payment=payment,

@@ -29,7 +29,7 @@ from payments.consts import IntentStatus, StripeEventType, StripeObjectType
 from payments.models import Payment, StripeEvent
 from payments.services import inbox
 from payments.services.inbox import Outcome
-from payments.stripe_gateway import StripeIntent, payment_intent_id_of
+from payments.stripe_gateway import StripeIntent, livemode, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +94,19 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
     return outcome.status
 
 
+def _mode(live: bool) -> str:
+    return "live-mode" if live else "test-mode"
+
+
 def _handler(row: StripeEvent) -> Callable[[dict[str, Any]], Outcome] | None:
     return (THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS).get(row.type)
 
 
 def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome | None:
     """A thin event's related object as Stripe has it now, or the outcome when there is none to apply;
-    None for a type EventPay does not act on. Called outside any transaction: it waits on Stripe."""
-    if _handler(row) is None:
+    None for a type EventPay does not act on (or of the other Stripe mode). Called outside any
+    transaction: it waits on Stripe."""
+    if _handler(row) is None or row.livemode != livemode():
         return None
     object_type, object_id = row.related_object_type, row.related_object_id
     if (
@@ -119,6 +124,9 @@ def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome | None:
 
 def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcome:
     """The outcome of a locked, open row: its handler applied to its object (the payload's, or the fetched one)."""
+    if row.livemode != livemode():
+        # A test-mode event on a live endpoint (or the reverse): signed, stored, but not ours to apply.
+        return Outcome.ignored(f"A {_mode(row.livemode)} event; EventPay runs with a {_mode(livemode())} key.")
     handler = _handler(row)
     if handler is None:
         if row.type == StripeEventType.EVENT_DESTINATION_PING:
@@ -227,12 +235,26 @@ def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
     return payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
 
 
+def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
+    """A lost dispute took the money back, as a refund does: the payment becomes `refunded` (the
+    contract's states are kept; the inbox row's outcome says why) and the event stops being live."""
+    payment_intent_id = payment_intent_id_of(dispute)
+    if not payment_intent_id:
+        return Outcome.ignored("Dispute has no PaymentIntent.")
+    status = dispute.get("status") or ""
+    if status != "lost":
+        return Outcome.processed(f"Dispute {dispute.get('id')} closed as {status}; payment unchanged.")
+    outcome = payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
+    return Outcome(outcome.status, f"Dispute {dispute.get('id')} lost. {outcome.reason}")
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
     StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
     StripeEventType.PAYMENT_INTENT_PROCESSING: _intent_handler(Status.PENDING),
     StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
     StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
+    StripeEventType.CHARGE_DISPUTE_CLOSED: handle_charge_dispute_closed,
 }
 
 # Each snapshot type's thin twin (`v1.charge.refunded`), applied by the same handler to the fetched object.

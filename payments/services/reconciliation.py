@@ -1,12 +1,21 @@
 """Reconciliation: ask Stripe for the truth about payments whose webhook has not (yet) told us, and
-apply it through fulfilment's own rules."""
+apply it through fulfilment's own rules.
+
+Beat's jobs are bounded so they cannot hammer Stripe: each run takes at most a batch, least recently
+asked first (`Payment.reconciled_at`), an unchanged payment is asked ever less often, and a 429 from
+Stripe stops the run and pauses every job for STRIPE_BACKOFF (a mark in the shared cache). Each
+change a job makes to a payment is a row in the audit trail, marked automatic.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from core.logging import log_context
 from payments import selectors, stripe_gateway
@@ -18,9 +27,27 @@ from payments.services.inbox import Outcome
 
 logger = logging.getLogger(__name__)
 
+# After a 429 no job asks Stripe for this long (the next runs start with nothing to do).
+STRIPE_BACKOFF = timedelta(minutes=10)
+_BACKOFF_KEY = "stripe-rate-limited"
+# Succeeded payments are re-checked (refunds, disputes) once a day, for as long as a dispute can come.
+CHARGE_RECHECK_EVERY = timedelta(days=1)
+CHARGE_RECHECK_WITHIN = timedelta(days=120)
+
+
+def stripe_backing_off() -> bool:
+    return cache.get(_BACKOFF_KEY) is not None
+
+
+def _back_off(job: str) -> None:
+    cache.set(_BACKOFF_KEY, timezone.now().isoformat(), timeout=int(STRIPE_BACKOFF.total_seconds()))
+    logger.warning("%s: Stripe answered 429; background jobs pause for %s", job, STRIPE_BACKOFF)
+
 
 def payment_reconcile(*, payment: Payment) -> Outcome:
     """Retrieves the payment's PaymentIntent and applies its state through fulfilment's own code."""
+    # Stamped before asking: a payment Stripe fails on goes to the back of the queue too.
+    Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
     intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
     with transaction.atomic():
         outcome = payment_apply_intent(
@@ -30,33 +57,83 @@ def payment_reconcile(*, payment: Payment) -> Outcome:
     return outcome
 
 
-def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, int]:
+def _record_change(*, actor: Actor, action: str, payment: Payment, before: str, detail: str) -> bool:
+    """An automatic audit row when the job changed the payment's state; False when nothing changed."""
+    payment.refresh_from_db(fields=["status"])
+    if payment.status == before:
+        return False
+    operator_action_record(
+        actor=actor,
+        action=action,
+        payment=payment,
+        outcome=OperatorAction.Outcome.DONE,
+        detail=f"{before} → {payment.status}: {detail}",
+    )
+    return True
+
+
+def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, object]:
     """Reconciles payments still pending `older_than` after their last change (beat, every few minutes)."""
-    counts = {"reconciled": 0, "errors": 0}
-    for payment in selectors.payments_for_reconcile(older_than=older_than):
+    actor = Actor.job("beat: reconcile pending payments")
+    counts: dict[str, object] = {"reconciled": 0, "changed": 0, "errors": 0, "rate_limited": stripe_backing_off()}
+    if counts["rate_limited"]:
+        return counts
+    for payment in selectors.payments_for_reconcile(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]:
+        before = payment.status
         try:
-            payment_reconcile(payment=payment)
-            counts["reconciled"] += 1
+            outcome = payment_reconcile(payment=payment)
+        except stripe_gateway.StripeRateLimited:
+            _back_off("reconcile")
+            counts["rate_limited"] = True
+            break
         except stripe_gateway.StripeGatewayError:
             counts["errors"] += 1
             logger.warning("could not reconcile payment %s", payment.pk, exc_info=True)
+            continue
+        counts["reconciled"] += 1
+        if _record_change(
+            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before, detail=outcome.reason
+        ):
+            counts["changed"] += 1
     return counts
 
 
-def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, int]:
+def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     """Cancels the PaymentIntents of open payments untouched for `older_than` (beat, hourly).
 
     Stripe is asked first: an intent that succeeded after all, or is being paid, is fulfilled instead.
-    """
-    counts = {"canceled": 0, "reconciled": 0, "errors": 0}
-    for payment in selectors.payments_abandoned(older_than=older_than):
+    A payment whose intent was never recorded is closed here without asking Stripe."""
+    actor = Actor.job("beat: cancel abandoned payments")
+    counts: dict[str, object] = {"canceled": 0, "reconciled": 0, "errors": 0, "rate_limited": False}
+    for payment in selectors.payments_abandoned_without_intent(older_than=older_than):
+        if Payment.objects.filter(pk=payment.pk, payment_intent_id__isnull=True).update(
+            status=Payment.Status.CANCELED, intent_requested_at=None, updated_at=timezone.now()
+        ):
+            counts["canceled"] += 1
+            _record_change(
+                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=payment.status,
+                detail="its PaymentIntent was never recorded.",
+            )  # fmt: skip
+    if stripe_backing_off():
+        counts["rate_limited"] = True
+        return counts
+    for payment in selectors.payments_abandoned(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]:
+        before = payment.status
         try:
             intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
             if intent.status in IntentStatus.IN_FLIGHT or intent.status == IntentStatus.CANCELED:
-                payment_reconcile(payment=payment)
+                outcome = payment_reconcile(payment=payment)
                 counts["reconciled"] += 1
+                _record_change(
+                    actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before,
+                    detail=outcome.reason,
+                )  # fmt: skip
                 continue
             intent = stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+        except stripe_gateway.StripeRateLimited:
+            _back_off("cancel abandoned")
+            counts["rate_limited"] = True
+            break
         except stripe_gateway.StripeGatewayError:
             counts["errors"] += 1
             logger.warning("could not cancel abandoned payment %s", payment.pk, exc_info=True)
@@ -65,6 +142,45 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, int]:
             outcome = payment_apply_intent(payment_intent_id=intent.id, target=Payment.Status.CANCELED, intent=intent)
         if outcome.status == StripeEvent.Status.PROCESSED:
             counts["canceled"] += 1
+            _record_change(
+                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=before,
+                detail=f"abandoned for over {older_than}; its PaymentIntent is canceled at Stripe.",
+            )  # fmt: skip
+    return counts
+
+
+def payments_recheck_charges() -> dict[str, object]:
+    """Re-checks a few succeeded payments' charges at Stripe (beat, hourly): a refund or a lost dispute
+    whose webhook never reached us deactivates the event as the webhook would have."""
+    actor = Actor.job("beat: re-check succeeded payments")
+    counts: dict[str, object] = {"checked": 0, "refunded": 0, "errors": 0, "rate_limited": stripe_backing_off()}
+    if counts["rate_limited"]:
+        return counts
+    payments = selectors.payments_for_charge_recheck(within=CHARGE_RECHECK_WITHIN, every=CHARGE_RECHECK_EVERY)
+    for payment in payments[: settings.PAYMENT_RECHECK_BATCH_SIZE]:
+        Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
+        try:
+            charge = stripe_gateway.retrieve_charge_state(payment.payment_intent_id)
+        except stripe_gateway.StripeRateLimited:
+            _back_off("re-check charges")
+            counts["rate_limited"] = True
+            break
+        except stripe_gateway.StripeGatewayError:
+            counts["errors"] += 1
+            logger.warning("could not re-check the charge of payment %s", payment.pk, exc_info=True)
+            continue
+        counts["checked"] += 1
+        # A lost dispute took the money back like a refund: the payment's state for it is `refunded`.
+        reason = "refunded" if charge.refunded else "lost in a dispute" if charge.dispute_status == "lost" else ""
+        if not reason:
+            continue
+        with transaction.atomic():
+            payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.REFUNDED)
+        if _record_change(
+            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=Payment.Status.SUCCEEDED,
+            detail=f"its charge was {reason} at Stripe.",
+        ):  # fmt: skip
+            counts["refunded"] += 1
     return counts
 
 

@@ -292,7 +292,7 @@ def test_production_settings_are_secure_and_serve_hashed_compressed_static_files
         "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'proxy': s.SECURE_PROXY_SSL_HEADER, 'hsts': s.SECURE_HSTS_SECONDS,"
         "'static': s.STORAGES['staticfiles']['BACKEND'], 'middleware': s.MIDDLEWARE}))"
     )
-    result = run_python(code, production_env())
+    result = run_python(code, production_env(NUM_PROXIES="1"))
     assert result.returncode == 0, result.stderr
 
     values = json.loads(result.stdout)

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
+from freezegun import freeze_time
 
-from core import healthcheck
+from core import healthcheck, views
 from core.views import _run_checks
 from offline.net import free_port
 
 pytestmark = pytest.mark.django_db
 
 HOST = {"HTTP_HOST": "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_answer():
+    """Each test asks the dependencies anew (a process reuses its answer for a second)."""
+    views.latest_ready_answer.forget()
+    yield
+    views.latest_ready_answer.forget()
 
 
 @pytest.fixture
@@ -131,3 +141,26 @@ def test_container_healthcheck_fails_when_nothing_serves(closed_port):
 )
 def test_healthcheck_asks_with_a_host_django_allows(allowed_hosts, host):
     assert healthcheck.host_header(allowed_hosts) == host
+
+
+def test_a_flood_of_calls_checks_the_dependencies_once_a_second(client, monkeypatch):
+    # given: a count of the checks actually run
+    runs = []
+    real_checks = views._run_checks
+    monkeypatch.setattr(views, "_run_checks", lambda *a, **kw: runs.append(1) or real_checks(*a, **kw))
+    request = RequestFactory().get("/api/ready/", **HOST)
+
+    with freeze_time() as clock:
+        # when: twenty callers at once, then ten more in the same second
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(lambda _: views.ready(request).status_code, range(20)))
+        answers += [client.get("/api/ready/", **HOST).status_code for _ in range(10)]
+        checked_in_the_first_second = len(runs)
+        # and a second later
+        clock.tick(1.1)
+        client.get("/api/ready/", **HOST)
+
+    # then
+    assert answers == [200] * 30
+    assert checked_in_the_first_second == 1
+    assert len(runs) == 2

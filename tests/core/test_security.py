@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
@@ -23,7 +24,8 @@ ONE_MIB = 1024 * 1024
 def session_client(user):
     """A browser: logged in with a session cookie, CSRF checks enforced as in production."""
     client = APIClient(enforce_csrf_checks=True)
-    client.login(username=user.username, password=PASSWORD)
+    # A request for django-axes, which watches every password check (the login lockout).
+    client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
     return client
 
 
@@ -106,7 +108,9 @@ def test_the_webhook_needs_no_csrf_token_even_from_a_session(session_client):
 @pytest.fixture
 def tight_throttles(monkeypatch):
     # The rates are settings (THROTTLE_AUTH, THROTTLE_CHECKOUT); DRF reads them once, at import.
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min", "checkout": "3/min"})
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min", "register": "3/min", "checkout": "3/min"}
+    )
 
 
 @pytest.mark.parametrize("name", ["login", "register", "token"])

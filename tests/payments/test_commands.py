@@ -20,9 +20,9 @@ pytestmark = pytest.mark.django_db
 CUSTOMER = {"id": "cus_1", "object": "customer"}
 
 
-def _run(*args) -> str:
+def _run(*args, actor: str | None = "ada") -> str:
     out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
+    call_command(*args, *(["--actor", actor] if actor else []), stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
@@ -193,3 +193,48 @@ def test_catch_up_exits_non_zero_when_stripe_cannot_be_reached(settings):
     # when / then
     with pytest.raises(CommandError, match="could not be listed"):
         _run("catch_up_stripe_events", "--since", "1h")
+
+
+# --actor
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("retry_stripe_events", "--failed"), ("reconcile_payments",), ("catch_up_stripe_events", "--since", "5m")],
+    ids=lambda c: c[0],
+)
+def test_off_a_terminal_a_command_that_changes_things_needs_actor(command, enqueued, webhooks_off):
+    # given: a row a retry would change (stdin is not a terminal under pytest, as in a script or cron)
+    stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
+
+    # when / then: refused before anything is done
+    with pytest.raises(CommandError, match="--actor is required"):
+        _run(*command, actor=None)
+    assert enqueued == [] and not OperatorAction.objects.exists()
+    # A dry run changes nothing and needs no actor.
+    assert "(dry run)" in _run(*command, "--dry-run", actor=None)
+
+
+def test_the_actor_is_the_person_named_in_the_audit_trail(enqueued):
+    # given
+    stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
+
+    # when
+    _run("retry_stripe_events", "--failed", actor="Ada Lovelace (INC-42)")
+
+    # then
+    record = OperatorAction.objects.get()
+    assert record.actor == "Ada Lovelace (INC-42) (manage.py retry_stripe_events)"
+    assert record.automatic is False
+
+
+def test_on_a_terminal_the_os_account_stands_in_for_a_missing_actor(enqueued, monkeypatch):
+    # given: an operator at a terminal
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    stored_stripe_event("customer.created", CUSTOMER, status=StripeEvent.Status.FAILED)
+
+    # when
+    _run("retry_stripe_events", "--failed", actor=None)
+
+    # then
+    assert OperatorAction.objects.get().actor.startswith("manage.py retry_stripe_events (")

@@ -35,7 +35,7 @@ def test_catch_up_heals_an_endpoint_outage(live_server, localstripe, worker_proc
 
     # when: the operator (or beat's hourly run) catches up
     out = StringIO()
-    call_command("catch_up_stripe_events", "--since", "10m", stdout=out)
+    call_command("catch_up_stripe_events", "--since", "10m", "--actor", "ada", stdout=out)
 
     # then: stored, processed by the real worker, the event is live
     row = wait_until(

@@ -33,6 +33,12 @@ pytestmark = pytest.mark.django_db
 WEBHOOK = reverse("stripe-webhook")
 
 
+@pytest.fixture(autouse=True)
+def _scraper_allowed(settings):
+    # The test client connects from 127.0.0.1; who may scrape is tests/core/test_metrics_access.py's subject.
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
 def scrape(client=None) -> dict[tuple[str, tuple], float]:
     response = (client or Client()).get("/api/metrics")
     assert response.status_code == 200

@@ -1,9 +1,15 @@
-"""What the operator commands share: `--dry-run`, time arguments, a progress bar and a one-line summary."""
+"""What the operator commands share: `--dry-run`, `--actor`, time arguments, a progress bar and a one-line summary.
+
+`--actor NAME` names the person on whose behalf a command changes things, for the audit trail. It is
+required when the command does not run on a terminal (a script, cron, `docker compose exec -T`, CI):
+there the OS account (often `root` or `eventpay` in a container) says nothing about who asked. On a
+terminal it defaults to the OS account, as before. A dry run changes nothing and needs no actor."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -44,7 +50,34 @@ class OperatorCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("--dry-run", action="store_true", help="Show what would be done, change nothing.")
+        parser.add_argument(
+            "--actor",
+            help="Who is acting, for the audit trail (e.g. your name or ticket); required when not run on a terminal.",
+        )
         return parser
+
+    def execute(self, *args, **options):
+        # Settled before anything runs: a script without --actor stops at once, having changed nothing.
+        self.acting_as = None if options.get("dry_run") else self.actor(options)
+        return super().execute(*args, **options)
+
+    def actor(self, options: dict):
+        """The audit trail's actor for this run: `--actor`, else on a terminal the OS account."""
+        from payments.services.audit import Actor
+
+        command = f"manage.py {self._command_name()}"
+        name = (options.get("actor") or "").strip()
+        if name:
+            return Actor.person(name, via=command)
+        if not sys.stdin.isatty():
+            raise CommandError(
+                f"{self._command_name()}: --actor is required when not run on a terminal: "
+                "name the person on whose behalf it runs."
+            )
+        return Actor.process(command)
+
+    def _command_name(self) -> str:
+        return self.__module__.rsplit(".", 1)[-1]
 
     def progress(self, items: Iterable[T], *, total: int | None, unit: str) -> Iterator[T]:
         # Drawn on a terminal only; logs and pipes get the summary line alone.

@@ -4,7 +4,6 @@ from payments import stripe_gateway
 from payments.management.commands._operator import OperatorCommand, moment
 from payments.models import OperatorAction
 from payments.services import catch_up
-from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -29,7 +28,7 @@ class Command(OperatorCommand):
             return
 
         stored = errors = 0
-        actor = Actor.process("manage.py catch_up_stripe_events")
+        actor = self.acting_as
         for event in self.progress(missing, total=len(missing), unit="event"):
             record = catch_up.stripe_event_catch_up(event=event, actor=actor)
             if record is None:

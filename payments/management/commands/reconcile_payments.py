@@ -1,7 +1,6 @@
 from payments import selectors
 from payments.management.commands._operator import OperatorCommand, duration
 from payments.services import reconciliation
-from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -22,7 +21,7 @@ class Command(OperatorCommand):
             )
             return
 
-        actor = Actor.process("manage.py reconcile_payments")
+        actor = self.acting_as
         counts = self.act_on_each(
             payments,
             lambda payment: reconciliation.payment_reconcile_now(payment=payment, actor=actor),

@@ -3,7 +3,6 @@ from django.core.management.base import CommandError
 from payments import selectors
 from payments.management.commands._operator import OperatorCommand, moment
 from payments.services import retries
-from payments.services.audit import Actor
 
 
 class Command(OperatorCommand):
@@ -30,7 +29,7 @@ class Command(OperatorCommand):
             )
             return
 
-        actor = Actor.process("manage.py retry_stripe_events")
+        actor = self.acting_as
         counts = self.act_on_each(
             rows,
             lambda row: retries.stripe_event_retry(stripe_event=row, actor=actor),

@@ -50,11 +50,59 @@ def test_an_active_event_is_a_conflict(user):
         )
 
 
-def test_stripe_unreachable_leaves_no_payment_behind(user, event, settings):
+def test_stripe_unreachable_keeps_the_payment_for_a_retry_with_the_same_idempotency_key(user, event, settings):
+    # given: Stripe cannot be reached
+    reachable = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
 
+    # when
     with pytest.raises(ServiceUnavailable):
         checkout_start(user=user, event_id=event.pk)
 
+    # then: the pending payment waits, its lease released, the event untouched
+    waiting = Payment.objects.get(event=event)
     event.refresh_from_db()
-    assert not Payment.objects.filter(event=event).exists() and event.payment_status is None
+    assert (waiting.status, waiting.payment_intent_id, waiting.intent_requested_at) == ("pending", None, None)
+    assert waiting.idempotency_key and event.payment_status is None
+
+    # when: Stripe is back and the organiser clicks again
+    settings.STRIPE_API_BASE = reachable
+    again = checkout_start(user=user, event_id=event.pk)
+
+    # then: the same payment gets its intent
+    event.refresh_from_db()
+    assert again.payment.pk == waiting.pk and again.payment.payment_intent_id
+    assert event.payment_status == Payment.Status.PENDING
+
+
+def test_each_payment_has_a_random_idempotency_key_of_its_own(user):
+    # when
+    keys = [checkout_start(user=user, event_id=EventFactory(owner=user).pk).payment.idempotency_key for _ in range(3)]
+
+    # then: random, not derived from the row id (a database that reuses rolled-back ids would repeat it)
+    assert len(set(keys)) == 3 and all(len(key) >= 40 for key in keys)
+
+
+def test_an_organiser_with_too_many_unpaid_checkouts_is_told_so(user, settings):
+    # given
+    settings.CHECKOUT_OPEN_PAYMENTS_LIMIT = 2
+    for _ in range(2):
+        checkout_start(user=user, event_id=EventFactory(owner=user).pk)
+
+    # when / then: a third event cannot open a checkout
+    with pytest.raises(Conflict, match="2 unpaid checkouts open") as refused:
+        checkout_start(user=user, event_id=EventFactory(owner=user).pk)
+    assert refused.value.status_code == 409
+    assert Payment.objects.filter(user=user).count() == 2
+
+
+def test_the_limit_never_blocks_resuming_an_open_checkout(user, event, settings):
+    # given
+    settings.CHECKOUT_OPEN_PAYMENTS_LIMIT = 1
+    first = checkout_start(user=user, event_id=event.pk)
+
+    # when
+    again = checkout_start(user=user, event_id=event.pk)
+
+    # then
+    assert again.payment.pk == first.payment.pk

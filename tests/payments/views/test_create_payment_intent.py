@@ -112,14 +112,15 @@ def test_anonymous_caller_is_refused(api_client, event):
     assert api_client.post(URL, {"event_id": event.pk}, format="json").status_code in (401, 403)
 
 
-def test_stripe_unreachable_answers_503_and_leaves_no_payment(auth_client, event, settings):
+def test_stripe_unreachable_answers_503_and_leaves_no_payment_intent(auth_client, event, settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
 
     response = auth_client.post(URL, {"event_id": event.pk}, format="json")
 
     assert response.status_code == 503
     assert "Stripe" in response.json()["detail"]
-    assert Payment.objects.count() == 0
+    # The pending payment waits (with its idempotency key) for the next attempt; no intent is recorded.
+    assert list(Payment.objects.values_list("payment_intent_id", flat=True)) == [None]
 
 
 def test_after_a_decline_the_next_attempt_can_pay(auth_client, event):

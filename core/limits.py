@@ -1,0 +1,32 @@
+"""Who a client is, and what it is told when it goes over a limit.
+
+One answer to "which address is this client" for every limit (DRF's throttles, django-axes's login
+lockout, the metrics allow-list): the connecting address, or with `NUM_PROXIES` proxies of ours in
+front, the address the outermost of them saw (the `NUM_PROXIES`-th entry from the right of
+`X-Forwarded-For`). Entries further left are written by the client and never trusted.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from rest_framework.throttling import BaseThrottle
+
+
+def client_ip(request) -> str:
+    """The client's address as the throttles see it (DRF's own rule, driven by `NUM_PROXIES`)."""
+    return BaseThrottle().get_ident(request)
+
+
+def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes's answer to a locked-out login: 429 with Retry-After, `{"detail"}` on the API."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    message = f"Too many failed logins: try again in {math.ceil(seconds / 60)} minutes."
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(seconds)
+    return response

@@ -1,0 +1,101 @@
+"""An operator's way out for a payment fulfilment refused to activate (its PaymentIntent's amount,
+currency or metadata do not match ours): it stays open and blocks its organiser until someone decides.
+
+Two decisions, each recorded in the audit trail with the operator's reason:
+- close it at Stripe and reopen checkout: the money is refunded (or the unpaid intent canceled), the
+  payment closes as refunded (or canceled) and the organiser's next checkout starts a new one;
+- accept it after review: Stripe did take the payment and the operator judges the difference
+  harmless, so the payment succeeds and the event goes live.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError
+from core.logging import log_context
+from events.models import Event
+from payments import stripe_gateway
+from payments.consts import IntentStatus
+from payments.models import OperatorAction, Payment
+from payments.services.audit import Actor, operator_action_record
+from payments.services.fulfilment import event_follow_payment, payment_apply_intent
+
+Action = OperatorAction.Action
+Result = OperatorAction.Outcome
+
+
+def _required(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError("A reason is required to resolve a payment.")
+    return reason
+
+
+def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> OperatorAction:
+    """Refunds (if paid) or cancels the payment's PaymentIntent at Stripe and closes the payment."""
+    reason = _required(reason)
+
+    def record(outcome: str, detail: str) -> OperatorAction:
+        return operator_action_record(
+            actor=actor, action=Action.REOPEN, payment=payment, outcome=outcome, detail=detail, reason=reason
+        )
+
+    with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
+        if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
+            return record(Result.SKIPPED, f"The payment is {payment.status}; only an open payment can be reopened.")
+        try:
+            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+            if intent.status == IntentStatus.SUCCEEDED:
+                stripe_gateway.refund_payment_intent(
+                    payment.payment_intent_id, idempotency_key=f"eventpay-reopen-refund-{payment.pk}"
+                )
+                target, done = Payment.Status.REFUNDED, "Refunded at Stripe"
+            elif intent.status in IntentStatus.IN_FLIGHT:
+                return record(Result.SKIPPED, f"Stripe is still taking the payment ({intent.status}); try again later.")
+            else:
+                if intent.status != IntentStatus.CANCELED:
+                    stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+                target, done = Payment.Status.CANCELED, "Canceled at Stripe"
+        except stripe_gateway.StripeGatewayError as exc:
+            return record(Result.ERROR, f"Stripe could not be asked: {exc}")
+        with transaction.atomic():
+            outcome = payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=target)
+        payment.refresh_from_db(fields=["status"])
+        return record(
+            Result.DONE, f"{done}; the payment is {payment.status} and checkout is open again. {outcome.reason}"
+        )
+
+
+def payment_accept_reviewed(*, payment: Payment, actor: Actor, reason: str) -> OperatorAction:
+    """Marks a mismatched payment reviewed and accepted: succeeded, its event live (Stripe must say it is paid)."""
+    reason = _required(reason)
+
+    def record(outcome: str, detail: str) -> OperatorAction:
+        return operator_action_record(
+            actor=actor, action=Action.ACCEPT, payment=payment, outcome=outcome, detail=detail, reason=reason
+        )
+
+    with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
+        if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
+            return record(Result.SKIPPED, f"The payment is {payment.status}; only an open payment can be accepted.")
+        try:
+            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+        except stripe_gateway.StripeGatewayError as exc:
+            return record(Result.ERROR, f"Stripe could not be asked: {exc}")
+        if intent.status != IntentStatus.SUCCEEDED:
+            return record(Result.SKIPPED, f"Stripe says {intent.status}: there is no payment to accept.")
+        with transaction.atomic():
+            # Event first, then payment: the order fulfilment and checkout lock them in.
+            event = Event.objects.select_for_update().get(pk=payment.event_id)
+            accepted = Payment.objects.filter(pk=payment.pk, status__in=Payment.OPEN_STATUSES).update(
+                status=Payment.Status.SUCCEEDED, last_error="", updated_at=timezone.now()
+            )
+            if accepted:
+                event_follow_payment(event, payment_status=Payment.Status.SUCCEEDED, active=True)
+        if not accepted:
+            payment.refresh_from_db(fields=["status"])
+            return record(Result.SKIPPED, f"The payment became {payment.status} meanwhile.")
+        mismatch = payment.last_error or "no recorded mismatch"
+        return record(Result.DONE, f"Accepted as paid ({intent.amount_received} {intent.currency}); was: {mismatch}")

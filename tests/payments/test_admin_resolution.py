@@ -1,0 +1,127 @@
+"""The operators' console: a mismatched payment resolved (reopen checkout or accept after review), audited;
+payloads shown with client secrets and billing details redacted."""
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from payments import stripe_gateway
+from payments.consts import StripeEventType
+from payments.models import OperatorAction, Payment
+from payments.services import checkout, reconciliation
+from tests.conftest import pay_at_localstripe
+from tests.factories import EventFactory, PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
+
+pytestmark = pytest.mark.django_db
+
+PAYMENTS = reverse("admin:payments_payment_changelist")
+
+
+@pytest.fixture
+def operator(db):
+    client = Client()
+    client.force_login(UserFactory(username="olga", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def mismatched(webhooks_off) -> Payment:
+    """Paid at Stripe, but for another amount than ours: fulfilment refuses to activate; it stays pending."""
+    event = EventFactory()
+    started = checkout.checkout_start(user=event.owner, event_id=event.pk)
+    status, _ = pay_at_localstripe(started.client_secret, "4242424242424242")
+    assert status == 200
+    Payment.objects.filter(pk=started.payment.pk).update(amount=2500)
+    reconciliation.payment_reconcile(payment=started.payment)
+    payment = Payment.objects.get(pk=started.payment.pk)
+    assert payment.status == Payment.Status.PENDING and "Amount received" in payment.last_error
+    return payment
+
+
+def _act(client, action: str, payment: Payment, reason: str = "checked with the organiser (INC-7)"):
+    return client.post(PAYMENTS, {"action": action, "_selected_action": [payment.pk], "reason": reason}, follow=True)
+
+
+def test_reopening_checkout_refunds_at_stripe_closes_the_payment_and_unblocks_the_organiser(operator, mismatched):
+    # when
+    response = _act(operator, "reopen_checkout", mismatched)
+
+    # then
+    mismatched.refresh_from_db()
+    assert response.status_code == 200
+    assert mismatched.status == Payment.Status.REFUNDED and mismatched.event.is_active is False
+    assert stripe_gateway.retrieve_charge_state(mismatched.payment_intent_id).refunded is True
+    record = OperatorAction.objects.get(payment=mismatched)
+    assert (record.action, record.outcome, record.actor, record.reason) == (
+        "reopen", "done", "olga", "checked with the organiser (INC-7)",
+    )  # fmt: skip
+    # The organiser can check out again: a new payment and PaymentIntent.
+    again = checkout.checkout_start(user=mismatched.user, event_id=mismatched.event_id)
+    assert again.created and again.payment.pk != mismatched.pk
+
+
+def test_reopening_an_unpaid_intent_cancels_it(operator, webhooks_off):
+    event = EventFactory()
+    started = checkout.checkout_start(user=event.owner, event_id=event.pk)
+
+    _act(operator, "reopen_checkout", started.payment)
+
+    payment = Payment.objects.get(pk=started.payment.pk)
+    assert payment.status == Payment.Status.CANCELED
+    assert stripe_gateway.retrieve_payment_intent(payment.payment_intent_id).status == "canceled"
+
+
+def test_accepting_after_review_activates_the_event_and_keeps_what_was_wrong(operator, mismatched):
+    # when
+    _act(operator, "accept_reviewed", mismatched, reason="price changed mid-checkout; accepted")
+
+    # then
+    mismatched.refresh_from_db()
+    mismatched.event.refresh_from_db()
+    assert mismatched.status == Payment.Status.SUCCEEDED and mismatched.last_error == ""
+    assert mismatched.event.is_active is True and mismatched.event.payment_status == "succeeded"
+    record = OperatorAction.objects.get(payment=mismatched)
+    assert (record.action, record.outcome) == ("accept", "done")
+    assert "Amount received 1500 does not match" in record.detail
+
+
+def test_accepting_what_stripe_has_not_been_paid_is_refused(operator, webhooks_off):
+    event = EventFactory()
+    started = checkout.checkout_start(user=event.owner, event_id=event.pk)
+
+    _act(operator, "accept_reviewed", started.payment)
+
+    assert Payment.objects.get(pk=started.payment.pk).status == Payment.Status.PENDING
+    record = OperatorAction.objects.get()
+    assert record.outcome == "skipped" and "no payment to accept" in record.detail
+
+
+@pytest.mark.parametrize("action", ["reopen_checkout", "accept_reviewed"])
+def test_resolving_needs_a_reason(operator, mismatched, action):
+    response = _act(operator, action, mismatched, reason="  ")
+
+    assert "A reason is required" in " ".join(str(m) for m in response.context["messages"])
+    assert Payment.objects.get(pk=mismatched.pk).status == Payment.Status.PENDING
+    assert not OperatorAction.objects.exists()
+
+
+def test_the_payload_is_shown_without_client_secrets_or_billing_details(operator):
+    # given: a stored event carrying a client secret and the payer's billing details
+    payment = PaymentFactory()
+    billing = {"name": "Jane Payer", "email": "jane.payer@example.com", "phone": "+15550001111", "address": None}
+    intent = payment_intent_object(
+        payment, latest_charge={"id": "ch_1", "object": "charge", "billing_details": billing, "amount": 1500}
+    )
+    row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, intent)
+
+    # when
+    page = operator.get(reverse("admin:payments_stripeevent_change", args=[row.pk])).content.decode()
+
+    # then: redacted on the page, kept as signed in the row
+    for secret in (intent["client_secret"], "Jane Payer", "jane.payer@example.com", "+15550001111"):
+        assert secret not in page
+    assert "[redacted]" in page and payment.payment_intent_id in page
+    stored = json.loads(type(row).objects.get(pk=row.pk).payload)
+    assert stored["data"]["object"]["client_secret"] == intent["client_secret"]
