@@ -90,13 +90,22 @@ def healthcheck_line(service: dict) -> str:
 # --- docker-compose.yml -----------------------------------------------------------------------------
 
 
-def test_compose_runs_postgres_redis_web_worker_and_beat(services):
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+def test_compose_runs_postgres_redis_web_worker_and_beat_and_localstripe_only_offline(services):
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "localstripe"}
+    assert services["localstripe"]["profiles"] == ["offline"]
+    assert [name for name, service in services.items() if "profiles" in service] == ["localstripe"]
+
+
+def default_image(reference: str) -> str:
+    """`${POSTGRES_IMAGE:-postgres:17-bookworm}` → `postgres:17-bookworm` (the official image by default)."""
+    match = re.fullmatch(r"\$\{[A-Z_]+_IMAGE:-([^}]+)\}", reference)
+    assert match, reference
+    return match.group(1)
 
 
 def test_postgres_keeps_its_data_in_a_named_volume_and_reports_health(compose, services):
     postgres = services["postgres"]
-    assert postgres["image"].startswith("postgres:")
+    assert default_image(postgres["image"]).startswith("postgres:")
     assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
     assert "postgres-data" in compose["volumes"]
     assert "pg_isready" in healthcheck_line(postgres)
@@ -105,7 +114,7 @@ def test_postgres_keeps_its_data_in_a_named_volume_and_reports_health(compose, s
 def test_redis_persists_every_write_and_never_evicts_a_task(compose, services):
     redis = services["redis"]
     command = redis["command"]
-    assert redis["image"].startswith("redis:")
+    assert default_image(redis["image"]).startswith("redis:")
     assert command[0] == "redis-server"
     flags = dict(zip(command[1::2], command[2::2], strict=False))
     assert flags["--appendonly"] == "yes"
@@ -118,9 +127,10 @@ def test_redis_persists_every_write_and_never_evicts_a_task(compose, services):
 def test_web_worker_and_beat_run_one_image_built_here_from_one_env_file(services):
     for name in APP_SERVICES:
         service = services[name]
-        assert service["build"] == ".", name
-        assert service["image"] == services["web"]["image"], name
-        assert service["env_file"] == ".env", name
+        assert service["build"]["context"] == ".", name
+        assert service["build"]["target"] == "${COMPOSE_PROFILES:-production}", name
+        assert service["image"] == services["web"]["image"] == "eventpay:${COMPOSE_PROFILES:-production}", name
+        assert service["env_file"] == [{"path": "${EVENTPAY_ENV_FILE:-.env}", "required": False}], name
         assert {"DATABASE_URL", "REDIS_URL"} <= set(service["environment"]), name
     assert (ROOT / "Dockerfile").is_file()
 
@@ -133,6 +143,8 @@ def test_web_migrates_then_serves_with_gunicorns_config_file(services):
     assert web["depends_on"] == {
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
+        # Only in the offline profile, where localstripe runs.
+        "localstripe": {"condition": "service_healthy", "required": False},
     }
 
 
@@ -215,8 +227,13 @@ def test_every_variable_compose_interpolates_is_documented_in_env_example():
 
 def test_dockerfile_builds_the_frontend_then_a_slim_python_image_as_a_user():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    stages = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
-    assert stages[0].startswith("node:") and stages[-1].startswith("python:3.11-slim")
+    defaults = dict(re.findall(r"^ARG ([A-Z_]+_IMAGE)=(\S+)", dockerfile, flags=re.MULTILINE))
+    stages = dict((name, base) for base, name in re.findall(r"^FROM (\S+) AS (\S+)", dockerfile, flags=re.MULTILINE))
+    assert defaults["NODE_IMAGE"].startswith("node:") and defaults["PYTHON_IMAGE"].startswith("python:3.11-slim")
+    assert stages["frontend"] == "${NODE_IMAGE}" and stages["runtime"] == "${PYTHON_IMAGE}"
+    # The last stage, which a plain `docker build .` makes, is production: the runtime without offline code.
+    assert list(stages)[-1] == "production" and stages["production"] == "runtime"
+    assert stages["offline"] == "runtime"
     assert "npm ci" in dockerfile and "npm run build" in dockerfile
     assert "pip wheel" in dockerfile and "pip install --no-index --find-links=/wheels eventpay" in dockerfile
     assert "django-admin collectstatic --no-input" in dockerfile
