@@ -34,8 +34,17 @@ class StripeEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [
-            models.Index(fields=["status", "received_at"]),
+            # The inbox in arrival order: the admin's list, retention's batches.
+            models.Index(fields=["received_at", "id"], name="stripe_event_received"),
             models.Index(fields=["type", "received_at"]),
+            # Partial indexes, as small as the backlog and the failures whatever the inbox holds: the
+            # sweeper, the oldest unprocessed row, the metrics' counts, the admin's failed rows.
+            models.Index(
+                fields=["received_at", "id"],
+                condition=models.Q(status__in=["received", "enqueued"]),
+                name="stripe_event_unfinished",
+            ),
+            models.Index(fields=["received_at", "id"], condition=models.Q(status="failed"), name="stripe_event_failed"),
         ]
         constraints = [
             models.CheckConstraint(
