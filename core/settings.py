@@ -216,6 +216,10 @@ LOGGING = {
 # Celery workers log through LOGGING above instead of replacing the root logger's handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Each Celery worker serves its own counters (worker/metrics.py) on this port; 0 serves none.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="0.0.0.0")  # nosec B104: inside the worker's network
+
 if not DEBUG:
     # Django's own test for a real key (check --deploy's security.W009), refused at start instead of warned about.
     if (

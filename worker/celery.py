@@ -6,6 +6,8 @@ from datetime import timedelta
 from celery import Celery, signals
 from celery.schedules import crontab
 
+from worker import metrics  # noqa: F401 (the worker's metrics endpoint, started by Celery's signals)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
 app = Celery("eventpay")
