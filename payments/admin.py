@@ -14,13 +14,19 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import (
+    EstimatedCountPaginator,
+    IndexedValuesFieldListFilter,
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+)
+from core.db import count_or_estimate
 from core.exceptions import ApplicationError
 from payments import queue
 from payments.models import OperatorAction, Payment, StripeEvent
@@ -99,14 +105,17 @@ class StripeEventActionForm(helpers.ActionForm):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "stripe_id", "type", "status", "payment_intent_id", "received_at", "attempts", "short_error", "payment_link",
         "last_action",
     )  # fmt: skip
-    list_filter = ("status", "type", age_filter("received_at", "received"))
+    # Each filter is answered by an index: arrival order, the partial indexes of unfinished and failed
+    # rows, (type, received_at).
+    list_filter = ("status", ("type", IndexedValuesFieldListFilter), age_filter("received_at", "received"))
+    sortable_by = ("received_at",)
     search_fields = ("stripe_id", "payment_intent_id")
-    search_help_text = "A Stripe event id (evt_…) or PaymentIntent id (pi_…)."
+    search_help_text = "A Stripe event id (evt_…) or PaymentIntent id (pi_…), or the start of one."
     list_per_page = 50
     action_form = StripeEventActionForm
     actions = ("retry_processing", "refetch_and_rerun", "mark_ignored")
@@ -122,20 +131,25 @@ class StripeEventAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(payment_pk=Subquery(payment)).prefetch_related("operator_actions")
 
     def get_search_results(self, request, queryset, search_term):
-        # A pasted id is matched exactly, on its index.
+        # An id, or the start of one, is looked up on its unique index (a prefix uses its pattern index).
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if term.startswith("evt_"):
-            return queryset.filter(stripe_id=term), False
+            return queryset.filter(stripe_id__startswith=term), False
         if term.startswith("pi_"):
-            return queryset.filter(payment_intent_id=term), False
-        return super().get_search_results(request, queryset, search_term)
+            return queryset.filter(payment_intent_id__startswith=term), False
+        return queryset.filter(Q(stripe_id__startswith=term) | Q(payment_intent_id__startswith=term)), False
 
     def changelist_view(self, request, extra_context=None):
-        failed = StripeEvent.objects.filter(status=StripeEvent.Status.FAILED).count()
+        failed, exact = count_or_estimate(
+            StripeEvent.objects.filter(status=StripeEvent.Status.FAILED),
+            exact_up_to=EstimatedCountPaginator.EXACT_COUNT_UP_TO,
+        )
         runs = reverse("admin:django_celery_results_taskresult_changelist")
         extra_context = {
             **(extra_context or {}),
-            "title": f"Webhook inbox: {failed} failed",
+            "title": f"Webhook inbox: {failed if exact else f'about {failed:,}'} failed",
             "subtitle": format_html('Bulk retries and beat\'s runs: <a href="{}">task results</a>', runs),
         }
         return super().changelist_view(request, extra_context=extra_context)
@@ -218,14 +232,15 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "created_at", "updated_at",
         "inbox_link", "last_action",
     )  # fmt: skip
     list_filter = ("status", age_filter("created_at", "created"), age_filter("updated_at", "last change"))
-    search_fields = ("payment_intent_id", "user__username", "event__title")
-    search_help_text = "A PaymentIntent id (pi_…), a user name or an event title."
+    sortable_by = ("id", "created_at")
+    search_fields = ("payment_intent_id", "user__username")
+    search_help_text = "A PaymentIntent id (pi_…) or the start of one, a payment or event number, or a user name."
     list_select_related = ("event", "user")
     actions = ("reconcile_now",)
     fields = (
@@ -239,10 +254,15 @@ class PaymentAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("operator_actions")
 
     def get_search_results(self, request, queryset, search_term):
+        # Each kind of term is looked up on an index: no scan of the ledger for a substring.
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if term.startswith("pi_"):
-            return queryset.filter(payment_intent_id=term), False
-        return super().get_search_results(request, queryset, search_term)
+            return queryset.filter(payment_intent_id__startswith=term), False
+        if term.isdigit() and int(term) < 2**63:
+            return queryset.filter(Q(pk=int(term)) | Q(event_id=int(term))), False
+        return queryset.filter(user__username=term), False
 
     def has_add_permission(self, request):
         return False
