@@ -40,6 +40,10 @@ app.conf.beat_schedule = {
         "task": "worker.tasks.check_stripe_event_backlog",
         "schedule": timedelta(seconds=60),
     },
+    "prune-stripe-events": {
+        "task": "worker.tasks.prune_stripe_events",
+        "schedule": crontab(minute=53),
+    },
 }
 
 

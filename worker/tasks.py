@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from payments.services import catch_up, fulfilment, inbox, reconciliation, retries
+from payments.services import catch_up, fulfilment, inbox, reconciliation, retention, retries
 from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
 from worker.celery import app
@@ -82,6 +82,17 @@ def catch_up_stripe_events() -> dict[str, object]:
 @app.task(acks_late=True, ignore_result=True)
 def check_stripe_event_backlog() -> float:
     return inbox.stripe_event_backlog_check()
+
+
+# Each run stops well inside the soft time limit; a large backlog is pruned over several runs.
+PRUNE_TIME_BUDGET_SECONDS = 30
+
+
+@app.task(acks_late=True)
+def prune_stripe_events() -> dict[str, object]:
+    return retention.stripe_events_prune(
+        older_than=timedelta(days=settings.STRIPE_EVENT_RETENTION_DAYS), time_budget=PRUNE_TIME_BUDGET_SECONDS
+    ).as_result()
 
 
 @app.task(acks_late=True)
