@@ -35,11 +35,11 @@ def _unbounded(node: dict) -> str | None:
     return None
 
 
-def unbounded_scans(sql: str, tables: set[str]) -> list[str]:
+def unbounded_scans(sql: str, tables: set[str], params: tuple = ()) -> list[str]:
     """The scans of `tables` in the plan of `sql` that no index condition or partial index bounds."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params or None)
         plan = cursor.fetchone()[0]
         cursor.execute("SET LOCAL enable_seqscan = on")
     found = []

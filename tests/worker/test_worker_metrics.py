@@ -79,9 +79,11 @@ def test_the_worker_serves_what_its_pool_processes_counted(metrics_worker):
 
     # then
     metrics = wait_until(
-        lambda: (m := _scrape(metrics_worker))
-        and m.get(("eventpay_stripe_event_fulfilment_latency_seconds_count", ())) == 4
-        and m,
+        lambda: (
+            (m := _scrape(metrics_worker))
+            and m.get(("eventpay_stripe_event_fulfilment_latency_seconds_count", ())) == 4
+            and m
+        ),
         message="the pool processes' values",
     )
     closed = "eventpay_stripe_events_closed_total"
