@@ -81,16 +81,21 @@ STRIPE_EVENTS_CLOSED = Counter(
     registry=PROCESS_REGISTRY,
 )
 
+# Every metric here has labels: its values (files, in multiprocess mode) are created when first counted,
+# never at import, which lets a worker empty its multiprocess directory as it starts (worker/metrics.py).
 FULFILMENT_LATENCY = Histogram(
     "eventpay_stripe_event_fulfilment_latency_seconds",
-    "Time from an event's arrival in the inbox to its processing, observed as each row is processed.",
+    "Time from an event's arrival in the inbox to its processing, by Stripe event type, observed as each row "
+    "is processed.",
+    ["type"],
     buckets=FULFILMENT_LATENCY_BUCKETS,
     registry=PROCESS_REGISTRY,
 )
 
 TASK_RETRIES = Counter(
     "eventpay_stripe_event_task_retries",
-    "Processing attempts that raised a transient error and are retried by the task.",
+    "Processing attempts that raised a transient error and are retried by the task, by the error's class.",
+    ["error"],
     registry=PROCESS_REGISTRY,
 )
 
@@ -111,13 +116,16 @@ def count_stripe_event_closed(*, event_type: str, status: str, received_at: date
     def count():
         STRIPE_EVENTS_CLOSED.labels(type=event_type[:100], status=status).inc()
         if status == StripeEvent.Status.PROCESSED:
-            FULFILMENT_LATENCY.observe(max(0.0, (processed_at - received_at).total_seconds()))
+            FULFILMENT_LATENCY.labels(type=event_type[:100]).observe(
+                max(0.0, (processed_at - received_at).total_seconds())
+            )
 
     _on_commit(count)
 
 
-def count_task_retry() -> None:
-    _on_commit(TASK_RETRIES.inc)
+def count_task_retry(*, error: str) -> None:
+    """`error` as the task records it: `ExceptionClass: message`."""
+    _on_commit(TASK_RETRIES.labels(error=error.partition(":")[0][:100]).inc)
 
 
 def count_operator_action(*, action: str, outcome: str) -> None:

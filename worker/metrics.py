@@ -27,8 +27,9 @@ def _multiprocess_directory() -> Path | None:
 
 @signals.celeryd_init.connect
 def empty_multiprocess_directory(**kwargs) -> None:
-    """Values left by an earlier run of this worker would be added to this one's (sent before Django
-    starts, so before any metric is created)."""
+    """Values left by an earlier run of this worker would be added to this one's. Sent in the worker's main
+    process before its pool starts; Django has started, but no value exists yet: every metric the
+    workers keep has labels, and a labelled value is created when first counted."""
     directory = _multiprocess_directory()
     if directory is None:
         return

@@ -212,7 +212,7 @@ def stripe_event_record_attempt(*, stripe_event_id: int, error: str) -> None:
     StripeEvent.objects.filter(pk=stripe_event_id).exclude(status__in=StripeEvent.FINISHED_STATUSES).update(
         attempts=F("attempts") + 1, last_error=error[:MAX_ERROR_LENGTH]
     )
-    metrics.count_task_retry()
+    metrics.count_task_retry(error=error)
 
 
 def stripe_event_mark_failed(*, stripe_event_id: int, error: str) -> None:
