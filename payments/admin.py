@@ -20,14 +20,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from core.admin import (
-    EstimatedCountPaginator,
-    IndexedValuesFieldListFilter,
-    LargeTableAdminMixin,
-    ReadOnlyAdminMixin,
-)
+from core.admin import IndexedValuesFieldListFilter, LargeTableAdminMixin, ReadOnlyAdminMixin
 from core.db import count_or_estimate
 from core.exceptions import ApplicationError
+from core.pagination import BoundedPaginator
 from payments import queue
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import reconciliation, retries
@@ -144,7 +140,7 @@ class StripeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         failed, exact = count_or_estimate(
             StripeEvent.objects.filter(status=StripeEvent.Status.FAILED),
-            exact_up_to=EstimatedCountPaginator.EXACT_COUNT_UP_TO,
+            exact_up_to=BoundedPaginator.EXACT_COUNT_UP_TO,
         )
         runs = reverse("admin:django_celery_results_taskresult_changelist")
         extra_context = {

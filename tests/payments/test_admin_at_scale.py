@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from core.admin import EstimatedCountPaginator
+from core.pagination import BoundedPaginator
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from tests.factories import EventFactory, PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
@@ -84,15 +84,15 @@ def test_a_changelist_page_costs_the_same_number_of_queries_whatever_the_table_h
 
 def test_the_paginator_counts_exactly_up_to_its_limit_then_estimates(organiser, monkeypatch):
     # given
-    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_COUNT_UP_TO", 10)
-    monkeypatch.setattr(EstimatedCountPaginator, "MAX_PAGES", 3)
+    monkeypatch.setattr(BoundedPaginator, "EXACT_COUNT_UP_TO", 10)
+    monkeypatch.setattr(BoundedPaginator, "MAX_OFFSET", 10)
     _seed(organiser, 40)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {INBOX_TABLE}")
 
     # when
-    few = EstimatedCountPaginator(StripeEvent.objects.filter(pk__in=StripeEvent.objects.values("pk")[:7]), 5)
-    many = EstimatedCountPaginator(StripeEvent.objects.all(), 5)
+    few = BoundedPaginator(StripeEvent.objects.filter(pk__in=StripeEvent.objects.values("pk")[:7]), 5)
+    many = BoundedPaginator(StripeEvent.objects.all(), 5)
 
     # then
     assert few.count == 7 and few.num_pages == 2
@@ -104,7 +104,7 @@ def test_the_paginator_counts_exactly_up_to_its_limit_then_estimates(organiser, 
 
 def test_a_page_beyond_the_offered_ones_goes_back_to_the_list(operator, organiser, monkeypatch):
     # given
-    monkeypatch.setattr(EstimatedCountPaginator, "MAX_PAGES", 1)
+    monkeypatch.setattr(BoundedPaginator, "MAX_OFFSET", 49)
     _seed(organiser, 60)
 
     # when
@@ -118,7 +118,7 @@ def test_the_failed_header_is_exact_up_to_the_limit_then_an_estimate(operator, o
     # given
     _seed(organiser, 6)
     assert "Webhook inbox: 3 failed" in operator.get(INBOX).content.decode()
-    monkeypatch.setattr(EstimatedCountPaginator, "EXACT_COUNT_UP_TO", 2)
+    monkeypatch.setattr(BoundedPaginator, "EXACT_COUNT_UP_TO", 2)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {INBOX_TABLE}")
 
