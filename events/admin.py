@@ -14,6 +14,7 @@ class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     sortable_by = ["created_at"]
     search_fields = ["owner__username"]
     search_help_text = "An event number, or its organiser's user name."
+    list_per_page = 50
     list_select_related = ["owner"]
 
     def get_search_results(self, request, queryset, search_term):
