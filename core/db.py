@@ -37,9 +37,20 @@ class RemoveIndexConcurrently(_OnPostgresOnly, postgres_operations.RemoveIndexCo
     pass
 
 
-def count_up_to(queryset: QuerySet, limit: int) -> int:
-    """The exact count when it is at most `limit`, else `limit + 1`: reads at most `limit + 1` rows."""
-    return queryset.order_by().values("pk")[: limit + 1].count()
+def counts_up_to(querysets: dict[str, QuerySet], limit: int) -> dict[str, int]:
+    """Each queryset's exact count when it is at most `limit`, else `limit + 1`, in one statement (one
+    round trip, whatever their number); each count reads at most `limit + 1` rows."""
+    selects, params, using = [], [], None
+    for queryset in querysets.values():
+        using = queryset.db
+        sql, query_params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted)")
+        params.extend(query_params)
+    if not selects:
+        return {}
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        return dict(zip(querysets, cursor.fetchone(), strict=True))
 
 
 def estimated_count(queryset: QuerySet) -> int | None:
@@ -56,13 +67,18 @@ def estimated_count(queryset: QuerySet) -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def counts_or_estimates(querysets: dict[str, QuerySet], *, exact_up_to: int) -> dict[str, tuple[int, bool]]:
+    """(count, exact) of each queryset: exact up to `exact_up_to` rows; beyond, PostgreSQL's estimate (at
+    least `exact_up_to + 1`). Either way each count reads at most `exact_up_to + 1` rows."""
+    counts = counts_up_to(querysets, exact_up_to)
+    return {
+        name: (count, True) if count <= exact_up_to else (max(count, estimated_count(querysets[name]) or 0), False)
+        for name, count in counts.items()
+    }
+
+
 def count_or_estimate(queryset: QuerySet, *, exact_up_to: int) -> tuple[int, bool]:
-    """(count, exact): exact up to `exact_up_to` rows; beyond, PostgreSQL's estimate (at least
-    `exact_up_to + 1`). Either way at most `exact_up_to + 1` rows are read."""
-    count = count_up_to(queryset, exact_up_to)
-    if count <= exact_up_to:
-        return count, True
-    return max(count, estimated_count(queryset) or 0), False
+    return counts_or_estimates({"rows": queryset}, exact_up_to=exact_up_to)["rows"]
 
 
 def distinct_values(model, field_name: str, *, limit: int = 100) -> list:
