@@ -44,7 +44,8 @@ def counts_up_to(querysets: dict[str, QuerySet], limit: int) -> dict[str, int]:
     for queryset in querysets.values():
         using = queryset.db
         sql, query_params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()
-        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted)")
+        # The ORM's own SQL, every value a bound parameter.
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted)")  # nosec B608
         params.extend(query_params)
     if not selects:
         return {}
