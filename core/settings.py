@@ -217,7 +217,7 @@ LOGGING = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Retention: processed and ignored webhook inbox rows are deleted this many days after they arrived
-# (beat, daily; `manage.py prune_stripe_events`). Failed and unfinished rows, and rows an operator
+# (beat, hourly, in batches; `manage.py prune_stripe_events`). Failed and unfinished rows, and rows an operator
 # acted on, are kept.
 STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
 # Each Celery worker serves its own counters (worker/metrics.py) on this port; 0 serves none.
