@@ -101,3 +101,15 @@ def distinct_values(model, field_name: str, *, limit: int = 100) -> list:
     with connection.cursor() as cursor:
         cursor.execute(sql, [limit])
         return [value for (value,) in cursor.fetchall()]
+
+
+def on_postgresql(*statements: str):
+    """A RunPython function running SQL on PostgreSQL only: for a migration whose PostgreSQL side is cheaper
+    by hand (a rename instead of a rebuild) while SQLite rebuilds its tables from the migration state."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in statements:
+                schema_editor.execute(statement)
+
+    return run

@@ -1,11 +1,18 @@
 """Indexes for an inbox of millions of rows: arrival order, and partial indexes for the unfinished and the
 failed rows (as small as the backlog). Built CONCURRENTLY on PostgreSQL, so webhook inserts go on meanwhile;
-the new ones exist before the old (status, received_at) index goes."""
+the new ones exist before the old (status, received_at) index goes.
+
+The Stripe ids keep their B-trees (renamed, not rebuilt) and lose the `varchar_pattern_ops` copies that
+only prefix LIKE queries used: each cost every webhook insert a write to a cold page."""
 
 from django.conf import settings
 from django.db import migrations, models
 
-from core.db import AddIndexConcurrently, RemoveIndexConcurrently
+from core.db import AddIndexConcurrently, RemoveIndexConcurrently, on_postgresql
+
+INBOX = "payments_stripeevent"
+STRIPE_ID_LIKE = "payments_stripeevent_stripe_id_50471ac2_like"
+PAYMENT_INTENT = "payments_stripeevent_payment_intent_id_4f4c6a1c"
 
 
 class Migration(migrations.Migration):
@@ -36,6 +43,43 @@ class Migration(migrations.Migration):
             ),
         ),
         RemoveIndexConcurrently(model_name="stripeevent", name="payments_st_status_2bb272_idx"),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="stripeevent",
+                    name="payment_intent_id",
+                    field=models.CharField(blank=True, default="", max_length=255),
+                ),
+                migrations.AlterField(
+                    model_name="stripeevent", name="stripe_id", field=models.CharField(max_length=255)
+                ),
+                migrations.AddIndex(
+                    model_name="stripeevent",
+                    index=models.Index(fields=["payment_intent_id"], name="stripe_event_payment_intent"),
+                ),
+                migrations.AddConstraint(
+                    model_name="stripeevent",
+                    constraint=models.UniqueConstraint(fields=("stripe_id",), name="stripe_event_stripe_id_unique"),
+                ),
+            ],
+            database_operations=[
+                migrations.RunPython(
+                    on_postgresql(
+                        f"ALTER TABLE {INBOX} RENAME CONSTRAINT {INBOX}_stripe_id_key TO stripe_event_stripe_id_unique",
+                        f"ALTER INDEX {PAYMENT_INTENT} RENAME TO stripe_event_payment_intent",
+                        f"DROP INDEX CONCURRENTLY IF EXISTS {STRIPE_ID_LIKE}",
+                        f"DROP INDEX CONCURRENTLY IF EXISTS {PAYMENT_INTENT}_like",
+                    ),
+                    on_postgresql(
+                        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {PAYMENT_INTENT}_like "
+                        f"ON {INBOX} (payment_intent_id varchar_pattern_ops)",
+                        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {STRIPE_ID_LIKE} ON {INBOX} (stripe_id varchar_pattern_ops)",
+                        f"ALTER INDEX stripe_event_payment_intent RENAME TO {PAYMENT_INTENT}",
+                        f"ALTER TABLE {INBOX} RENAME CONSTRAINT stripe_event_stripe_id_unique TO {INBOX}_stripe_id_key",
+                    ),
+                ),
+            ],
+        ),
         AddIndexConcurrently(
             model_name="payment",
             index=models.Index(fields=["created_at", "id"], name="payment_created"),
