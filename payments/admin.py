@@ -25,7 +25,7 @@ from core.admin import IndexedValuesFieldListFilter, LargeTableAdminMixin, ReadO
 from core.db import count_or_estimate
 from core.exceptions import ApplicationError
 from core.pagination import BoundedPaginator
-from payments import queue
+from payments import queue, selectors
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import reconciliation, retries
 from payments.services.audit import Actor
@@ -153,10 +153,10 @@ class StripeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         if term.startswith("evt_"):
             return queryset.filter(stripe_id=term), False
         if term.startswith("pi_"):
-            return queryset.filter(payment_intent_id=term), False
+            return queryset.filter(pk__in=selectors.stripe_events_for_payment_intent(term).values("pk")), False
         if term.isdigit() and int(term) < 2**63:
             return queryset.filter(pk=int(term)), False
-        return queryset.filter(Q(stripe_id=term) | Q(payment_intent_id=term)), False
+        return queryset.filter(stripe_id=term), False
 
     def changelist_view(self, request, extra_context=None):
         failed, exact = count_or_estimate(

@@ -26,6 +26,14 @@ def stripe_event_oldest_unprocessed() -> datetime | None:
     return StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).aggregate(t=Min("received_at"))["t"]
 
 
+def stripe_events_for_payment_intent(payment_intent_id: str) -> QuerySet[StripeEvent]:
+    """Every inbox row about a PaymentIntent, each branch on its index: the rows handed to a worker on the
+    PaymentIntent index (which leaves out `enqueued` rows, see StripeEvent.Meta), the enqueued ones on
+    the unfinished rows' index. Filtering on `payment_intent_id` alone would read the whole inbox."""
+    rows = StripeEvent.objects.filter(payment_intent_id=payment_intent_id)
+    return rows.exclude(status=StripeEvent.Status.ENQUEUED) | rows.filter(status=StripeEvent.Status.ENQUEUED)
+
+
 def stripe_events_prunable(*, cutoff: datetime, after: tuple[datetime, int] | None = None) -> QuerySet:
     """`(received_at, pk)` of the rows retention deletes, oldest first (after `after`, a key from an earlier
     batch): processed or ignored, received before `cutoff`, and no operator action points to them.

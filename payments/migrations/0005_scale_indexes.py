@@ -2,8 +2,9 @@
 failed rows (as small as the backlog). Built CONCURRENTLY on PostgreSQL, so webhook inserts go on meanwhile;
 the new ones exist before the old (status, received_at) index goes.
 
-The Stripe ids keep their B-trees (renamed, not rebuilt) and lose the `varchar_pattern_ops` copies that
-only prefix LIKE queries used: each cost every webhook insert a write to a cold page."""
+The Stripe event id keeps its unique B-tree (renamed, not rebuilt); the `varchar_pattern_ops` copies that
+only prefix LIKE queries used go, and the PaymentIntent index is replaced by one without the rows still
+`enqueued`: each cost every webhook insert a write to a cold page."""
 
 from django.conf import settings
 from django.db import migrations, models
@@ -43,6 +44,16 @@ class Migration(migrations.Migration):
             ),
         ),
         RemoveIndexConcurrently(model_name="stripeevent", name="payments_st_status_2bb272_idx"),
+        # The PaymentIntent index leaves out the rows a webhook inserts (`enqueued`): built before the
+        # full one goes.
+        AddIndexConcurrently(
+            model_name="stripeevent",
+            index=models.Index(
+                condition=models.Q(("status", "enqueued"), _negated=True),
+                fields=["payment_intent_id"],
+                name="stripe_event_payment_intent",
+            ),
+        ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
@@ -53,10 +64,6 @@ class Migration(migrations.Migration):
                 migrations.AlterField(
                     model_name="stripeevent", name="stripe_id", field=models.CharField(max_length=255)
                 ),
-                migrations.AddIndex(
-                    model_name="stripeevent",
-                    index=models.Index(fields=["payment_intent_id"], name="stripe_event_payment_intent"),
-                ),
                 migrations.AddConstraint(
                     model_name="stripeevent",
                     constraint=models.UniqueConstraint(fields=("stripe_id",), name="stripe_event_stripe_id_unique"),
@@ -66,15 +73,15 @@ class Migration(migrations.Migration):
                 migrations.RunPython(
                     on_postgresql(
                         f"ALTER TABLE {INBOX} RENAME CONSTRAINT {INBOX}_stripe_id_key TO stripe_event_stripe_id_unique",
-                        f"ALTER INDEX {PAYMENT_INTENT} RENAME TO stripe_event_payment_intent",
                         f"DROP INDEX CONCURRENTLY IF EXISTS {STRIPE_ID_LIKE}",
+                        f"DROP INDEX CONCURRENTLY IF EXISTS {PAYMENT_INTENT}",
                         f"DROP INDEX CONCURRENTLY IF EXISTS {PAYMENT_INTENT}_like",
                     ),
                     on_postgresql(
                         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {PAYMENT_INTENT}_like "
                         f"ON {INBOX} (payment_intent_id varchar_pattern_ops)",
+                        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {PAYMENT_INTENT} ON {INBOX} (payment_intent_id)",
                         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {STRIPE_ID_LIKE} ON {INBOX} (stripe_id varchar_pattern_ops)",
-                        f"ALTER INDEX stripe_event_payment_intent RENAME TO {PAYMENT_INTENT}",
                         f"ALTER TABLE {INBOX} RENAME CONSTRAINT stripe_event_stripe_id_unique TO {INBOX}_stripe_id_key",
                     ),
                 ),

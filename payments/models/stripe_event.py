@@ -34,10 +34,17 @@ class StripeEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         # Every index costs each webhook insert a page write, and on a table of millions of rows a random
-        # key (a Stripe id) writes a cold page: the ids have their plain B-tree only (exact lookups), not
-        # also the `varchar_pattern_ops` copy that Django adds for `unique=True`/`db_index=True` fields.
+        # key (a Stripe id) writes a cold page, in full after each checkpoint. So the ids have their plain
+        # B-tree only (exact lookups), not also the `varchar_pattern_ops` copy Django adds for
+        # `unique=True`/`db_index=True` fields; and the PaymentIntent index leaves out the rows still
+        # `enqueued`, as the webhook inserts them: the worker that closes a row writes its entry.
+        # selectors.stripe_events_for_payment_intent reads both that index and the unfinished one.
         indexes = [
-            models.Index(fields=["payment_intent_id"], name="stripe_event_payment_intent"),
+            models.Index(
+                fields=["payment_intent_id"],
+                condition=~models.Q(status="enqueued"),
+                name="stripe_event_payment_intent",
+            ),
             # The inbox in arrival order: the admin's list, retention's batches.
             models.Index(fields=["received_at", "id"], name="stripe_event_received"),
             models.Index(fields=["type", "received_at"]),

@@ -45,6 +45,7 @@ def _missing():
         pytest.param(lambda: list(selectors.stripe_events_for_retry(failed_only=True)), id="retry --failed"),
         pytest.param(lambda: list(selectors.stripe_events_for_retry(ids=["evt_1", "12"])), id="retry --ids"),
         pytest.param(_missing, id="catch-up"),
+        pytest.param(lambda: list(selectors.stripe_events_for_payment_intent("pi_1")), id="rows of a PaymentIntent"),
         pytest.param(lambda: list(selectors.payments_for_reconcile(older_than=timedelta(minutes=10))), id="reconcile"),
         pytest.param(lambda: list(selectors.payments_abandoned(older_than=timedelta(days=1))), id="abandoned"),
     ],
@@ -58,3 +59,21 @@ def test_the_read_is_answered_by_an_index(read):
     reads = [q["sql"] for q in queries.captured_queries]
     assert reads
     assert {sql: unbounded_scans(sql, TABLES) for sql in reads} == {sql: [] for sql in reads}
+
+
+def test_the_rows_of_a_payment_intent_include_those_still_enqueued():
+    # given: a webhook insert (`enqueued`) is not in the PaymentIntent index until a worker closes the row
+    payment = PaymentFactory()
+    rows = {
+        status: stored_stripe_event(
+            "payment_intent.succeeded", {"id": payment.payment_intent_id, "object": "payment_intent"}, status=status
+        )
+        for status in StripeEvent.Status.values
+    }
+    stored_stripe_event("payment_intent.succeeded", {"id": "pi_other", "object": "payment_intent"})
+
+    # when
+    found = set(selectors.stripe_events_for_payment_intent(payment.payment_intent_id))
+
+    # then
+    assert found == set(rows.values())
