@@ -56,7 +56,7 @@ class Config:
     events: int = 1_000_000
     samples: int = 7
     ingest_seconds: int = 5
-    ingest_rounds: int = 3
+    ingest_rounds: int = 5
     reuse: bool = False
     out: Path = BENCH / "BENCHMARKS.md"
 
