@@ -16,7 +16,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true
 
-.PHONY: run test install frontend lint test-python test-frontend chromium clean bench audit
+.PHONY: run test install frontend lint test-python test-frontend chromium clean bench bench-scale audit
 
 run: install frontend/dist/index.html
 	$(BIN)/python -m offline.run
@@ -56,6 +56,14 @@ test-python: install
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run
+
+# Every read path (API lists, metrics, admin, beat's selectors) and webhook ingest timed on a database of its
+# own grown to production size: 10M inbox rows and 1M events by default (about 15 minutes to build on 2 cores;
+# kept for `--reuse`). BENCH_SCALE_ARGS='--rows 200000 --events 20000' for a quick run. Writes its section of
+# bench/BENCHMARKS.md.
+bench-scale: install
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.scale $(BENCH_SCALE_ARGS)
 
 # Code and dependency audits; docs/SECURITY.md gives every accepted finding and its reason.
 audit: install $(NODE_STAMP)

@@ -300,6 +300,14 @@ LOGGING = {
 # Celery workers log through LOGGING above instead of replacing the root logger's handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Retention: processed and ignored webhook inbox rows are deleted this many days after they arrived
+# (beat, hourly, in batches; `manage.py prune_stripe_events`). Failed and unfinished rows, and rows an operator
+# acted on, are kept.
+STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
+# Each Celery worker serves its own counters (worker/metrics.py) on this port; 0 serves none.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="0.0.0.0")  # nosec B104: inside the worker's network
+
 if not DEBUG:
     # Django's own test for a real key (check --deploy's security.W009), refused at start instead of warned about.
     if (

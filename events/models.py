@@ -34,6 +34,8 @@ class Event(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"]),
+            # Newest first, for everyone's events: the admin's list.
+            models.Index(fields=["created_at", "id"], name="event_created"),
             # The public list: live, not cancelled, upcoming, in start order.
             models.Index(
                 fields=["starts_at", "id"],

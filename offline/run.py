@@ -29,6 +29,7 @@ VAR = BASE_DIR / "var"
 LOCALSTRIPE_PORT = 8420
 EMBEDDED_REDIS_PORT = 6380
 SMTP_PORT = 8025
+WORKER_METRICS_PORT = 8421
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "eventpay-demo"  # nosec B105: the local demo's login, printed for the user
 WAIT_REPORT_EVERY = 5.0
@@ -139,6 +140,20 @@ def main() -> int:
 
     # The production gunicorn configuration, sized for one development machine.
     web_env = {"WEB_CONCURRENCY": "2", **env, "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics")}
+    # The worker serves its own counters, as in production (worker/metrics.py), from a directory of its own.
+    worker_metrics_port = int(env.get("WORKER_METRICS_PORT") or WORKER_METRICS_PORT)
+    require_free(worker_metrics_port, "worker metrics")
+    worker_env = {
+        **env,
+        "PROMETHEUS_MULTIPROC_DIR": str(VAR / "metrics-worker"),
+        "WORKER_METRICS_PORT": str(worker_metrics_port),
+        "WORKER_METRICS_ADDR": "127.0.0.1",
+    }
+    ports["worker metrics"] = worker_metrics_port
+    notes.append(
+        f"Metrics: http://127.0.0.1:{port}/api/metrics (web, database), "
+        f"http://127.0.0.1:{worker_metrics_port}/metrics (worker)"
+    )
     processes["web"] = [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "core" / "gunicorn.conf.py"),
                         "--bind", f"127.0.0.1:{port}"]  # fmt: skip
     processes["worker"] = [
@@ -156,7 +171,8 @@ def main() -> int:
 
     manager = Manager()
     for name, command in processes.items():
-        manager.add_process(name, shlex.join(command), env=web_env if name == "web" else env, cwd=str(BASE_DIR))
+        process_env = {"web": web_env, "worker": worker_env}.get(name, env)
+        manager.add_process(name, shlex.join(command), env=process_env, cwd=str(BASE_DIR))
 
     banner = [f"EventPay is running on http://127.0.0.1:{port}/"]
     if offline:

@@ -1,29 +1,42 @@
-"""The payments app's metrics: webhook deliveries counted by the web process that answered them, and
-the inbox, the payments and the audit trail read from the database at scrape time.
-Registered with core/metrics.py when Django starts (payments/apps.py)."""
+"""The payments app's metrics, each of which costs the same whatever the size of the inbox.
+
+- Counters and histograms kept where things happen, by the process they happen in (prometheus_client,
+  multiprocess mode with several processes): webhook deliveries in the web processes; inbox rows closed,
+  fulfilment latency, task retries and operator actions wherever they run, mostly Celery workers, which
+  serve theirs on an exporter of their own (worker/metrics.py): workers run on other hosts, whose files
+  no web process can read. Prometheus adds the two up (`sum without (instance, job)`).
+- `DatabaseCollector`: what only the database knows, read at scrape time through partial indexes as
+  small as the backlog and the failures (open inbox rows, the oldest unprocessed one, open payments,
+  mismatches): no query reads the whole inbox or the whole ledger.
+
+Registered with core/metrics.py when Django starts (payments/apps.py).
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from prometheus_client import Counter
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 
+from core.db import counts_or_estimates
 from core.metrics import PROCESS_REGISTRY
 from payments import selectors
 from payments.consts import StripeEventType
-from payments.models import OperatorAction, Payment, StripeEvent
+from payments.models import Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
 
 FULFILMENT_LATENCY_BUCKETS = (0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+# Counts read at scrape time are exact up to this many rows, PostgreSQL's estimate beyond (a bounded read).
+EXACT_COUNT_UP_TO = 10_000
 
 WEBHOOK_DELIVERIES = Counter(
     "eventpay_webhook_deliveries",
@@ -69,8 +82,68 @@ def _count_delivery(request, result: str) -> None:
     WEBHOOK_DELIVERIES.labels(type=event_type, result=result).inc()
 
 
+STRIPE_EVENTS_CLOSED = Counter(
+    "eventpay_stripe_events_closed",
+    "Inbox rows closed, by Stripe event type and the status they closed with (processed, ignored, failed).",
+    ["type", "status"],
+    registry=PROCESS_REGISTRY,
+)
+
+# Every metric here has labels: its values (files, in multiprocess mode) are created when first counted,
+# never at import, which lets a worker empty its multiprocess directory as it starts (worker/metrics.py).
+FULFILMENT_LATENCY = Histogram(
+    "eventpay_stripe_event_fulfilment_latency_seconds",
+    "Time from an event's arrival in the inbox to its processing, by Stripe event type, observed as each row "
+    "is processed.",
+    ["type"],
+    buckets=FULFILMENT_LATENCY_BUCKETS,
+    registry=PROCESS_REGISTRY,
+)
+
+TASK_RETRIES = Counter(
+    "eventpay_stripe_event_task_retries",
+    "Processing attempts that raised a transient error and are retried by the task, by the error's class.",
+    ["error"],
+    registry=PROCESS_REGISTRY,
+)
+
+OPERATOR_ACTIONS = Counter(
+    "eventpay_operator_actions",
+    "Operator actions recorded in the audit trail, by action and outcome.",
+    ["action", "outcome"],
+    registry=PROCESS_REGISTRY,
+)
+
+
+def _on_commit(count) -> None:
+    # Only what the database kept: a rolled-back change is not counted.
+    transaction.on_commit(count)
+
+
+def count_stripe_event_closed(*, event_type: str, status: str, received_at: datetime, processed_at: datetime) -> None:
+    def count():
+        STRIPE_EVENTS_CLOSED.labels(type=event_type[:100], status=status).inc()
+        if status == StripeEvent.Status.PROCESSED:
+            FULFILMENT_LATENCY.labels(type=event_type[:100]).observe(
+                max(0.0, (processed_at - received_at).total_seconds())
+            )
+
+    _on_commit(count)
+
+
+def count_task_retry(*, error: str) -> None:
+    """`error` as the task records it: `ExceptionClass: message`."""
+    _on_commit(TASK_RETRIES.labels(error=error.partition(":")[0][:100]).inc)
+
+
+def count_operator_action(*, action: str, outcome: str) -> None:
+    _on_commit(OPERATOR_ACTIONS.labels(action=action, outcome=outcome).inc)
+
+
 class DatabaseCollector:
-    """Reads the inbox, the payments and the audit trail at scrape time (a handful of aggregate queries)."""
+    """What only the database knows, read at scrape time; every query is answered by a partial index
+    (stripe_event_unfinished, stripe_event_failed, payment_one_open_per_event) and reads at most
+    EXACT_COUNT_UP_TO rows of it."""
 
     def collect(self):
         try:
@@ -86,10 +159,37 @@ class DatabaseCollector:
     def _families(self):
         now = timezone.now()
 
-        by_status = dict(StripeEvent.objects.order_by().values_list("status").annotate(n=Count("id")))
-        rows = GaugeMetricFamily("eventpay_stripe_events", "Webhook inbox rows by status.", labels=["status"])
-        for status in StripeEvent.Status.values:
-            rows.add_metric([status], by_status.get(status, 0))
+        # Every count in one statement: a scrape's cost is its round trips more than its reads.
+        counts = counts_or_estimates(
+            {
+                **{f"inbox {s}": StripeEvent.objects.filter(status=s) for s in StripeEvent.OPEN_STATUSES},
+                **{f"payments {s}": Payment.objects.filter(status=s) for s in Payment.OPEN_STATUSES},
+                # Fulfilment refuses a succeeded intent that does not match our payment (amount, currency,
+                # metadata): it fails the inbox row and puts the same reason on the payment, which stays open.
+                "mismatched": Payment.objects.filter(status__in=Payment.OPEN_STATUSES)
+                .exclude(last_error="")
+                .filter(
+                    Exists(
+                        StripeEvent.objects.filter(
+                            payment_intent_id=OuterRef("payment_intent_id"),
+                            last_error=OuterRef("last_error"),
+                            status=StripeEvent.Status.FAILED,
+                            type=StripeEventType.PAYMENT_INTENT_SUCCEEDED,
+                        )
+                    )
+                ),
+            },
+            exact_up_to=EXACT_COUNT_UP_TO,
+        )
+
+        rows = GaugeMetricFamily(
+            "eventpay_stripe_events",
+            "Open webhook inbox rows by status (received, enqueued, failed); exact up to "
+            f"{EXACT_COUNT_UP_TO}, PostgreSQL's estimate beyond. Closed rows: eventpay_stripe_events_closed_total.",
+            labels=["status"],
+        )
+        for status in StripeEvent.OPEN_STATUSES:
+            rows.add_metric([status], counts[f"inbox {status}"][0])
         yield rows
 
         oldest = selectors.stripe_event_oldest_unprocessed()
@@ -101,57 +201,17 @@ class DatabaseCollector:
         age.add_metric([], oldest_age)
         yield age
 
-        latency = ExpressionWrapper(F("processed_at") - F("received_at"), output_field=DurationField())
-        bucket_counts = {
-            f"le_{index}": Count("id", filter=Q(latency__lte=timedelta(seconds=bound)))
-            for index, bound in enumerate(FULFILMENT_LATENCY_BUCKETS)
-        }
-        processed = (
-            StripeEvent.objects.filter(status=StripeEvent.Status.PROCESSED, processed_at__isnull=False)
-            .annotate(latency=latency)
-            .aggregate(count=Count("id"), total=Sum("latency"), **bucket_counts)
+        payments = GaugeMetricFamily(
+            "eventpay_payments",
+            "Open payments (pending, failed: checkout may still complete them) by status; exact up to "
+            f"{EXACT_COUNT_UP_TO}, PostgreSQL's estimate beyond.",
+            labels=["status"],
         )
-        histogram = HistogramMetricFamily(
-            "eventpay_stripe_event_fulfilment_latency_seconds",
-            "Time from an event's arrival in the inbox to its processing, over all processed rows.",
-            buckets=[
-                *(
-                    (str(float(bound)), processed[f"le_{index}"])
-                    for index, bound in enumerate(FULFILMENT_LATENCY_BUCKETS)
-                ),
-                ("+Inf", processed["count"]),
-            ],
-            sum_value=processed["total"].total_seconds() if processed["total"] else 0.0,
-        )
-        yield histogram
-
-        attempts = StripeEvent.objects.filter(attempts__gt=1).aggregate(retries=Sum(F("attempts") - 1))["retries"] or 0
-        retries = CounterMetricFamily(
-            "eventpay_stripe_event_task_retries",
-            "Processing attempts of inbox rows beyond the first (task retries and operator retries).",
-        )
-        retries.add_metric([], attempts)
-        yield retries
-
-        payments_by_status = dict(Payment.objects.order_by().values_list("status").annotate(n=Count("id")))
-        payments = GaugeMetricFamily("eventpay_payments", "Payments by status.", labels=["status"])
-        for status in Payment.Status.values:
-            payments.add_metric([status], payments_by_status.get(status, 0))
+        for status in Payment.OPEN_STATUSES:
+            payments.add_metric([status], counts[f"payments {status}"][0])
         yield payments
 
-        # Fulfilment refuses a succeeded intent that does not match our payment (amount, currency,
-        # metadata): it fails the inbox row and puts the same reason on the payment.
-        mismatched = (
-            StripeEvent.objects.filter(status=StripeEvent.Status.FAILED, type=StripeEventType.PAYMENT_INTENT_SUCCEEDED)
-            .filter(
-                Exists(
-                    Payment.objects.filter(
-                        payment_intent_id=OuterRef("payment_intent_id"), last_error=OuterRef("last_error")
-                    ).exclude(status=Payment.Status.SUCCEEDED)
-                )
-            )
-            .count()
-        )
+        mismatched = counts["mismatched"][0]
         mismatches = GaugeMetricFamily(
             "eventpay_payment_mismatches",
             "Succeeded PaymentIntents not applied because their amount, currency or metadata did not match the payment.",
@@ -159,22 +219,13 @@ class DatabaseCollector:
         mismatches.add_metric([], mismatched)
         yield mismatches
 
-        actions = CounterMetricFamily(
-            "eventpay_operator_actions", "Operator actions recorded in the audit trail.", labels=["action", "outcome"]
-        )
-        for action, outcome, n in (
-            OperatorAction.objects.order_by().values_list("action", "outcome").annotate(n=Count("id"))
-        ):
-            actions.add_metric([action, outcome], n)
-        yield actions
-
         alerts = GaugeMetricFamily(
             "eventpay_alert",
             "1 while the condition needs an operator: failed inbox rows, a backlog older than "
             f"{settings.STRIPE_EVENT_BACKLOG_ALERT_SECONDS} s, a payment mismatch.",
             labels=["alert"],
         )
-        alerts.add_metric(["stripe_event_failed"], int(by_status.get(StripeEvent.Status.FAILED, 0) > 0))
+        alerts.add_metric(["stripe_event_failed"], int(counts[f"inbox {StripeEvent.Status.FAILED}"][0] > 0))
         alerts.add_metric(["stripe_event_backlog"], int(oldest_age > settings.STRIPE_EVENT_BACKLOG_ALERT_SECONDS))
         alerts.add_metric(["payment_mismatch"], int(mismatched > 0))
         yield alerts

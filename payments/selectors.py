@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import DateTimeField, ExpressionWrapper, F, Min, Q, QuerySet
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from payments.models import Payment, StripeEvent
+from payments.models import OperatorAction, Payment, StripeEvent
 
 
 def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
@@ -24,6 +24,41 @@ def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
 
 def stripe_event_oldest_unprocessed() -> datetime | None:
     return StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).aggregate(t=Min("received_at"))["t"]
+
+
+def stripe_events_for_payment_intent(payment_intent_id: str) -> QuerySet[StripeEvent]:
+    """Every inbox row about a PaymentIntent, each branch on its index: the rows handed to a worker on the
+    PaymentIntent index (which leaves out `enqueued` rows, see StripeEvent.Meta), the enqueued ones on
+    the unfinished rows' index. Filtering on `payment_intent_id` alone would read the whole inbox."""
+    rows = StripeEvent.objects.filter(payment_intent_id=payment_intent_id)
+    return rows.exclude(status=StripeEvent.Status.ENQUEUED) | rows.filter(status=StripeEvent.Status.ENQUEUED)
+
+
+def stripe_events_prunable(*, cutoff: datetime, after: tuple[datetime, int] | None = None) -> QuerySet:
+    """`(received_at, pk)` of the rows retention deletes, oldest first (after `after`, a key from an earlier
+    batch): processed or ignored, received before `cutoff`, and no operator action points to them.
+    Read in the order of the (received_at, id) index, so each batch starts where the last one ended."""
+    rows = StripeEvent.objects.filter(status__in=StripeEvent.FINISHED_STATUSES, received_at__lt=cutoff)
+    if after is not None:
+        received_at, pk = after
+        rows = rows.filter(received_at__gte=received_at).exclude(Q(received_at=received_at, pk__lte=pk))
+    return (
+        rows.filter(~Exists(OperatorAction.objects.filter(stripe_event=OuterRef("pk"))))
+        .order_by("received_at", "id")
+        .values_list("received_at", "pk")
+    )
+
+
+def stripe_events_kept_for_audit(*, cutoff: datetime) -> int:
+    """Processed or ignored rows received before `cutoff` that retention keeps because an operator acted on them."""
+    return (
+        OperatorAction.objects.filter(
+            stripe_event__status__in=StripeEvent.FINISHED_STATUSES, stripe_event__received_at__lt=cutoff
+        )
+        .values("stripe_event")
+        .distinct()
+        .count()
+    )
 
 
 def stripe_events_for_retry(

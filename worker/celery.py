@@ -6,6 +6,8 @@ from datetime import timedelta
 from celery import Celery, signals
 from celery.schedules import crontab
 
+from worker import metrics  # noqa: F401 (the worker's metrics endpoint, started by Celery's signals)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
 app = Celery("eventpay")
@@ -50,6 +52,10 @@ app.conf.beat_schedule = {
     "check-stripe-event-backlog": {
         "task": "worker.tasks.check_stripe_event_backlog",
         "schedule": timedelta(seconds=60),
+    },
+    "prune-stripe-events": {
+        "task": "worker.tasks.prune_stripe_events",
+        "schedule": crontab(minute=53),
     },
 }
 

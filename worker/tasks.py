@@ -15,7 +15,17 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from payments.services import catch_up, fulfilment, inbox, notifications, receipts, reconciliation, refunds, retries
+from payments.services import (
+    catch_up,
+    fulfilment,
+    inbox,
+    notifications,
+    receipts,
+    reconciliation,
+    refunds,
+    retention,
+    retries,
+)
 from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
 from worker.celery import app
@@ -127,6 +137,17 @@ def fetch_charge_details(payment_id: int) -> bool:
 @app.task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
 def reconcile_refunds() -> dict[str, int]:
     return refunds.refunds_reconcile_submitted(older_than=timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER_SECONDS))
+
+
+# Each run stops well inside the soft time limit; a large backlog is pruned over several runs.
+PRUNE_TIME_BUDGET_SECONDS = 30
+
+
+@app.task(acks_late=True)
+def prune_stripe_events() -> dict[str, object]:
+    return retention.stripe_events_prune(
+        older_than=timedelta(days=settings.STRIPE_EVENT_RETENTION_DAYS), time_budget=PRUNE_TIME_BUDGET_SECONDS
+    ).as_result()
 
 
 @app.task(acks_late=True)

@@ -43,7 +43,12 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            # Newest first: the admin's list, and each organiser's payment history.
+            models.Index(fields=["created_at", "id"], name="payment_created"),
+            models.Index(fields=["user", "created_at", "id"], name="payment_user_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["event"],

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.logging import log_context
+from payments import metrics
 from payments.models import Notification, OperatorAction, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def operator_action_record(
         outcome=outcome,
         detail=detail[:2000],
     )
+    metrics.count_operator_action(action=action, outcome=outcome)
     log = logger.warning if outcome == OperatorAction.Outcome.ERROR else logger.info
     log("operator action %s by %s: %s (%s)", action, actor.name, outcome, detail)
     return record

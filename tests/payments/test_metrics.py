@@ -8,12 +8,15 @@ import textwrap
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 
+from payments import metrics as payment_metrics
 from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
@@ -22,11 +25,13 @@ from payments.services.audit import Actor
 from tests.conftest import ROOT, _test_database_url
 from tests.factories import (
     PaymentFactory,
+    UserFactory,
     payment_intent_object,
     stored_stripe_event,
     stripe_event_body,
     thin_event_body,
 )
+from tests.query_plans import unbounded_scans
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +67,12 @@ def delivered(metrics: dict, event_type: str, result: str) -> float:
     return metrics.get(("eventpay_webhook_deliveries_total", (("result", result), ("type", event_type))), 0.0)
 
 
-def test_metrics_after_a_known_sequence_of_events(enqueued):
+def counted(metrics: dict, name: str, **labels) -> float:
+    """A counter's value (0 before its first increment: counters are kept by the process)."""
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_after_a_known_sequence_of_events(enqueued, django_capture_on_commit_callbacks):
     # given
     before = scrape()
     client = Client()
@@ -72,7 +82,7 @@ def test_metrics_after_a_known_sequence_of_events(enqueued):
     bad_event = stripe_event_body(
         StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(mismatched, amount_received=100)
     )
-    with freeze_time(start) as clock:
+    with freeze_time(start) as clock, django_capture_on_commit_callbacks(execute=True):
         assert deliver(client, ok_event).status_code == 200
         assert deliver(client, ok_event).status_code == 200  # Stripe delivered it twice
         assert deliver(client, bad_event).status_code == 200
@@ -80,8 +90,9 @@ def test_metrics_after_a_known_sequence_of_events(enqueued):
         clock.tick(3)
         fulfilment.process_stripe_event(stripe_event_id=enqueued[0])
         clock.tick(40)
+        inbox.stripe_event_record_attempt(stripe_event_id=enqueued[1], error="OperationalError: gone")  # retried
         fulfilment.process_stripe_event(stripe_event_id=enqueued[1])
-        fulfilment.process_stripe_event(stripe_event_id=enqueued[1])  # a redelivered task: one more attempt, no effect
+        fulfilment.process_stripe_event(stripe_event_id=enqueued[1])  # a redelivered task fails the open row again
     with freeze_time(start - timedelta(minutes=10)):
         stored_stripe_event(
             "customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.ENQUEUED
@@ -93,28 +104,56 @@ def test_metrics_after_a_known_sequence_of_events(enqueued):
 
     # then
     type_ = StripeEventType.PAYMENT_INTENT_SUCCEEDED
+
+    def added(name: str, **labels) -> float:
+        return counted(metrics, name, **labels) - counted(before, name, **labels)
+
     assert delivered(metrics, type_, "stored") - delivered(before, type_, "stored") == 2
     assert delivered(metrics, type_, "duplicate") - delivered(before, type_, "duplicate") == 1
     assert delivered(metrics, "unverified", "invalid") - delivered(before, "unverified", "invalid") == 1
-    assert metrics[("eventpay_stripe_events", (("status", "processed"),))] == 1
     assert metrics[("eventpay_stripe_events", (("status", "failed"),))] == 1
     assert metrics[("eventpay_stripe_events", (("status", "enqueued"),))] == 1
     assert metrics[("eventpay_stripe_events", (("status", "received"),))] == 0
+    assert added("eventpay_stripe_events_closed_total", type=type_, status="processed") == 1
+    assert added("eventpay_stripe_events_closed_total", type=type_, status="failed") == 2
     assert metrics[("eventpay_stripe_event_oldest_unprocessed_age_seconds", ())] == pytest.approx(660, abs=1)
     histogram = "eventpay_stripe_event_fulfilment_latency_seconds"
-    assert metrics[(f"{histogram}_bucket", (("le", "2.5"),))] == 0
-    assert metrics[(f"{histogram}_bucket", (("le", "5.0"),))] == 1
-    assert metrics[(f"{histogram}_bucket", (("le", "+Inf"),))] == 1
-    assert metrics[(f"{histogram}_count", ())] == 1
-    assert metrics[(f"{histogram}_sum", ())] == pytest.approx(3)
-    assert metrics[("eventpay_stripe_event_task_retries_total", ())] == 1
-    assert metrics[("eventpay_payments", (("status", "pending"),))] == 1
-    assert metrics[("eventpay_payments", (("status", "succeeded"),))] == 1
+    assert added(f"{histogram}_bucket", type=type_, le="2.5") == 0
+    assert added(f"{histogram}_bucket", type=type_, le="5.0") == 1
+    assert added(f"{histogram}_bucket", type=type_, le="+Inf") == 1
+    assert added(f"{histogram}_count", type=type_) == 1
+    assert added(f"{histogram}_sum", type=type_) == pytest.approx(3)
+    assert added("eventpay_stripe_event_task_retries_total", error="OperationalError") == 1
+    assert metrics[("eventpay_payments", (("status", "pending"),))] == 1  # the mismatched one stays open
+    assert metrics[("eventpay_payments", (("status", "failed"),))] == 0
     assert metrics[("eventpay_payment_mismatches", ())] == 1
     assert metrics[("eventpay_alert", (("alert", "stripe_event_failed"),))] == 1
     assert metrics[("eventpay_alert", (("alert", "stripe_event_backlog"),))] == 1
     assert metrics[("eventpay_alert", (("alert", "payment_mismatch"),))] == 1
     assert metrics[("eventpay_metrics_database_up", ())] == 1
+
+
+def test_a_change_rolled_back_is_not_counted(enqueued, django_capture_on_commit_callbacks):
+    # given
+    payment = PaymentFactory()
+    row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
+    before = scrape()
+
+    def close_then_fail():
+        with transaction.atomic():
+            inbox.stripe_event_close(stripe_event_id=row.pk, outcome=inbox.Outcome.processed())
+            raise RuntimeError("the worker died before COMMIT")
+
+    # when: the processing transaction fails after the row was closed
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        close_then_fail()
+
+    # then
+    closed = ("eventpay_stripe_events_closed_total", "processed")
+    assert counted(scrape(), closed[0], type=row.type, status=closed[1]) == counted(
+        before, closed[0], type=row.type, status=closed[1]
+    )
+    assert StripeEvent.objects.get(pk=row.pk).status == StripeEvent.Status.RECEIVED
 
 
 def test_alerts_are_quiet_when_all_is_well(enqueued):
@@ -135,20 +174,27 @@ def test_alerts_are_quiet_when_all_is_well(enqueued):
     assert metrics[("eventpay_stripe_event_oldest_unprocessed_age_seconds", ())] == 0
 
 
-def test_a_mismatch_fixed_by_an_operator_no_longer_alerts(enqueued):
+def test_a_mismatch_fixed_by_an_operator_no_longer_alerts(enqueued, django_capture_on_commit_callbacks):
     # given: the mismatched row is ignored by an operator after checking the dashboard
     payment = PaymentFactory()
     row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment, currency="eur"))
     fulfilment.process_stripe_event(stripe_event_id=row.pk)
-    assert scrape()[("eventpay_payment_mismatches", ())] == 1
+    before = scrape()
+    assert before[("eventpay_payment_mismatches", ())] == 1
 
     # when
-    retries.stripe_event_ignore(stripe_event=row, actor=Actor("olga"), reason="checked by hand")
+    with django_capture_on_commit_callbacks(execute=True):
+        retries.stripe_event_ignore(stripe_event=row, actor=Actor("olga"), reason="checked by hand")
 
     # then
     metrics = scrape()
     assert metrics[("eventpay_payment_mismatches", ())] == 0
-    assert metrics[("eventpay_operator_actions_total", (("action", "ignore"), ("outcome", "done")))] == 1
+    ignored = {"action": "ignore", "outcome": "done"}
+    assert (
+        counted(metrics, "eventpay_operator_actions_total", **ignored)
+        - counted(before, "eventpay_operator_actions_total", **ignored)
+        == 1
+    )
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
 
 
@@ -231,3 +277,59 @@ def test_deliveries_are_summed_over_processes_in_multiprocess_mode(tmp_path, dja
         == 5
     )
     assert samples[("eventpay_metrics_database_up", ())] == 1
+
+
+def _seed_every_kind_of_row(rows_per_status: int) -> None:
+    for status in StripeEvent.Status.values:
+        for _ in range(rows_per_status):
+            stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, status=status)
+    owner = UserFactory()
+    for status in Payment.Status.values:
+        PaymentFactory.create_batch(
+            rows_per_status, status=status, event__owner=owner, last_error="declined" if status == "failed" else ""
+        )
+
+
+def test_every_query_of_a_scrape_is_answered_by_an_index():
+    # given
+    _seed_every_kind_of_row(3)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        scrape()
+
+    # then
+    tables = {StripeEvent._meta.db_table, Payment._meta.db_table}
+    read = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("EXPLAIN")]
+    assert read and all(any(t in sql for t in tables) for sql in read)
+    assert {sql: unbounded_scans(sql, tables) for sql in read} == {sql: [] for sql in read}
+
+
+def test_a_scrape_runs_the_same_queries_whatever_the_inbox_holds():
+    # given
+    _seed_every_kind_of_row(1)
+    with CaptureQueriesContext(connection) as small:
+        scrape()
+    _seed_every_kind_of_row(20)
+
+    # when
+    with CaptureQueriesContext(connection) as large:
+        scrape()
+
+    # then
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_counts_beyond_the_exact_limit_are_postgresqls_estimate(monkeypatch):
+    # given: more failed rows than are counted exactly, and fresh statistics
+    monkeypatch.setattr(payment_metrics, "EXACT_COUNT_UP_TO", 10)
+    for _ in range(40):
+        stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, status=StripeEvent.Status.FAILED)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {StripeEvent._meta.db_table}")
+
+    # when
+    failed = scrape()[("eventpay_stripe_events", (("status", "failed"),))]
+
+    # then
+    assert 10 < failed <= 400

@@ -83,6 +83,10 @@ class OperatorCommand(BaseCommand):
         # Drawn on a terminal only; logs and pipes get the summary line alone.
         return tqdm(items, total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
 
+    def progress_bar(self, *, total: int | None, unit: str) -> tqdm:
+        """A bar moved by hand (`bar.update(n)`), for work done in batches."""
+        return tqdm(total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
+
     def act_on_each(self, items: list[T], act, *, unit: str, name) -> dict[str, int]:
         """Runs one operator action per item (each recorded in the audit trail); counts the outcomes
         and reports each error on stderr as `name(item): detail`."""
