@@ -4,16 +4,21 @@ Next: worker/tasks.py (process_stripe_event), then payments/services/fulfilment.
 A plain Django view, not DRF: this path is hot and needs no content negotiation.
 """
 
+import json
 import logging
 
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from payments import metrics, stripe_gateway
 from payments.services import inbox
 
 logger = logging.getLogger(__name__)
+
+# The two answers to a verified delivery, serialized once.
+_STORED = json.dumps({"received": True, "duplicate": False}).encode()
+_DUPLICATE = json.dumps({"received": True, "duplicate": True}).encode()
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -53,4 +58,5 @@ def stripe_webhook(request):
     except DatabaseError:
         logger.exception("could not store stripe event %s; Stripe will retry", event["id"])
         return _error("Could not store the event; please retry.", 503)
-    return JsonResponse({"received": True, "duplicate": stripe_event_id is None})
+    request.stripe_event_duplicate = stripe_event_id is None  # for the deliveries metric
+    return HttpResponse(_DUPLICATE if request.stripe_event_duplicate else _STORED, content_type="application/json")
