@@ -243,9 +243,11 @@ def _profile_section(config, flamegraph: Path, folded: str) -> list[str]:
     lines = [
         "## Profile: the gunicorn workers under wrk (py-spy)",
         "",
-        f"py-spy sampled both gunicorn workers at 200 Hz (`--subprocesses --nonblocking`, idle threads not sampled) "
-        f"during a {config.ingest_seconds} s webhook run of its own: {total} samples of threads on the CPU. "
-        f"The flame graph is [{flamegraph.name}]({flamegraph.name}) (open it in a browser).",
+        "py-spy sampled both gunicorn workers at 200 Hz (`--subprocesses --nonblocking --gil`: in each worker, "
+        "the thread holding the GIL, i.e. the one running Python; threads waiting on a socket or for the GIL are "
+        f"not sampled) during a {config.ingest_seconds} s webhook run of its own: {total} samples. CPU spent in the "
+        "kernel and in C code that released the GIL (libpq's and the sockets' I/O) is in the table above, not "
+        f"here. The flame graph is [{flamegraph.name}]({flamegraph.name}) (open it in a browser).",
         "",
         "Inclusive share of the busiest frames (a frame's samples include those of what it calls; the outermost "
         "frames, in nearly every sample, are left out):",

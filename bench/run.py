@@ -335,6 +335,41 @@ def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, 
     ]  # fmt: skip
     StripeEvent.objects.all().delete()
     _flush_redis(stack)
+    return results + request_costs(stack, n)
+
+
+def request_costs(stack: Stack, n: int) -> list[tuple[str, tuple[float, float]]]:
+    """Whole requests through Django's WSGI handler, in this process, one at a time: the bare view with the
+    product's middleware and with only the two the webhook needs (HTTPS redirect and headers, body limit),
+    and the webhook. Set against gunicorn's CPU per request under load, the difference is what serving
+    them concurrently costs (threads taking turns at the GIL, gunicorn's own work)."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory, override_settings
+
+    from payments.models import StripeEvent
+
+    factory = RequestFactory(HTTP_HOST="127.0.0.1")
+    needed = ["django.middleware.security.SecurityMiddleware", "core.middleware.RequestBodyLimitMiddleware"]
+    full = WSGIHandler()
+    with override_settings(MIDDLEWARE=needed):
+        own = WSGIHandler()
+    cases = [
+        (f"bare view, all {len(settings.MIDDLEWARE)} middleware (Django's WSGI handler)", full, "/bench/bare/"),
+        (f"bare view, only the {len(needed)} middleware the webhook needs", own, "/bench/bare/"),
+        ("webhook, all middleware (Django's WSGI handler)", full, "/api/payments/webhook/"),
+    ]
+    results = []
+    for name, handler, path in cases:
+        environs = [
+            factory.post(path, s.body, content_type="application/json", HTTP_STRIPE_SIGNATURE=s.signature).environ
+            for s in signed_events(n + 100, "request")
+        ]
+        for environ in environs[:100]:
+            handler(environ, lambda status, headers: None).close()
+        results.append((name, _timed(n, lambda i, h=handler, e=environs: h(e[100 + i], lambda *a: None).close())))
+    StripeEvent.objects.all().delete()
+    _flush_redis(stack)
     return results
 
 
@@ -554,7 +589,7 @@ def profile_ingest(stack: Stack, config: Config) -> tuple[Path, str]:
         ingest_pool(pool, 6000 * config.ingest_seconds)
         spy = subprocess.Popen(
             [str(BIN / "py-spy"), "record", "--pid", str(stack.gunicorn.pid), "--subprocesses", "--nonblocking",
-             "--rate", "200", "--format", fmt, "--output", str(out), "--duration", str(config.ingest_seconds + 1)],
+             "--rate", "200", "--gil", "--format", fmt, "--output", str(out), "--duration", str(config.ingest_seconds + 1)],
             stdout=subprocess.DEVNULL, stderr=(stack.tmp / "py-spy.log").open("a"),
         )  # fmt: skip
         time.sleep(0.5)
