@@ -843,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         burst_results = burst(stack, config)
         log("latency")
         latency_results = latency(stack, config)
+    facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     from bench.report import write_report
 
     write_report(
