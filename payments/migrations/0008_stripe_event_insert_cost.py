@@ -17,24 +17,28 @@ TABLE = "payments_stripeevent"
 LIKE_INDEXED = ("stripe_id", "payment_intent_id")
 
 
+def _like_indexes(schema_editor) -> list[tuple[str, str]]:
+    """(column, index name) of the LIKE indexes, named as Django's PostgreSQL schema editor names them."""
+    return [
+        (column, schema_editor.quote_name(schema_editor._create_index_name(TABLE, [column], suffix="_like")))
+        for column in LIKE_INDEXED
+    ]
+
+
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN payload SET COMPRESSION lz4")
-    for column in LIKE_INDEXED:
-        name = schema_editor._create_index_name(TABLE, [column], suffix="_like")
-        schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+    for _column, name in _like_indexes(schema_editor):
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN payload SET COMPRESSION DEFAULT")
-    for column in LIKE_INDEXED:
-        name = schema_editor._create_index_name(TABLE, [column], suffix="_like")
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(name)} ON {TABLE} ({column} varchar_pattern_ops)"
-        )
+    for column, name in _like_indexes(schema_editor):
+        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} ({column} varchar_pattern_ops)")
 
 
 class Migration(migrations.Migration):
