@@ -16,8 +16,8 @@ class StripeEvent(models.Model):
     # Rows that processing, an operator's retry, re-fetch or "Mark ignored" may still act on.
     OPEN_STATUSES = (Status.FAILED, *UNFINISHED_STATUSES)
 
-    # On PostgreSQL, the migration `stripe_event_insert_cost` drops the LIKE (`varchar_pattern_ops`) indexes Django adds beside the indexes
-    # of these two columns (no query runs LIKE on them) and compresses the payload with lz4.
+    # On PostgreSQL the migration `stripe_event_insert_cost` drops the LIKE (`varchar_pattern_ops`) indexes
+    # Django adds for `stripe_id` and `payment_intent_id` (no query runs LIKE) and compresses `payload` with lz4.
     stripe_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
     livemode = models.BooleanField(default=False)
