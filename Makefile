@@ -52,7 +52,7 @@ test-python: install
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Load and burst benchmarks of the webhook path on a stack of their own (a fresh PostgreSQL database
-# eventpay_bench, a private Redis, gunicorn, Celery): writes bench/BENCHMARKS.md. Takes about 4 minutes.
+# eventpay_bench, a private Redis, gunicorn, Celery): writes bench/BENCHMARKS.md. Takes about 5 minutes.
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run

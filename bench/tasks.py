@@ -1,10 +1,13 @@
 """The drain ceiling: a Celery task that does nothing, consumed by the same worker configuration."""
 
+import json
+import os
 import time
 
 import redis
 from celery import signals
 
+from bench.cpu import process_cpu, process_tree
 from worker.celery import app
 
 
@@ -15,5 +18,7 @@ def noop(n: int) -> None:
 
 @signals.worker_ready.connect
 def _announce_ready(sender, **kwargs):
-    # bench/run.py times a drain from this moment, so that the worker's start-up is not counted.
-    redis.Redis.from_url(app.conf.broker_url).set("bench:worker_ready", repr(time.time()))
+    # bench/run.py times a drain, and counts the CPU of this worker's processes, from this moment:
+    # the worker's start-up is not counted.
+    cpu = {pid: usage[0] for pid in process_tree(os.getpid()) if (usage := process_cpu(pid)) is not None}
+    redis.Redis.from_url(app.conf.broker_url).set("bench:worker_ready", json.dumps({"at": time.time(), "cpu": cpu}))

@@ -15,7 +15,6 @@ Registered with core/metrics.py when Django starts (payments/apps.py).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from datetime import datetime
 
@@ -57,7 +56,8 @@ _RESULT_BY_STATUS = {400: "invalid", 405: "method_not_allowed", 413: "too_large"
 
 
 def count_webhook_deliveries(view):
-    """Counts each delivery's result from the view's answer; the view names the verified type on the request."""
+    """Counts each delivery's result from the view's answer; the view names the verified type on the request,
+    and whether a delivery answered 200 was a duplicate (`request.stripe_event_duplicate`)."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -67,8 +67,7 @@ def count_webhook_deliveries(view):
             _count_delivery(request, "error")
             raise
         if response.status_code == 200:
-            duplicate = json.loads(response.content).get("duplicate")
-            result = "duplicate" if duplicate else "stored"
+            result = "duplicate" if getattr(request, "stripe_event_duplicate", False) else "stored"
         else:
             result = _RESULT_BY_STATUS.get(response.status_code, str(response.status_code))
         _count_delivery(request, result)

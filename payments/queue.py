@@ -7,9 +7,12 @@ Django's apps (`worker` is an installed app), so `current_app` is configured in 
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from celery import current_app
+from kombu import Producer
 
 PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
 RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
@@ -17,14 +20,35 @@ SEND_NOTIFICATION = "worker.tasks.send_notification"
 FETCH_CHARGE_DETAILS = "worker.tasks.fetch_charge_details"
 
 
+class _ThreadProducer(threading.local):
+    producer: Producer | None = None
+
+
+_local = _ThreadProducer()
+# A forked child (a Celery pool process) must not share its parent's broker socket: it opens its own.
+os.register_at_fork(after_in_child=lambda: setattr(_local, "producer", None))
+
+
+def _producer() -> Producer:
+    """This thread's producer on a broker connection of its own, kept for the life of the thread.
+
+    Handed to `apply_async`, it spares every message the acquire and release of a producer from
+    Celery's pool; everything else is Celery's own path (routing, serializer, retry policy, signals).
+    Producers are not shared between threads, as kombu requires; a lost connection is re-made by the
+    publish's retry policy."""
+    if _local.producer is None:
+        _local.producer = current_app.amqp.Producer(current_app.connection_for_write())
+    return _local.producer
+
+
 def _send(task_name: str, *args: Any, **kwargs: Any) -> str:
     """Sends one task through its own `apply_async` (its options, routing and signals); returns the task id."""
-    return current_app.tasks[task_name].apply_async(args=args, kwargs=kwargs or None).id
+    return current_app.tasks[task_name].apply_async(args=args, kwargs=kwargs or None, producer=_producer()).id
 
 
 def stripe_event_process(*, stripe_event_id: int) -> None:
     """Asks a worker to apply one inbox row; raises if the broker cannot take it."""
-    current_app.tasks[PROCESS_STRIPE_EVENT].delay(stripe_event_id)
+    _send(PROCESS_STRIPE_EVENT, stripe_event_id)
 
 
 def stripe_events_retry(*, stripe_event_ids: list[int], operator_id: int) -> str:

@@ -24,6 +24,8 @@ class StripeEvent(models.Model):
     # Rows that processing, an operator's retry, re-fetch or "Mark ignored" may still act on.
     OPEN_STATUSES = (Status.FAILED, *UNFINISHED_STATUSES)
 
+    # No `unique=True`: uniqueness is the named constraint below, and on PostgreSQL no `varchar_pattern_ops`
+    # copy of the id indexes (no query runs LIKE on them); `payload` is compressed with lz4 (migration 0011).
     stripe_id = models.CharField(max_length=255)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SNAPSHOT)
     type = models.CharField(max_length=100)

@@ -6,16 +6,21 @@ Next: worker/tasks.py (process_stripe_event), then payments/services/fulfilment.
 Plain Django views, not DRF: this path is hot and needs no content negotiation.
 """
 
+import json
 import logging
 
 from django.db import DatabaseError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from payments import metrics, stripe_gateway
 from payments.services import inbox
 
 logger = logging.getLogger(__name__)
+
+# The two answers to a verified delivery, serialized once.
+_STORED = json.dumps({"received": True, "duplicate": False}).encode()
+_DUPLICATE = json.dumps({"received": True, "duplicate": True}).encode()
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -26,6 +31,11 @@ def _method_not_allowed(request) -> JsonResponse:
     response = _error(f"Method {request.method} not allowed.", 405)
     response["Allow"] = "POST"
     return response
+
+
+def _stored(request, *, duplicate: bool) -> HttpResponse:
+    request.stripe_event_duplicate = duplicate  # for the deliveries metric
+    return HttpResponse(_DUPLICATE if duplicate else _STORED, content_type="application/json")
 
 
 def _storable(text: str) -> bool:
@@ -59,7 +69,7 @@ def stripe_webhook(request):
     except DatabaseError:
         logger.exception("could not store stripe event %s; Stripe will retry", event["id"])
         return _error("Could not store the event; please retry.", 503)
-    return JsonResponse({"received": True, "duplicate": stripe_event_id is None})
+    return _stored(request, duplicate=stripe_event_id is None)
 
 
 @metrics.count_webhook_deliveries
@@ -88,4 +98,4 @@ def stripe_thin_webhook(request):
     except DatabaseError:
         logger.exception("could not store stripe thin event %s; Stripe will retry", notification.id)
         return _error("Could not store the event; please retry.", 503)
-    return JsonResponse({"received": True, "duplicate": stripe_event_id is None})
+    return _stored(request, duplicate=stripe_event_id is None)

@@ -141,6 +141,16 @@ def test_redis_down_while_webhooks_arrive_then_back_everything_is_processed_by_t
     wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="every event to be processed")
     _assert_ledger(payments, stripe_ids)
 
+    # when: Stripe delivers again
+    later = PaymentFactory()
+    event = stripe_event_body("payment_intent.succeeded", payment_intent_object(later))
+    assert chaos.deliver(event).status_code == 200
+
+    # then: the web process publishes on a new broker connection of its own (the row is handed over, not left
+    # for the sweeper), and the event is processed
+    assert StripeEvent.objects.get(stripe_id=event["id"]).status != StripeEvent.Status.RECEIVED
+    wait_until(lambda: _all_finished({event["id"]}), timeout=30, message="the later event to be processed")
+
 
 def test_postgres_refusing_connections_answers_503_stores_nothing_and_processing_resumes(chaos):
     # given: one event stored and queued while PostgreSQL is up, no worker yet

@@ -5,6 +5,8 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
@@ -182,3 +184,17 @@ def test_a_recent_backlog_raises_no_alert(caplog):
 
     # then
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_receive_is_one_statement_on_djangos_connection_where_tests_and_tracing_see_it(enqueued):
+    # given
+    body = stripe_event_body("customer.created", CUSTOMER)
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        stripe_event_id = _receive(body)
+
+    # then: one INSERT that skips a duplicate and returns the new row's id, committed on its own
+    assert [q["sql"].split(" ", 2)[:2] for q in queries.captured_queries] == [["INSERT", "INTO"]]
+    assert "ON CONFLICT" in queries.captured_queries[0]["sql"]
+    assert StripeEvent.objects.get(stripe_id=body["id"]).pk == stripe_event_id
