@@ -312,18 +312,7 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
     also build `stripe.Event` objects (~25x the cost of verifying); the webhook only needs the JSON.
     """
     secrets = settings.STRIPE_WEBHOOK_SECRETS
-    if not secrets:
-        raise InvalidWebhook("No webhook secret is configured.")
-    if not signature_header:
-        raise InvalidWebhook("Missing Stripe-Signature header.")
-    try:
-        body = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidWebhook("Body is not UTF-8.") from exc
-    timestamp, signatures = _parse_signature_header(signature_header)
-    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
-    if abs(time.time() - timestamp) > tolerance:
-        raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
+    body, timestamp, signatures = _signed_delivery(payload, signature_header, secrets=secrets, kind="webhook")
     signed = f"{timestamp}.{body}".encode()
     expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in secrets]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
@@ -343,6 +332,26 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
     ):
         raise InvalidWebhook("Body is not a Stripe event.")
     return event
+
+
+def _signed_delivery(
+    payload: bytes, signature_header: str | None, *, secrets: list[str], kind: str
+) -> tuple[str, int, list[str]]:
+    """What both endpoints check first: a secret to check with, a header, a UTF-8 body, and the header's one
+    timestamp within the tolerance. Returns the body, that timestamp and the header's `v1` signatures."""
+    if not secrets:
+        raise InvalidWebhook(f"No {kind} secret is configured.")
+    if not signature_header:
+        raise InvalidWebhook("Missing Stripe-Signature header.")
+    try:
+        body = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("Body is not UTF-8.") from exc
+    timestamp, signatures = _parse_signature_header(signature_header)
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    if abs(time.time() - timestamp) > tolerance:
+        raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
+    return body, timestamp, signatures
 
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -377,18 +386,8 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
     works whatever the secret key.
     """
     secrets = settings.STRIPE_THIN_WEBHOOK_SECRETS
-    if not secrets:
-        raise InvalidWebhook("No thin-event webhook secret is configured.")
-    if not signature_header:
-        raise InvalidWebhook("Missing Stripe-Signature header.")
-    try:
-        body = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidWebhook("Body is not UTF-8.") from exc
-    timestamp, _ = _parse_signature_header(signature_header)
+    body, _, _ = _signed_delivery(payload, signature_header, secrets=secrets, kind="thin-event webhook")
     tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
-    if abs(time.time() - timestamp) > tolerance:
-        raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
     parser = _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, _timeouts())
     for secret in secrets:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,16 @@ def operator_action_record(
     metrics.count_operator_action(action=action, outcome=outcome)
     log = logger.warning if outcome == OperatorAction.Outcome.ERROR else logger.info
     log("operator action %s by %s: %s (%s)", action, actor.name, outcome, detail)
+    return record
+
+
+def operator_action_recorder(**subject: Any) -> Callable[[str, str], OperatorAction]:
+    """`record(outcome, detail)` for one action by one actor on one subject (an inbox row, a payment, a
+    notification, with the operator's reason): how each audited service records how it ended."""
+
+    def record(outcome: str, detail: str) -> OperatorAction:
+        return operator_action_record(outcome=outcome, detail=detail, **subject)
+
     return record
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from payments import stripe_gateway
 from payments.models import OperatorAction, StripeEvent
 from payments.services import inbox
-from payments.services.audit import Actor, operator_action_record, stripe_event_log_context
+from payments.services.audit import Actor, operator_action_recorder, stripe_event_log_context
 from payments.services.fulfilment import HANDLERS
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,7 @@ def stripe_event_catch_up(*, event: dict[str, Any], actor: Actor) -> OperatorAct
     if row is None:
         return None
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=OperatorAction.Action.CATCH_UP, stripe_event=row, outcome=outcome, detail=detail
-        )
+    record = operator_action_recorder(actor=actor, action=OperatorAction.Action.CATCH_UP, stripe_event=row)
 
     with stripe_event_log_context(row):
         logger.warning("stored missed stripe event %s (%s) from Stripe's event list", row.stripe_id, row.type)

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from payments import queue
 from payments.models import Notification, OperatorAction, Payment
-from payments.services.audit import Actor, operator_action_record
+from payments.services.audit import Actor, operator_action_recorder
 
 logger = logging.getLogger(__name__)
 
@@ -165,15 +165,9 @@ def notification_retry(*, notification: Notification, actor: Actor) -> OperatorA
     """An operator's retry of a failed send: back to pending and to the workers. A sent notification is
     never sent again; the retry is recorded either way."""
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor,
-            action=OperatorAction.Action.RESEND,
-            payment=notification.payment,
-            notification=notification,
-            outcome=outcome,
-            detail=detail,
-        )
+    record = operator_action_recorder(
+        actor=actor, action=OperatorAction.Action.RESEND, payment=notification.payment, notification=notification
+    )
 
     reopened = Notification.objects.filter(pk=notification.pk, status=Notification.Status.FAILED).update(
         status=Notification.Status.PENDING

@@ -21,9 +21,10 @@ from core.logging import log_context
 from payments import selectors, stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services.audit import Actor, operator_action_record
+from payments.services.audit import Actor, operator_action_record, operator_action_recorder
 from payments.services.fulfilment import payment_apply_intent, payment_status_for_intent
 from payments.services.inbox import Outcome
+from payments.stripe_gateway import StripeCharge, StripeIntent
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,23 @@ def stripe_backing_off() -> bool:
 def _back_off(job: str) -> None:
     cache.set(_BACKOFF_KEY, timezone.now().isoformat(), timeout=int(STRIPE_BACKOFF.total_seconds()))
     logger.warning("%s: Stripe answered 429; background jobs pause for %s", job, STRIPE_BACKOFF)
+
+
+def _ask_stripe_about_each(payments, *, job: str, counts: dict[str, object], ask):
+    """Yields `(payment, ask(payment))` for each payment Stripe answered about. A refusal is counted and
+    logged; a 429 stops the run and pauses every job (`stripe_backing_off`) for STRIPE_BACKOFF."""
+    for payment in payments:
+        try:
+            answer = ask(payment)
+        except stripe_gateway.StripeRateLimited:
+            _back_off(job)
+            counts["rate_limited"] = True
+            return
+        except stripe_gateway.StripeGatewayError:
+            counts["errors"] += 1
+            logger.warning("%s: Stripe refused for payment %s", job, payment.pk, exc_info=True)
+            continue
+        yield payment, answer
 
 
 def payment_reconcile(*, payment: Payment) -> Outcome:
@@ -78,22 +96,18 @@ def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, object]:
     counts: dict[str, object] = {"reconciled": 0, "changed": 0, "errors": 0, "rate_limited": stripe_backing_off()}
     if counts["rate_limited"]:
         return counts
-    for payment in selectors.payments_for_reconcile(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]:
-        before = payment.status
-        try:
-            outcome = payment_reconcile(payment=payment)
-        except stripe_gateway.StripeRateLimited:
-            _back_off("reconcile")
-            counts["rate_limited"] = True
-            break
-        except stripe_gateway.StripeGatewayError:
-            counts["errors"] += 1
-            logger.warning("could not reconcile payment %s", payment.pk, exc_info=True)
-            continue
+    payments = selectors.payments_for_reconcile(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]
+    # Each payment's status before it was asked about, to audit what changed.
+    before = {payment.pk: payment.status for payment in payments}
+    answered = _ask_stripe_about_each(
+        payments, job="reconcile", counts=counts, ask=lambda payment: payment_reconcile(payment=payment)
+    )
+    for payment, outcome in answered:
         counts["reconciled"] += 1
         if _record_change(
-            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before, detail=outcome.reason
-        ):
+            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before[payment.pk],
+            detail=outcome.reason,
+        ):  # fmt: skip
             counts["changed"] += 1
     return counts
 
@@ -117,33 +131,31 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     if stripe_backing_off():
         counts["rate_limited"] = True
         return counts
-    for payment in selectors.payments_abandoned(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]:
-        before = payment.status
-        try:
-            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
-            if intent.status in IntentStatus.IN_FLIGHT or intent.status == IntentStatus.CANCELED:
-                outcome = payment_reconcile(payment=payment)
-                counts["reconciled"] += 1
-                _record_change(
-                    actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before,
-                    detail=outcome.reason,
-                )  # fmt: skip
-                continue
-            intent = stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
-        except stripe_gateway.StripeRateLimited:
-            _back_off("cancel abandoned")
-            counts["rate_limited"] = True
-            break
-        except stripe_gateway.StripeGatewayError:
-            counts["errors"] += 1
-            logger.warning("could not cancel abandoned payment %s", payment.pk, exc_info=True)
+
+    def reconcile_or_cancel(payment: Payment) -> Outcome | StripeIntent:
+        intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+        if intent.status in IntentStatus.IN_FLIGHT or intent.status == IntentStatus.CANCELED:
+            return payment_reconcile(payment=payment)  # paid after all, being paid, or closed at Stripe
+        return stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+
+    payments = selectors.payments_abandoned(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]
+    before = {payment.pk: payment.status for payment in payments}
+    answered = _ask_stripe_about_each(payments, job="cancel abandoned", counts=counts, ask=reconcile_or_cancel)
+    for payment, answer in answered:
+        if isinstance(answer, Outcome):
+            counts["reconciled"] += 1
+            _record_change(
+                actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before[payment.pk],
+                detail=answer.reason,
+            )  # fmt: skip
             continue
+        intent = answer
         with transaction.atomic():
             outcome = payment_apply_intent(payment_intent_id=intent.id, target=Payment.Status.CANCELED, intent=intent)
         if outcome.status == StripeEvent.Status.PROCESSED:
             counts["canceled"] += 1
             _record_change(
-                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=before,
+                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=before[payment.pk],
                 detail=f"abandoned for over {older_than}; its PaymentIntent is canceled at Stripe.",
             )  # fmt: skip
     return counts
@@ -156,19 +168,17 @@ def payments_recheck_charges() -> dict[str, object]:
     counts: dict[str, object] = {"checked": 0, "refunded": 0, "errors": 0, "rate_limited": stripe_backing_off()}
     if counts["rate_limited"]:
         return counts
-    payments = selectors.payments_for_charge_recheck(within=CHARGE_RECHECK_WITHIN, every=CHARGE_RECHECK_EVERY)
-    for payment in payments[: settings.PAYMENT_RECHECK_BATCH_SIZE]:
+
+    def latest_charge(payment: Payment) -> StripeCharge | None:
+        # Stamped before asking: a payment Stripe fails on waits its turn again too.
         Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
-        try:
-            charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
-        except stripe_gateway.StripeRateLimited:
-            _back_off("re-check charges")
-            counts["rate_limited"] = True
-            break
-        except stripe_gateway.StripeGatewayError:
-            counts["errors"] += 1
-            logger.warning("could not re-check the charge of payment %s", payment.pk, exc_info=True)
-            continue
+        return stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+
+    payments = selectors.payments_for_charge_recheck(within=CHARGE_RECHECK_WITHIN, every=CHARGE_RECHECK_EVERY)
+    answered = _ask_stripe_about_each(
+        payments[: settings.PAYMENT_RECHECK_BATCH_SIZE], job="re-check charges", counts=counts, ask=latest_charge
+    )
+    for payment, charge in answered:
         counts["checked"] += 1
         if charge is None:
             continue
@@ -189,10 +199,7 @@ def payments_recheck_charges() -> dict[str, object]:
 def payment_reconcile_now(*, payment: Payment, actor: Actor) -> OperatorAction:
     """An operator's "Reconcile with Stripe now": `payment_reconcile`, recorded in the audit trail."""
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, outcome=outcome, detail=detail
-        )
+    record = operator_action_recorder(actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment)
 
     with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
         if not payment.payment_intent_id:

@@ -21,7 +21,7 @@ from core.exceptions import ApplicationError
 from core.logging import log_context
 from payments import stripe_gateway
 from payments.models import OperatorAction, Payment, RefundRequest
-from payments.services.audit import Actor, operator_action_record
+from payments.services.audit import Actor, operator_action_recorder
 from payments.services.fulfilment import payment_apply_intent
 from payments.services.inbox import Outcome
 from payments.services.receipts import payment_record_charge
@@ -42,15 +42,7 @@ def payment_refund(*, payment: Payment, actor: Actor, reason: str) -> OperatorAc
     if not reason:
         raise ApplicationError("A reason is required to refund a payment.")
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor,
-            action=OperatorAction.Action.REFUND,
-            payment=payment,
-            outcome=outcome,
-            detail=detail,
-            reason=reason,
-        )
+    record = operator_action_recorder(actor=actor, action=OperatorAction.Action.REFUND, payment=payment, reason=reason)
 
     with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
         with transaction.atomic():

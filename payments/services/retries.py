@@ -13,7 +13,7 @@ from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import inbox, reconciliation
-from payments.services.audit import Actor, operator_action_record, stripe_event_log_context
+from payments.services.audit import Actor, operator_action_recorder, stripe_event_log_context
 from payments.services.inbox import Outcome
 
 logger = logging.getLogger(__name__)
@@ -25,10 +25,7 @@ Result = OperatorAction.Outcome
 def stripe_event_retry(*, stripe_event: StripeEvent, actor: Actor) -> OperatorAction:
     """Hands a failed or stuck row back to the workers; its attempt count is kept."""
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=Action.RETRY, stripe_event=stripe_event, outcome=outcome, detail=detail
-        )
+    record = operator_action_recorder(actor=actor, action=Action.RETRY, stripe_event=stripe_event)
 
     with stripe_event_log_context(stripe_event):
         reopened = StripeEvent.objects.filter(pk=stripe_event.pk, status__in=StripeEvent.OPEN_STATUSES).update(
@@ -65,10 +62,7 @@ def stripe_events_retry(*, stripe_event_ids: list[int], actor: Actor) -> dict[st
 def stripe_event_refetch(*, stripe_event: StripeEvent, actor: Actor) -> OperatorAction:
     """Applies the PaymentIntent's current state at Stripe, instead of the stored event, and closes the row."""
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=Action.REFETCH, stripe_event=stripe_event, outcome=outcome, detail=detail
-        )
+    record = operator_action_recorder(actor=actor, action=Action.REFETCH, stripe_event=stripe_event)
 
     with stripe_event_log_context(stripe_event):
         event_type = stripe_event.type.removeprefix(StripeEventType.THIN_PREFIX)  # a thin event names the same change
@@ -100,10 +94,7 @@ def stripe_event_ignore(*, stripe_event: StripeEvent, actor: Actor, reason: str)
     if not reason:
         raise ApplicationError("A reason is required to mark an event ignored.")
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=Action.IGNORE, stripe_event=stripe_event, outcome=outcome, detail=detail, reason=reason
-        )
+    record = operator_action_recorder(actor=actor, action=Action.IGNORE, stripe_event=stripe_event, reason=reason)
 
     with stripe_event_log_context(stripe_event):
         if not inbox.stripe_event_close(

@@ -19,7 +19,7 @@ from events.models import Event
 from payments import stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import OperatorAction, Payment
-from payments.services.audit import Actor, operator_action_record
+from payments.services.audit import Actor, operator_action_recorder
 from payments.services.fulfilment import event_follow_payment, payment_apply_intent
 
 Action = OperatorAction.Action
@@ -37,10 +37,7 @@ def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> O
     """Refunds (if paid) or cancels the payment's PaymentIntent at Stripe and closes the payment."""
     reason = _required(reason)
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=Action.REOPEN, payment=payment, outcome=outcome, detail=detail, reason=reason
-        )
+    record = operator_action_recorder(actor=actor, action=Action.REOPEN, payment=payment, reason=reason)
 
     with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
         if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
@@ -74,10 +71,7 @@ def payment_accept_reviewed(*, payment: Payment, actor: Actor, reason: str) -> O
     """Marks a mismatched payment reviewed and accepted: succeeded, its event live (Stripe must say it is paid)."""
     reason = _required(reason)
 
-    def record(outcome: str, detail: str) -> OperatorAction:
-        return operator_action_record(
-            actor=actor, action=Action.ACCEPT, payment=payment, outcome=outcome, detail=detail, reason=reason
-        )
+    record = operator_action_recorder(actor=actor, action=Action.ACCEPT, payment=payment, reason=reason)
 
     with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
         if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
