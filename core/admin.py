@@ -21,6 +21,38 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ActedOnAdminMixin:
+    """For records operators act on through admin actions (which call services) but never add or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AuditTrailInline(admin.TabularInline):
+    """A record's audit trail under it, newest first, read-only. Subclasses name the `model` and `fields`."""
+
+    extra = 0
+    can_delete = False
+    ordering = ("-created_at", "-id")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def shortened(text: str, length: int = 80) -> str:
+    """A long text (an error) cut for a list column; the whole of it is on the record's page."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 class LargeTableAdminMixin:
     """A changelist whose counts read a bounded number of rows: the bounded paginator, no
     "N total" count of the whole table, no facet counts. Admins using it also name the columns an index lets them sort

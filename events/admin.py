@@ -1,23 +1,13 @@
 from django.contrib import admin
 from django.db.models import Q
 
-from core.admin import LargeTableAdminMixin, ReadOnlyAdminMixin
+from core.admin import AuditTrailInline, LargeTableAdminMixin, ReadOnlyAdminMixin
 from events.models import Event, EventAction
 
 
-class EventActionInline(admin.TabularInline):
+class EventActionInline(AuditTrailInline):
     model = EventAction
     fields = ("created_at", "actor", "action", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("-created_at", "-id")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)

@@ -23,7 +23,14 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.http import urlencode
 
-from core.admin import IndexedValuesFieldListFilter, LargeTableAdminMixin, ReadOnlyAdminMixin
+from core.admin import (
+    ActedOnAdminMixin,
+    AuditTrailInline,
+    IndexedValuesFieldListFilter,
+    LargeTableAdminMixin,
+    ReadOnlyAdminMixin,
+    shortened,
+)
 from core.db import count_or_estimate
 from core.exceptions import ApplicationError
 from core.pagination import BoundedPaginator
@@ -120,19 +127,9 @@ def _action_summary(record: OperatorAction | None) -> str:
     return f"{record.get_action_display()} by {record.actor} at {when}: {record.outcome}"
 
 
-class OperatorActionInline(admin.TabularInline):
+class OperatorActionInline(AuditTrailInline):
     model = OperatorAction
     fields = ("created_at", "actor", "action", "outcome", "reason", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("-created_at", "-id")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class StripeEventActionForm(helpers.ActionForm):
@@ -156,7 +153,7 @@ class InboxChangeList(ChangeList):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class StripeEventAdmin(LargeTableAdminMixin, ActedOnAdminMixin, admin.ModelAdmin):
     list_display = (
         "stripe_id", "type", "status", "payment_intent_id", "received_at", "attempts", "short_error", "payment_link",
         "last_action", "api_version_flag",
@@ -213,15 +210,9 @@ class StripeEventAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context=extra_context)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="last error")
     def short_error(self, obj: StripeEvent) -> str:
-        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+        return shortened(obj.last_error)
 
     @admin.display(description="API version")
     def api_version_flag(self, obj: StripeEvent):
@@ -307,7 +298,7 @@ class PaymentActionForm(helpers.ActionForm):
 
 
 @admin.register(Payment)
-class PaymentAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(LargeTableAdminMixin, ActedOnAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "payment_intent_id", "event_link", "user", "status", "amount", "currency", "created_at", "updated_at",
         "inbox_link", "last_action",
@@ -341,12 +332,6 @@ class PaymentAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         if term.isdigit() and int(term) < 2**63:
             return queryset.filter(Q(pk=int(term)) | Q(event_id=int(term))), False
         return queryset.filter(user__username=term), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="event")
     def event_link(self, obj: Payment):
@@ -406,7 +391,7 @@ class PaymentAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
     """Every email to an organiser, with its status; failed sends show their error and can be retried."""
 
     list_display = (
@@ -438,15 +423,9 @@ class NotificationAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "title": f"Notifications: {failed} failed"}
         return super().changelist_view(request, extra_context=extra_context)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="last error")
     def short_error(self, obj: Notification) -> str:
-        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+        return shortened(obj.last_error)
 
     @admin.display(description="payment")
     def payment_link(self, obj: Notification):
