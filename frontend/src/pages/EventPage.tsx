@@ -6,13 +6,13 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { errorMessage } from '../components/errorMessage';
 import { EventPayments } from '../components/EventPayments';
 import { EventStatusBadge } from '../components/EventStatusBadge';
+import { EventWhenWhere } from '../components/EventWhenWhere';
 import { Loading } from '../components/Loading';
 import { PageHeading } from '../components/PageHeading';
 import { ShareLink } from '../components/ShareLink';
 import { links, paths } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import type { EventItem } from '../lib/api/types';
-import { formatDateTime } from '../lib/format';
 import { useResource } from '../lib/useResource';
 import type { MyEventsState } from './MyEventsPage';
 
@@ -119,10 +119,7 @@ function EventDetails({ loaded }: { loaded: EventItem }) {
           Your changes are saved.
         </p>
       ) : null}
-      <p className="meta">
-        <time dateTime={event.starts_at}>{formatDateTime(event.starts_at)}</time>
-        {event.location ? ` · ${event.location}` : null}
-      </p>
+      <EventWhenWhere event={event} />
       {event.description ? <p className="description">{event.description}</p> : null}
 
       {event.status === 'live' ? (

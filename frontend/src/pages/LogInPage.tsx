@@ -3,8 +3,8 @@ import { Link, useLocation, useNavigate, useSearchParams } from 'react-router';
 
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
-import { Field } from '../components/Field';
 import { PageHeading } from '../components/PageHeading';
+import { TextField } from '../components/TextField';
 import { links, safeNext } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
@@ -29,29 +29,25 @@ export default function LogInPage() {
       {loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
-        <Field label="Username" required error={apiError?.field('username')}>
-          {(control) => (
-            <input
-              {...control}
-              name="username"
-              autoComplete="username"
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Password" required error={apiError?.field('password')}>
-          {(control) => (
-            <input
-              {...control}
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Username"
+          required
+          error={apiError?.field('username')}
+          name="username"
+          autoComplete="username"
+          value={username}
+          onChange={setUsername}
+        />
+        <TextField
+          label="Password"
+          required
+          error={apiError?.field('password')}
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={setPassword}
+        />
         <button type="submit" className="button" disabled={submitting}>
           {submitting ? 'Logging in…' : 'Log in'}
         </button>

@@ -2,13 +2,13 @@ import { useCallback } from 'react';
 import { Link, useParams } from 'react-router';
 
 import { EventStatusBadge } from '../components/EventStatusBadge';
+import { EventWhenWhere } from '../components/EventWhenWhere';
 import { LoadError } from '../components/LoadError';
 import { Loading } from '../components/Loading';
 import { PageHeading } from '../components/PageHeading';
 import { paths } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import { ApiError } from '../lib/api/http';
-import { formatDateTime } from '../lib/format';
 import { useResource } from '../lib/useResource';
 
 /** An event's shareable page: anyone may open it while the event is live, or once it is cancelled. */
@@ -51,10 +51,7 @@ export default function PublicEventPage() {
           Cancelled: this event will not take place.
         </p>
       ) : null}
-      <p className="meta">
-        <time dateTime={data.starts_at}>{formatDateTime(data.starts_at)}</time>
-        {data.location ? ` · ${data.location}` : null}
-      </p>
+      <EventWhenWhere event={data} />
       {data.description ? <p className="description">{data.description}</p> : null}
       <p>
         <Link to={paths.home}>See all live events</Link>

@@ -3,8 +3,8 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
-import { Field } from '../components/Field';
 import { PageHeading } from '../components/PageHeading';
+import { TextField } from '../components/TextField';
 import { links, safeNext } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
@@ -27,41 +27,35 @@ export default function SignUpPage() {
       <PageHeading>Create your account</PageHeading>
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
-        <Field label="Username" required error={apiError?.field('username')}>
-          {(control) => (
-            <input
-              {...control}
-              name="username"
-              autoComplete="username"
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Email" required error={apiError?.field('email')}>
-          {(control) => (
-            <input
-              {...control}
-              type="email"
-              name="email"
-              autoComplete="email"
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Password" required error={apiError?.field('password')}>
-          {(control) => (
-            <input
-              {...control}
-              type="password"
-              name="password"
-              autoComplete="new-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          )}
-        </Field>
+        <TextField
+          label="Username"
+          required
+          error={apiError?.field('username')}
+          name="username"
+          autoComplete="username"
+          value={username}
+          onChange={setUsername}
+        />
+        <TextField
+          label="Email"
+          required
+          error={apiError?.field('email')}
+          type="email"
+          name="email"
+          autoComplete="email"
+          value={email}
+          onChange={setEmail}
+        />
+        <TextField
+          label="Password"
+          required
+          error={apiError?.field('password')}
+          type="password"
+          name="password"
+          autoComplete="new-password"
+          value={password}
+          onChange={setPassword}
+        />
         <button type="submit" className="button" disabled={submitting}>
           {submitting ? 'Creating account…' : 'Sign up'}
         </button>
