@@ -156,16 +156,8 @@ def main() -> int:
     )
     processes["web"] = [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "core" / "gunicorn.conf.py"),
                         "--bind", f"127.0.0.1:{port}"]  # fmt: skip
-    processes["worker"] = [
-        str(bin_dir / "celery"),
-        "-A",
-        "worker",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        "2",
-    ]
+    processes["worker"] = [str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel", "INFO",
+                           "--concurrency", "2"]  # fmt: skip
     processes["beat"] = [str(bin_dir / "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
                          "--schedule", str(VAR / "celerybeat-schedule")]  # fmt: skip
 
