@@ -66,14 +66,17 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
 
     An attempt that raises rolls back whole; the task records it (`inbox.stripe_event_record_attempt`),
     and a transient error fetching a thin event's object is retried the same way."""
-    # A thin event's object is fetched first, outside the transaction: a Stripe call never holds a lock.
-    thin_row = (
-        StripeEvent.objects.filter(pk=stripe_event_id, kind=StripeEvent.Kind.THIN)
-        .exclude(status__in=StripeEvent.FINISHED_STATUSES)
-        .only("kind", "type", "related_object_type", "related_object_id")
-        .first()
-    )
-    fetched = _thin_event_object(thin_row) if thin_row is not None else None
+    # The locking read of the row tells its kind: a snapshot is applied in that one transaction. A thin
+    # event's object is fetched between two transactions (a Stripe call never holds a lock), then the
+    # row is locked and checked again, as a duplicate may have finished it meanwhile.
+    result = _process_locked(stripe_event_id, fetched=None)
+    if isinstance(result, StripeEvent):  # given its object, the second pass always ends with a status
+        result = _process_locked(stripe_event_id, fetched=_thin_event_object(result))
+    return str(result)
+
+
+def _process_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | None) -> str | StripeEvent:
+    """The row's resulting status, or the row itself when it is a thin event whose object must be fetched first."""
     with transaction.atomic():
         row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
         if row is None:
@@ -81,6 +84,8 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
             return ""
         if row.status in StripeEvent.FINISHED_STATUSES:
             return row.status
+        if fetched is None and _wants_object(row):
+            return row
         outcome = _apply(row, fetched)
         inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
@@ -102,12 +107,14 @@ def _handler(row: StripeEvent) -> Callable[[dict[str, Any]], Outcome] | None:
     return (THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS).get(row.type)
 
 
-def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome | None:
-    """A thin event's related object as Stripe has it now, or the outcome when there is none to apply;
-    None for a type EventPay does not act on (or of the other Stripe mode). Called outside any
-    transaction: it waits on Stripe."""
-    if _handler(row) is None or row.livemode != livemode():
-        return None
+def _wants_object(row: StripeEvent) -> bool:
+    """A thin event EventPay acts on, in its own Stripe mode: its object is fetched before it is applied."""
+    return row.kind == StripeEvent.Kind.THIN and _handler(row) is not None and row.livemode == livemode()
+
+
+def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome:
+    """A thin event's related object as Stripe has it now, or the outcome when there is none to apply.
+    Called outside any transaction: it waits on Stripe."""
     object_type, object_id = row.related_object_type, row.related_object_id
     if (
         object_type == StripeObjectType.PAYMENT_INTENT
@@ -145,11 +152,18 @@ def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcom
 
 def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
     """Moves the payment of a PaymentIntent to `target` if its state allows; activates or deactivates its event."""
-    # Event first, then payment: the order checkout locks them in.
-    event = Event.objects.select_for_update(of=("self",)).filter(payments__payment_intent_id=payment_intent_id).first()
-    if event is None:
+    # One locking read for both rows. PostgreSQL locks a joined row's tables in the order `of` names
+    # them: the event first, then the payment, the order checkout locks them in. The organiser comes
+    # along, unlocked, for the email.
+    payment = (
+        Payment.objects.select_related("event", "user")
+        .select_for_update(of=("event", "self"))
+        .filter(payment_intent_id=payment_intent_id)
+        .first()
+    )
+    if payment is None:
         return Outcome.ignored(f"PaymentIntent {payment_intent_id} was not created by EventPay.")
-    payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
+    event = payment.event
 
     if payment.status == target and target != Status.FAILED:
         return Outcome.processed(f"Payment {payment.pk} already {target}.")
@@ -168,8 +182,7 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     was_succeeded = payment.status == Status.SUCCEEDED
     payment.status = target
     payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
-    _stamp(payment, target)
-    payment.save(update_fields=["status", "last_error", "succeeded_at", "refunded_at", "updated_at"])
+    payment.save(update_fields=["status", "last_error", "updated_at", *_stamp(payment, target)])
     # The organiser's email for this fact, once per payment and kind, in this transaction.
     notifications.notification_record(payment=payment)
     if target == Status.SUCCEEDED and not charge_events_are_sent():
@@ -184,13 +197,17 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     return Outcome.processed(f"Payment {payment.pk} is {target}.")
 
 
-def _stamp(payment: Payment, target: str) -> None:
-    now = timezone.now()
+def _stamp(payment: Payment, target: str) -> list[str]:
+    """Sets the moments the target marks; returns the fields it set."""
+    now, fields = timezone.now(), []
     # A refund may overtake its own success event: it proves the payment was taken.
     if target in (Status.SUCCEEDED, Status.REFUNDED) and payment.succeeded_at is None:
         payment.succeeded_at = now
+        fields.append("succeeded_at")
     if target == Status.REFUNDED:
         payment.refunded_at = now
+        fields.append("refunded_at")
+    return fields
 
 
 def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> None:

@@ -59,11 +59,11 @@ def notification_record(*, payment: Payment) -> Notification | None:
     kind = KIND_OF_STATUS.get(payment.status)
     if kind is None:
         return None
-    notification, created = Notification.objects.get_or_create(
-        payment=payment, kind=kind, defaults={"to_email": payment.user.email}
-    )
-    if created:
-        transaction.on_commit(partial(notification_enqueue, notification_id=notification.pk), robust=True)
+    # The payment's lock serialises every writer of its notifications: no savepoint for a race that cannot happen.
+    if Notification.objects.filter(payment=payment, kind=kind).exists():
+        return None
+    notification = Notification.objects.create(payment=payment, kind=kind, to_email=payment.user.email)
+    transaction.on_commit(partial(notification_enqueue, notification_id=notification.pk), robust=True)
     return notification
 
 
