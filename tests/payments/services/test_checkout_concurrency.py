@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import psycopg
 import pytest
 from django.db import connection, connections
 from django.utils import timezone
@@ -18,17 +17,10 @@ from core.exceptions import ServiceUnavailable
 from payments import stripe_gateway
 from payments.models import Payment
 from payments.services import checkout
+from tests.db import other_connection
 from tests.factories import EventFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("localstripe")]
-
-
-def _other_connection() -> psycopg.Connection:
-    """A connection of its own, as another web thread or the webhook's worker would have."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**params, autocommit=True)
 
 
 def _intents_for(event_id: int, *, before: set[str]) -> list[str]:
@@ -51,7 +43,7 @@ def test_no_row_lock_or_transaction_is_held_while_stripe_is_called(monkeypatch):
     real_create = stripe_gateway.create_payment_intent
 
     def create_and_look(**kwargs):
-        with _other_connection() as other:
+        with other_connection() as other:
             # The event row can be locked at once by someone else (fulfilment, another checkout)...
             other.execute("SET lock_timeout = '200ms'")
             with other.transaction():

@@ -14,16 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from payments.consts import StripeEventType
 from payments.models import Notification, Payment, StripeEvent
 from payments.services import fulfilment
+from tests.db import other_connection
 from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _other_connection() -> psycopg.Connection:
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**params, autocommit=True)
 
 
 def _waiting_for_a_lock(observer: psycopg.Connection, query_like: str) -> bool:
@@ -97,7 +91,7 @@ def test_fulfilment_locks_the_event_before_the_payment_as_checkout_does():
         finally:
             connections.close_all()
 
-    with _other_connection() as holder, _other_connection() as observer:
+    with other_connection() as holder, other_connection() as observer:
         with holder.transaction():
             holder.execute("SELECT id FROM payments_payment WHERE id = %s FOR UPDATE", [payment.pk])
             worker = threading.Thread(target=work)

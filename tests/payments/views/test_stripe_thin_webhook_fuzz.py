@@ -7,21 +7,18 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from payments import stripe_gateway
 from payments.models import StripeEvent
 from tests.factories import thin_event_body
-from tests.payments.views.test_stripe_webhook_fuzz import header_text, json_values
+from tests.payments.views.fuzzing import FUZZ, assert_answer, header_text, json_values, post_signed
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("stripe-thin-webhook")
 SECRET = "whsec_thin_current"
-FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-)
 FIXTURES = [
     "v1.payment_intent.succeeded",
     "v1.payment_intent.payment_failed",
@@ -41,26 +38,14 @@ def client():
     return Client(enforce_csrf_checks=True)
 
 
-def _post(client, payload: bytes, signature: str | None):
-    extra = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
-    return client.post(URL, data=payload, content_type="application/json", **extra)
-
-
-def _assert_answer(response) -> None:
-    assert response.status_code < 500, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert ("detail" in body) if response.status_code >= 400 else body.get("received") is True
-
-
 @FUZZ
 @given(payload=st.binary(max_size=2048), signature=st.none() | header_text)
 def test_arbitrary_bodies_and_headers_are_refused_and_never_stored(client, payload, signature):
     before = StripeEvent.objects.count()
 
-    response = _post(client, payload, signature)
+    response = post_signed(client, URL, payload, signature)
 
-    _assert_answer(response)
+    assert_answer(response)
     assert response.status_code == 400
     assert StripeEvent.objects.count() == before
 
@@ -89,12 +74,12 @@ def test_correctly_signed_notifications_of_any_content_are_stored_once_or_refuse
     before = StripeEvent.objects.count()
 
     # when
-    first = _post(client, payload.encode(), signature)
-    again = _post(client, payload.encode(), signature)
+    first = post_signed(client, URL, payload.encode(), signature)
+    again = post_signed(client, URL, payload.encode(), signature)
 
     # then
-    _assert_answer(first)
-    _assert_answer(again)
+    assert_answer(first)
+    assert_answer(again)
     stored = StripeEvent.objects.count() - before
     if first.status_code == 200:
         assert again.json()["duplicate"] is True

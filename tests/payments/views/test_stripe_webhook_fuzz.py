@@ -12,44 +12,23 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from payments import stripe_gateway
 from payments.models import StripeEvent
 from tests.factories import stripe_event_body
+from tests.payments.views.fuzzing import FUZZ, assert_answer, header_text, json_values, post_signed
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("stripe-webhook")
 SECRET = "whsec_test_current"
-FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-)
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12,
-)
-header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200)
 
 
 @pytest.fixture
 def client():
     return Client(enforce_csrf_checks=True)
-
-
-def _post(client, payload: bytes, signature: str | None, content_type: str = "application/json"):
-    extra = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
-    return client.post(URL, data=payload, content_type=content_type, **extra)
-
-
-def _assert_answer(response) -> None:
-    assert response.status_code < 500, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert ("detail" in body) if response.status_code >= 400 else body.get("received") is True
 
 
 @FUZZ
@@ -59,10 +38,10 @@ def test_arbitrary_bodies_and_headers_are_refused_and_never_stored(client, paylo
     before = StripeEvent.objects.count()
 
     # when
-    response = _post(client, payload, signature)
+    response = post_signed(client, URL, payload, signature)
 
     # then
-    _assert_answer(response)
+    assert_answer(response)
     assert response.status_code == 400
     assert StripeEvent.objects.count() == before
 
@@ -84,12 +63,12 @@ def test_correctly_signed_events_of_any_content_are_stored_once_or_refused(
     before = StripeEvent.objects.count()
 
     # when
-    first = _post(client, payload.encode(), stripe_gateway.sign_payload(payload, SECRET))
-    again = _post(client, payload.encode(), stripe_gateway.sign_payload(payload, SECRET))
+    first = post_signed(client, URL, payload.encode(), stripe_gateway.sign_payload(payload, SECRET))
+    again = post_signed(client, URL, payload.encode(), stripe_gateway.sign_payload(payload, SECRET))
 
     # then
-    _assert_answer(first)
-    _assert_answer(again)
+    assert_answer(first)
+    assert_answer(again)
     assert first.status_code in (200, 400)
     stored = StripeEvent.objects.count() - before
     if first.status_code == 200:
@@ -116,10 +95,10 @@ def test_signed_bodies_that_are_not_stripe_events_are_refused(client, data_objec
         before = StripeEvent.objects.count()
 
         # when
-        response = _post(client, raw, signature)
+        response = post_signed(client, URL, raw, signature)
 
         # then
-        _assert_answer(response)
+        assert_answer(response)
         if response.status_code == 200:  # only a real event object passes
             decoded = json.loads(raw)
             assert decoded["object"] == "event" and isinstance(decoded["data"]["object"], dict)
@@ -157,10 +136,10 @@ def test_tampered_signatures_are_refused_and_nothing_is_stored(client, tamper, s
     assume(payload)
 
     # when
-    response = _post(client, payload.encode(), signature)
+    response = post_signed(client, URL, payload.encode(), signature)
 
     # then
-    _assert_answer(response)
+    assert_answer(response)
     assert response.status_code == 400
     assert not StripeEvent.objects.filter(stripe_id=body["id"]).exists()
 
@@ -180,10 +159,10 @@ def test_other_methods_and_content_types_never_fail_with_5xx(client, method, con
 
     # when
     response = client.generic(method.upper(), URL, payload, content_type=content_type, HTTP_STRIPE_SIGNATURE=signature)
-    posted = _post(client, payload.encode(), signature, content_type=content_type)
+    posted = post_signed(client, URL, payload.encode(), signature, content_type=content_type)
 
     # then
     assert response.status_code == 405 and response["Allow"] == "POST"
-    _assert_answer(response)
-    _assert_answer(posted)
+    assert_answer(response)
+    assert_answer(posted)
     assert posted.status_code == 200  # the signature, not the declared content type, decides
