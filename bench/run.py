@@ -506,6 +506,7 @@ def _inbox_insert_script(table: str, body: str) -> str:
         "livemode": "false", "api_version": "'2026-10-28.endive'", "payment_intent_id": "'pi_pgbench'",
         "payload": f"'{payload}'", "received_at": "now()", "enqueued_at": "now()", "status": "'enqueued'",
         "attempts": "0", "last_error": "''", "processed_at": "NULL",
+        "kind": "'snapshot'", "related_object_type": "''", "related_object_id": "''",
     }  # fmt: skip
     columns = [f.column for f in StripeEvent._meta.concrete_fields if not f.primary_key]
     missing = set(columns) - set(values)
