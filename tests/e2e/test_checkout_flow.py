@@ -130,3 +130,28 @@ def test_declined_card_is_shown_and_the_event_stays_inactive(stack, page: Page, 
     expect(page.get_by_text("Your event is live")).to_be_visible(timeout=ACTIVATION)
     shots(page, "retry-event-live")
     assert event_json(page, stack.url, event_id)["is_active"] is True
+
+
+def test_after_a_decline_another_card_in_the_same_form_takes_the_event_live(stack, page: Page, shots):
+    # given: a declined card, said in place
+    sign_up(page, stack.url)
+    event_id = create_event(page, "Second card " + uuid.uuid4().hex[:4])
+    pay = page.get_by_role("button", name="Pay $15.00")
+    expect(pay).to_be_enabled()
+    fill_card(page, DECLINED_CARD)
+    pay.click()
+    expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
+
+    # when: the organiser types another card where they are. Real Stripe confirms the same intent with
+    # it; localstripe cannot confirm a declined intent again, so the page asks the API for the payment to
+    # use now, opens a fresh form and says why, and the card is typed once more.
+    fill_card(page, SUCCEEDING_CARD)
+    pay.click()
+    expect(page.get_by_role("alert")).to_contain_text("Please enter your card again.")
+    shots(page, "card-again-fresh-form")
+    fill_card(page, SUCCEEDING_CARD)
+    page.get_by_role("button", name="Pay $15.00").click()
+
+    # then
+    expect(page.get_by_text("Your event is live")).to_be_visible(timeout=ACTIVATION)
+    assert event_json(page, stack.url, event_id)["is_active"] is True

@@ -1,8 +1,10 @@
 import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 
 import { anEvent, me, mockApi } from '../test/api';
 import { renderPage } from '../test/render';
+import { stripe } from '../test/stripe';
 import PaymentPage from './PaymentPage';
 
 vi.mock('@stripe/react-stripe-js', async () => (await import('../test/stripe')).reactStripe);
@@ -57,6 +59,38 @@ describe('PaymentPage', () => {
     renderPayment();
 
     expect(await screen.findByTestId('stripe-elements')).toHaveAttribute('data-client-secret', 'pi_123_secret_abc');
+    expect(calls.filter((c) => c.path === '/api/payments/create-payment-intent/')).toHaveLength(2);
+  });
+
+  it('when the intent can no longer be confirmed, asks the API again and opens a fresh form on the payment it hands back', async () => {
+    // Offline, the stand-in cannot confirm a declined intent again, so the API opens a new one.
+    const next = { ...session, clientSecret: 'pi_456_secret_def', paymentId: 4 };
+    const { calls } = mockApi({
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': { status: 200, body: anEvent({ payment_status: 'pending' }) },
+      'POST /api/payments/create-payment-intent/': [
+        { status: 201, body: session },
+        { status: 201, body: next },
+      ],
+      'GET /api/payments/config/': config,
+    });
+    stripe.confirmPayment.mockResolvedValueOnce({
+      error: {
+        type: 'invalid_request_error',
+        code: 'payment_intent_unexpected_state',
+        message: 'The offline Stripe stand-in cannot confirm this payment again.',
+      },
+    });
+    renderPayment();
+    const pay = await screen.findByRole('button', { name: 'Pay $15.00' });
+    await waitFor(() => expect(pay).toBeEnabled());
+
+    await userEvent.setup().click(pay);
+
+    await waitFor(() =>
+      expect(screen.getByTestId('stripe-elements')).toHaveAttribute('data-client-secret', 'pi_456_secret_def'),
+    );
+    expect(screen.getByRole('alert')).toHaveTextContent(/enter your card again/);
     expect(calls.filter((c) => c.path === '/api/payments/create-payment-intent/')).toHaveLength(2);
   });
 

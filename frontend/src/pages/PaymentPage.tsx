@@ -1,6 +1,6 @@
 import { Elements } from '@stripe/react-stripe-js';
 import type { Stripe, StripeElementsOptions } from '@stripe/stripe-js';
-import { useCallback, useMemo } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router';
 
 import { Alert } from '../components/Alert';
@@ -40,6 +40,15 @@ export default function PaymentPage() {
   const { eventId = '' } = useParams();
   const [checkout, reload] = useResource(
     useCallback((signal: AbortSignal) => loadCheckout(eventId, signal), [eventId]),
+  );
+  // Why the last form for this event was replaced, said above the fresh one the reload brings.
+  const [replaced, setReplaced] = useState<{ eventId: string; message: string } | null>(null);
+  const startOver = useCallback(
+    (message: string) => {
+      setReplaced({ eventId, message });
+      reload();
+    },
+    [eventId, reload],
   );
 
   if (checkout.status === 'loading') return <Loading label="Preparing secure payment…" />;
@@ -83,10 +92,19 @@ export default function PaymentPage() {
       </section>
     );
   }
-  return <PayForEvent {...checkout.data} />;
+  const notice = replaced?.eventId === eventId ? replaced.message : null;
+  return <PayForEvent {...checkout.data} notice={notice} onStale={startOver} />;
 }
 
-function PayForEvent({ event, session, stripe }: { event: EventItem; session: PaymentIntentSession; stripe: Stripe }) {
+type PayForEventProps = {
+  event: EventItem;
+  session: PaymentIntentSession;
+  stripe: Stripe;
+  notice: string | null;
+  onStale: (message: string) => void;
+};
+
+function PayForEvent({ event, session, stripe, notice, onStale }: PayForEventProps) {
   const amount = formatAmount(session.amount, session.currency);
   const options = useMemo<StripeElementsOptions>(
     () => ({ clientSecret: session.clientSecret, appearance: { theme: 'stripe' } }),
@@ -102,7 +120,7 @@ function PayForEvent({ event, session, stripe }: { event: EventItem; session: Pa
         Activation fee: <strong>{amount}</strong>
       </p>
       <Elements stripe={stripe} options={options}>
-        <CheckoutForm amountLabel={amount} />
+        <CheckoutForm amountLabel={amount} notice={notice} onStale={onStale} />
       </Elements>
     </section>
   );

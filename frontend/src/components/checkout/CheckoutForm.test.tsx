@@ -48,6 +48,41 @@ describe('CheckoutForm', () => {
     expect(screen.getByRole('button', { name: 'Pay $15.00' })).toBeEnabled();
   });
 
+  it('keeps a declined card in place: Stripe takes another card on the same intent', async () => {
+    stripe.confirmPayment.mockResolvedValue({
+      error: { type: 'card_error', code: 'card_declined', message: 'Your card was declined.' },
+    });
+    const onStale = vi.fn();
+    render(<CheckoutForm amountLabel="$15.00" onStale={onStale} />);
+
+    await userEvent.setup().click(screen.getByRole('button', { name: 'Pay $15.00' }));
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Your card was declined.');
+    expect(onStale).not.toHaveBeenCalled();
+  });
+
+  it('asks for a fresh form when the PaymentIntent can no longer be confirmed, saying so plainly', async () => {
+    stripe.confirmPayment.mockResolvedValue({
+      error: {
+        type: 'invalid_request_error',
+        code: 'payment_intent_unexpected_state',
+        message: 'You cannot confirm this PaymentIntent because it has a status of canceled.',
+      },
+    });
+    const onStale = vi.fn();
+    render(<CheckoutForm amountLabel="$15.00" onStale={onStale} />);
+
+    await userEvent.setup().click(screen.getByRole('button', { name: 'Pay $15.00' }));
+
+    await waitFor(() => expect(onStale).toHaveBeenCalledWith(expect.stringMatching(/enter your card again/)));
+  });
+
+  it('opens with the notice of the form it replaces', () => {
+    render(<CheckoutForm amountLabel="$15.00" notice="The form was refreshed." />);
+
+    expect(screen.getByRole('alert')).toHaveTextContent('The form was refreshed.');
+  });
+
   it('shows a validation error in place', async () => {
     stripe.confirmPayment.mockResolvedValue({
       error: { type: 'validation_error', message: 'Your card number is incomplete.' },

@@ -5,14 +5,28 @@ import { paths } from '../../config/paths';
 import { Alert } from '../Alert';
 
 const UNEXPECTED = 'Something went wrong while confirming your payment. Please try again.';
+const STALE = 'This payment could not be confirmed as it stood, so the form was refreshed. Please enter your card again.';
+
+type Props = {
+  amountLabel: string;
+  /** Said above the form when it opens: why the previous form was replaced. */
+  notice?: string | null;
+  /**
+   * The PaymentIntent can no longer be confirmed from this form (Stripe's `payment_intent_unexpected_state`:
+   * cancelled by reconciliation, paid in another tab, or, offline, a declined intent the stand-in cannot
+   * confirm again): a fresh form is wanted, on the payment the API hands back now. A declined card is not
+   * such a case: Stripe takes another card on the same intent. Without it, the message is shown here.
+   */
+  onStale?: (message: string) => void;
+};
 
 /** The card form: Stripe confirms the payment, then redirects to our status page. */
-export function CheckoutForm({ amountLabel }: { amountLabel: string }) {
+export function CheckoutForm({ amountLabel, notice = null, onStale }: Props) {
   const stripe = useStripe();
   const elements = useElements();
   const [ready, setReady] = useState(false);
   const [submitting, setSubmitting] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(notice);
 
   async function handleSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -26,7 +40,12 @@ export function CheckoutForm({ amountLabel }: { amountLabel: string }) {
       });
       // Reached only when Stripe could not redirect: the payment did not go through.
       // Card and validation messages are written for customers; others may not be.
-      setMessage(error.type === 'card_error' || error.type === 'validation_error' ? error.message ?? UNEXPECTED : UNEXPECTED);
+      const shown = error.type === 'card_error' || error.type === 'validation_error' ? error.message ?? UNEXPECTED : UNEXPECTED;
+      if (onStale && error.code === 'payment_intent_unexpected_state') {
+        onStale(STALE);
+        return;
+      }
+      setMessage(shown);
     } catch {
       setMessage(UNEXPECTED);
     }
