@@ -69,6 +69,30 @@ def payment_intent_object(payment: Payment, **overrides) -> dict:
     return obj
 
 
+def declined_intent_object(payment: Payment, **overrides) -> dict:
+    """The PaymentIntent after a declined attempt: back to `requires_payment_method`, with Stripe's error."""
+    declined = {
+        "status": "requires_payment_method",
+        "amount_received": 0,
+        "last_payment_error": {"code": "card_declined", "message": "Your card was declined."},
+    }
+    return payment_intent_object(payment, **{**declined, **overrides})
+
+
+def refunded_charge_object(payment: Payment, *, amount_refunded: int | None = None) -> dict:
+    """The payment's Charge as `charge.refunded` carries it: refunded in full unless `amount_refunded` says less."""
+    refunded = payment.amount if amount_refunded is None else amount_refunded
+    return {
+        "id": f"ch_{payment.pk}",
+        "object": "charge",
+        "amount": payment.amount,
+        "amount_refunded": refunded,
+        "refunded": refunded >= payment.amount,
+        "payment_intent": payment.payment_intent_id,
+        "currency": payment.currency,
+    }
+
+
 def stripe_event_body(
     event_type: str, data_object: dict, *, event_id: str | None = None, created: int | None = None
 ) -> dict:

@@ -17,7 +17,7 @@ from payments.models import Notification, OperatorAction, Payment, RefundRequest
 from payments.services import fulfilment, reconciliation, refunds
 from payments.services.audit import Actor
 from tests.conftest import paid_payment
-from tests.factories import EventFactory, PaymentFactory, UserFactory
+from tests.factories import EventFactory, PaymentFactory, UserFactory, refunded_charge_object
 
 pytestmark = pytest.mark.django_db
 
@@ -98,15 +98,7 @@ def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
 
     # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
     again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again")
-    charge = {
-        "id": "ch_1",
-        "object": "charge",
-        "amount": payment.amount,
-        "amount_refunded": payment.amount,
-        "refunded": True,
-        "payment_intent": payment.payment_intent_id,
-    }
-    outcome = fulfilment.handle_charge_refunded(charge)
+    outcome = fulfilment.handle_charge_refunded(refunded_charge_object(payment))
 
     # then
     assert _messages(again) == ["Refund: 0 done, 1 skipped, 0 errors."]

@@ -6,7 +6,13 @@ from events.models import Event
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
 from payments.services import fulfilment
-from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.factories import (
+    PaymentFactory,
+    declined_intent_object,
+    payment_intent_object,
+    refunded_charge_object,
+    stored_stripe_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,15 +22,6 @@ def _process(event_type: str, data_object: dict) -> StripeEvent:
     fulfilment.process_stripe_event(stripe_event_id=row.pk)
     row.refresh_from_db()
     return row
-
-
-def _declined(payment: Payment) -> dict:
-    return payment_intent_object(
-        payment,
-        status="requires_payment_method",
-        amount_received=0,
-        last_payment_error={"code": "card_declined", "message": "Your card was declined."},
-    )
 
 
 def test_succeeded_marks_payment_succeeded_and_activates_event():
@@ -78,7 +75,7 @@ def test_a_second_succeeded_event_for_the_same_intent_keeps_the_first_activation
 def test_payment_failed_records_stripes_message():
     payment = PaymentFactory()
 
-    row = _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, _declined(payment))
+    row = _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment))
 
     payment.refresh_from_db()
     assert row.status == StripeEvent.Status.PROCESSED
@@ -91,7 +88,7 @@ def test_payment_failed_after_succeeded_keeps_the_payment_succeeded():
     payment = PaymentFactory()
     _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
-    row = _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, _declined(payment))
+    row = _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment))
 
     payment.refresh_from_db()
     assert row.status == StripeEvent.Status.PROCESSED
@@ -102,7 +99,7 @@ def test_payment_failed_after_succeeded_keeps_the_payment_succeeded():
 
 def test_succeeded_after_failed_is_a_new_attempt_that_succeeds():
     payment = PaymentFactory()
-    _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, _declined(payment))
+    _process(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment))
 
     _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
@@ -191,23 +188,11 @@ def test_canceled_cancels_an_open_payment_but_never_a_succeeded_one():
     assert paid.event.is_active is True
 
 
-def _charge(payment: Payment, *, refunded_amount: int) -> dict:
-    return {
-        "id": "ch_1",
-        "object": "charge",
-        "amount": payment.amount,
-        "amount_refunded": refunded_amount,
-        "refunded": refunded_amount >= payment.amount,
-        "payment_intent": payment.payment_intent_id,
-        "currency": payment.currency,
-    }
-
-
 def test_full_refund_refunds_the_payment_and_deactivates_the_event():
     payment = PaymentFactory()
     _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
-    row = _process(StripeEventType.CHARGE_REFUNDED, _charge(payment, refunded_amount=payment.amount))
+    row = _process(StripeEventType.CHARGE_REFUNDED, refunded_charge_object(payment))
 
     payment.refresh_from_db()
     assert row.status == StripeEvent.Status.PROCESSED
@@ -219,7 +204,7 @@ def test_partial_refund_changes_nothing():
     payment = PaymentFactory()
     _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
 
-    row = _process(StripeEventType.CHARGE_REFUNDED, _charge(payment, refunded_amount=500))
+    row = _process(StripeEventType.CHARGE_REFUNDED, refunded_charge_object(payment, amount_refunded=500))
 
     payment.refresh_from_db()
     assert row.status == StripeEvent.Status.PROCESSED
@@ -230,7 +215,7 @@ def test_partial_refund_changes_nothing():
 def test_refund_that_overtakes_its_succeeded_event_wins():
     # given: Stripe delivers charge.refunded before payment_intent.succeeded
     payment = PaymentFactory()
-    _process(StripeEventType.CHARGE_REFUNDED, _charge(payment, refunded_amount=payment.amount))
+    _process(StripeEventType.CHARGE_REFUNDED, refunded_charge_object(payment))
 
     # when
     _process(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))

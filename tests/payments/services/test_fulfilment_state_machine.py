@@ -23,7 +23,13 @@ from hypothesis.stateful import (
 from events.models import Event
 from payments.models import Payment, StripeEvent
 from payments.services import fulfilment, inbox
-from tests.factories import PaymentFactory, payment_intent_object, stripe_event_body
+from tests.factories import (
+    PaymentFactory,
+    declined_intent_object,
+    payment_intent_object,
+    refunded_charge_object,
+    stripe_event_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -59,28 +65,22 @@ class FulfilmentMachine(RuleBasedStateMachine):
         payment = self.payment
         if kind.startswith("charge.refunded"):
             partial = kind.endswith(".partial")
-            charge = {
-                "id": f"ch_{payment.pk}",
-                "object": "charge",
-                "amount": payment.amount,
-                "amount_refunded": payment.amount // 2 if partial else payment.amount,
-                "refunded": not partial,
-                "payment_intent": payment.payment_intent_id,
-            }
+            charge = refunded_charge_object(payment, amount_refunded=payment.amount // 2 if partial else None)
             return stripe_event_body("charge.refunded", charge)
         if kind == "customer.created":
             return stripe_event_body(kind, {"id": "cus_1", "object": "customer"})
         wrong_amount = kind.endswith(".wrong_amount")
         event_type = kind.removesuffix(".wrong_amount")
         status = INTENT_EVENTS[event_type]
-        overrides = {"status": status}
-        if status != "succeeded":
-            overrides["amount_received"] = 0
         if status == "requires_payment_method":
-            overrides["last_payment_error"] = {"message": "Your card was declined."}
+            intent = declined_intent_object(payment)
+        else:
+            intent = payment_intent_object(
+                payment, status=status, amount_received=payment.amount if status == "succeeded" else 0
+            )
         if wrong_amount:
-            overrides["amount_received"] = payment.amount - 1
-        return stripe_event_body(event_type, payment_intent_object(payment, **overrides))
+            intent["amount_received"] = payment.amount - 1
+        return stripe_event_body(event_type, intent)
 
     @rule(target=stored, kind=st.sampled_from(KINDS), deliveries=st.integers(min_value=1, max_value=3))
     def stripe_sends(self, kind, deliveries):

@@ -13,7 +13,14 @@ from payments import queue
 from payments.models import Notification, OperatorAction, Payment
 from payments.services import fulfilment, notifications
 from payments.services.audit import Actor
-from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.factories import (
+    EventFactory,
+    PaymentFactory,
+    declined_intent_object,
+    payment_intent_object,
+    refunded_charge_object,
+    stored_stripe_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,31 +36,16 @@ def sent_to_workers(monkeypatch) -> list[int]:
     return sent
 
 
-def _apply(event_type: str, payment: Payment, **overrides) -> str:
-    row = stored_stripe_event(event_type, payment_intent_object(payment, **overrides))
-    return fulfilment.process_stripe_event(stripe_event_id=row.pk)
+def _apply(event_type: str, data_object: dict) -> str:
+    return fulfilment.process_stripe_event(stripe_event_id=stored_stripe_event(event_type, data_object).pk)
 
 
 def _declined(payment: Payment) -> str:
-    return _apply(
-        "payment_intent.payment_failed",
-        payment,
-        status="requires_payment_method",
-        amount_received=0,
-        last_payment_error={"message": "Your card was declined."},
-    )
+    return _apply("payment_intent.payment_failed", declined_intent_object(payment))
 
 
 def _refunded(payment: Payment) -> str:
-    charge = {
-        "id": "ch_1",
-        "object": "charge",
-        "amount": payment.amount,
-        "amount_refunded": payment.amount,
-        "refunded": True,
-        "payment_intent": payment.payment_intent_id,
-    }
-    return fulfilment.process_stripe_event(stripe_event_id=stored_stripe_event("charge.refunded", charge).pk)
+    return _apply("charge.refunded", refunded_charge_object(payment))
 
 
 def _notification(**fields) -> Notification:
@@ -72,9 +64,9 @@ def test_a_payment_that_succeeds_records_one_live_email_handed_over_after_the_co
 
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        _apply("payment_intent.succeeded", payment)
+        _apply("payment_intent.succeeded", payment_intent_object(payment))
     with django_capture_on_commit_callbacks(execute=True):
-        _apply("payment_intent.succeeded", payment)  # Stripe's duplicate, under another event id
+        _apply("payment_intent.succeeded", payment_intent_object(payment))  # Stripe's duplicate, under another event id
 
     # then
     notification = Notification.objects.get()
@@ -90,7 +82,7 @@ def test_each_fact_of_a_payment_is_one_email_a_second_decline_is_not_another(sen
 
     _declined(payment)
     _declined(payment)
-    _apply("payment_intent.succeeded", payment)
+    _apply("payment_intent.succeeded", payment_intent_object(payment))
     _refunded(payment)
     _refunded(payment)
 
@@ -102,14 +94,14 @@ def test_each_fact_of_a_payment_is_one_email_a_second_decline_is_not_another(sen
 def test_a_success_that_does_not_match_the_payment_records_no_email():
     payment = PaymentFactory()
 
-    _apply("payment_intent.succeeded", payment, amount_received=1)
+    _apply("payment_intent.succeeded", payment_intent_object(payment, amount_received=1))
 
     assert not Notification.objects.exists()
 
 
 def test_a_late_failure_after_success_records_no_failure_email():
     payment = PaymentFactory()
-    _apply("payment_intent.succeeded", payment)
+    _apply("payment_intent.succeeded", payment_intent_object(payment))
 
     _declined(payment)
 

@@ -35,7 +35,13 @@ from payments.models import Notification, Payment
 from payments.services import fulfilment, inbox, notifications
 from payments.services.audit import Actor
 from payments.stripe_gateway import StripeIntent
-from tests.factories import PaymentFactory, payment_intent_object, stripe_event_body
+from tests.factories import (
+    PaymentFactory,
+    declined_intent_object,
+    payment_intent_object,
+    refunded_charge_object,
+    stripe_event_body,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,26 +86,13 @@ class NotificationMachine(RuleBasedStateMachine):
 
     def _body(self, event_type: str) -> dict:
         payment = self.payment
-        if event_type == "charge.refunded":
-            charge = {
-                "id": f"ch_{payment.pk}",
-                "object": "charge",
-                "amount": payment.amount,
-                "amount_refunded": payment.amount,
-                "refunded": True,
-                "payment_intent": payment.payment_intent_id,
-            }
-            return stripe_event_body(event_type, charge)
-        overrides = {
-            "payment_intent.succeeded": {},
-            "payment_intent.payment_failed": {
-                "status": "requires_payment_method",
-                "amount_received": 0,
-                "last_payment_error": {"message": "Your card was declined."},
-            },
-            "payment_intent.canceled": {"status": "canceled", "amount_received": 0},
-        }[event_type]
-        return stripe_event_body(event_type, payment_intent_object(payment, **overrides))
+        data_object = {
+            "payment_intent.succeeded": lambda: payment_intent_object(payment),
+            "payment_intent.payment_failed": lambda: declined_intent_object(payment),
+            "payment_intent.canceled": lambda: payment_intent_object(payment, status="canceled", amount_received=0),
+            "charge.refunded": lambda: refunded_charge_object(payment),
+        }[event_type]()
+        return stripe_event_body(event_type, data_object)
 
     def _observe(self):
         self.payment.refresh_from_db()
