@@ -58,9 +58,9 @@ def stripe_events_retry(*, stripe_event_ids: list[int], operator_id: int) -> str
 
 def notification_send(*, notification_id: int) -> None:
     """Asks a worker to send one notification email; raises if the broker cannot take it."""
-    current_app.tasks[SEND_NOTIFICATION].delay(notification_id)
+    _send(SEND_NOTIFICATION, notification_id)
 
 
 def charge_details_fetch(*, payment_id: int) -> None:
     """Asks a worker to copy the card and Stripe's receipt link of a succeeded payment from its charge."""
-    current_app.tasks[FETCH_CHARGE_DETAILS].delay(payment_id)
+    _send(FETCH_CHARGE_DETAILS, payment_id)
