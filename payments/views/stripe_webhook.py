@@ -47,6 +47,21 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
+def _receive(request, *, what: str, event_id: str, event_type: str, stored_fields: tuple[str, ...], receive):
+    """The answer to a verified delivery: refused if PostgreSQL cannot hold it, else stored (or found a
+    duplicate) by `receive`, or 503 for Stripe to retry when the database cannot take it now."""
+    if len(event_id) > 255 or not all(map(_storable, (event_id, event_type, *stored_fields))):
+        return _error(f"Body is not a {what}.", 400)
+    request.stripe_event_type = event_type  # for the deliveries metric
+
+    try:
+        stripe_event_id = receive()
+    except DatabaseError:
+        logger.exception("could not store %s %s; Stripe will retry", what, event_id)
+        return _error("Could not store the event; please retry.", 503)
+    return _stored(request, duplicate=stripe_event_id is None)
+
+
 @metrics.count_webhook_deliveries
 @csrf_exempt  # Stripe cannot send a CSRF token; the signature authenticates the request instead.
 def stripe_webhook(request):
@@ -59,17 +74,14 @@ def stripe_webhook(request):
         event = stripe_gateway.verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.InvalidWebhook as exc:
         return _error(str(exc), 400)
-    stored_fields = (event["id"], event["type"], inbox.payment_intent_id(event), str(event.get("api_version") or ""))
-    if len(event["id"]) > 255 or not all(map(_storable, stored_fields)):
-        return _error("Body is not a Stripe event.", 400)
-    request.stripe_event_type = event["type"]  # for the deliveries metric
-
-    try:
-        stripe_event_id = inbox.stripe_event_receive(event=event, payload=payload)
-    except DatabaseError:
-        logger.exception("could not store stripe event %s; Stripe will retry", event["id"])
-        return _error("Could not store the event; please retry.", 503)
-    return _stored(request, duplicate=stripe_event_id is None)
+    return _receive(
+        request,
+        what="Stripe event",
+        event_id=event["id"],
+        event_type=event["type"],
+        stored_fields=(inbox.payment_intent_id(event), str(event.get("api_version") or "")),
+        receive=lambda: inbox.stripe_event_receive(event=event, payload=payload),
+    )
 
 
 @metrics.count_webhook_deliveries
@@ -83,19 +95,11 @@ def stripe_thin_webhook(request):
         notification = stripe_gateway.verify_event_notification(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.InvalidWebhook as exc:
         return _error(str(exc), 400)
-    stored_fields = (
-        notification.id,
-        notification.type,
-        notification.related_object_type,
-        notification.related_object_id,
+    return _receive(
+        request,
+        what="Stripe thin event",
+        event_id=notification.id,
+        event_type=notification.type,
+        stored_fields=(notification.related_object_type, notification.related_object_id),
+        receive=lambda: inbox.stripe_event_notification_receive(notification=notification, payload=payload),
     )
-    if len(notification.id) > 255 or not all(map(_storable, stored_fields)):
-        return _error("Body is not a Stripe thin event.", 400)
-    request.stripe_event_type = notification.type  # for the deliveries metric
-
-    try:
-        stripe_event_id = inbox.stripe_event_notification_receive(notification=notification, payload=payload)
-    except DatabaseError:
-        logger.exception("could not store stripe thin event %s; Stripe will retry", notification.id)
-        return _error("Could not store the event; please retry.", 503)
-    return _stored(request, duplicate=stripe_event_id is None)
