@@ -10,7 +10,8 @@ def test_health_answers_while_the_process_serves(client):
 
 @pytest.mark.django_db
 def test_unknown_api_path_answers_json_404(client):
-    for path in ("/api/nope/", "/api/events", "/api/payments/webhook"):
+    # A newline inside the path (%0A) is still an unknown API path, not the site's HTML 404.
+    for path in ("/api/nope/", "/api/events", "/api/payments/webhook", "/api/events/1%0A/cancel/"):
         response = client.post(path)
         assert response.status_code == 404, path
         assert response.json() == {"detail": "Not found."}
