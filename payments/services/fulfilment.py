@@ -78,8 +78,9 @@ def process_stripe_event(*, stripe_event_id: int) -> str:
 def _process_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | None) -> str | StripeEvent:
     """The row's resulting status, or the row itself when it is a thin event whose object must be fetched first."""
     with transaction.atomic():
-        row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
-        if row is None:
+        try:
+            row = StripeEvent.objects.select_for_update().get(pk=stripe_event_id)
+        except StripeEvent.DoesNotExist:
             logger.warning("stripe event row %s does not exist", stripe_event_id)
             return ""
         if row.status in StripeEvent.FINISHED_STATUSES:
@@ -155,13 +156,13 @@ def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeI
     # One locking read for both rows. PostgreSQL locks a joined row's tables in the order `of` names
     # them: the event first, then the payment, the order checkout locks them in. The organiser comes
     # along, unlocked, for the email.
-    payment = (
-        Payment.objects.select_related("event", "user")
-        .select_for_update(of=("event", "self"))
-        .filter(payment_intent_id=payment_intent_id)
-        .first()
-    )
-    if payment is None:
+    try:
+        payment = (
+            Payment.objects.select_related("event", "user")
+            .select_for_update(of=("event", "self"))
+            .get(payment_intent_id=payment_intent_id)
+        )
+    except Payment.DoesNotExist:
         return Outcome.ignored(f"PaymentIntent {payment_intent_id} was not created by EventPay.")
     event = payment.event
 

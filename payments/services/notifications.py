@@ -49,6 +49,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 )
 
 
+# What sending writes to the row.
+SENT_FIELDS = ["status", "sent_at", "attempts", "last_error", "subject", "body_text", "body_html"]
+
+
 class EmailNotSent(Exception):
     """The SMTP server could not take the message now; the task retries with back-off."""
 
@@ -62,17 +66,34 @@ def notification_record(*, payment: Payment) -> Notification | None:
     # The payment's lock serialises every writer of its notifications: no savepoint for a race that cannot happen.
     if Notification.objects.filter(payment=payment, kind=kind).exists():
         return None
-    notification = Notification.objects.create(payment=payment, kind=kind, to_email=payment.user.email)
-    transaction.on_commit(partial(notification_enqueue, notification_id=notification.pk), robust=True)
+    # Recorded as handed over, since the hand-over follows the commit at once; a publish that fails puts
+    # `enqueued_at` back to empty, and a process that dies in between leaves a row the sweeper re-sends
+    # anyway (it looks at `created_at` and `enqueued_at`, both set here). As the webhook's inbox row.
+    notification = Notification.objects.create(
+        payment=payment, kind=kind, to_email=payment.user.email, enqueued_at=timezone.now()
+    )
+    transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
     return notification
 
 
-def notification_enqueue(*, notification_id: int) -> bool:
-    """Hands a notification to the workers; a broker that is down is logged and left to the sweeper."""
+def _publish(notification_id: int) -> bool:
     try:
         queue.notification_send(notification_id=notification_id)
     except Exception:  # the row is safe in the database: the sweeper sends it later
         logger.warning("enqueue of notification %s failed; the sweeper will retry it", notification_id, exc_info=True)
+        return False
+    return True
+
+
+def _hand_over(*, notification_id: int) -> None:
+    """After fulfilment's commit: the row already says it was handed over, unless the publish fails."""
+    if not _publish(notification_id):
+        Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(enqueued_at=None)
+
+
+def notification_enqueue(*, notification_id: int) -> bool:
+    """Hands a notification to the workers; a broker that is down is logged and left to the sweeper."""
+    if not _publish(notification_id):
         return False
     Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
         enqueued_at=timezone.now()
@@ -105,13 +126,13 @@ def notification_send(*, notification_id: int) -> str:
     Raises EmailNotSent when the SMTP server fails in a way worth retrying (connection refused or cut,
     4xx answers); a permanent refusal (5xx) marks the row failed at once, for an operator."""
     with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("payment__event", "payment__user")
-            .filter(pk=notification_id)
-            .first()
-        )
-        if notification is None:
+        try:
+            notification = (
+                Notification.objects.select_for_update(of=("self",))
+                .select_related("payment__event", "payment__user")
+                .get(pk=notification_id)
+            )
+        except Notification.DoesNotExist:
             logger.warning("notification %s does not exist", notification_id)
             return ""
         if notification.status == Notification.Status.SENT:
@@ -132,7 +153,7 @@ def notification_send(*, notification_id: int) -> str:
                 notification.subject = message.subject
                 notification.body_text = message.body
                 notification.body_html = message.alternatives[0][0]
-                notification.save()
+                notification.save(update_fields=SENT_FIELDS)
                 logger.info("notification %s (%s) sent", notification.pk, notification.kind)
                 return notification.status
     # Nothing was written above: the failed attempt is recorded on its own, outside the lock.

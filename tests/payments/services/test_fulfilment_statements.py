@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from payments import queue
 from payments.consts import StripeEventType
 from payments.models import Notification, Payment, StripeEvent
 from payments.services import fulfilment
@@ -33,17 +34,19 @@ def _statements(queries: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_succeeded_event_is_applied_in_one_transaction_of_seven_statements():
+def test_a_succeeded_event_is_applied_in_one_transaction_of_seven_statements(monkeypatch):
     # given
     payment = PaymentFactory()
     row = stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(payment))
+    handed_over: list[int] = []
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: handed_over.append(notification_id))
 
     # when
     with CaptureQueriesContext(connection) as queries:
         status = fulfilment.process_stripe_event(stripe_event_id=row.pk)
 
-    # then: the row, the event with its payment and organiser, three writes and the email's record; once
-    # committed, the email is handed to a worker
+    # then: the row, the event with its payment and organiser, three writes and the email's record, written
+    # as handed over; once committed, the email is handed to a worker, which writes nothing more
     statements = _statements(queries)
     assert status == StripeEvent.Status.PROCESSED
     assert [sql.split(" ", 1)[0] for sql in statements] == [
@@ -56,12 +59,12 @@ def test_a_succeeded_event_is_applied_in_one_transaction_of_seven_statements():
         "UPDATE",  # the event
         "UPDATE",  # the inbox row, closed
         "COMMIT",
-        "UPDATE",  # the email's hand-over to a worker, recorded
     ]
     assert statements[1].endswith("FOR UPDATE")
     assert statements[2].endswith('FOR UPDATE OF "events_event", "payments_payment"')
     assert not [sql for sql in statements if "SAVEPOINT" in sql]
-    assert Notification.objects.filter(payment=payment, kind=Notification.Kind.LIVE).count() == 1
+    email = Notification.objects.get(payment=payment, kind=Notification.Kind.LIVE)
+    assert handed_over == [email.pk] and email.enqueued_at is not None
 
 
 def test_a_duplicate_of_a_finished_row_is_one_read():

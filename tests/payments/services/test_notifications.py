@@ -77,6 +77,25 @@ def test_a_payment_that_succeeds_records_one_live_email_handed_over_after_the_co
     assert notification.enqueued_at is not None
 
 
+def test_an_email_whose_hand_over_the_broker_refuses_is_left_to_the_sweeper(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: the broker refuses tasks
+    def refuse(**kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(queue, "notification_send", refuse)
+    payment = PaymentFactory()
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        _apply("payment_intent.succeeded", payment_intent_object(payment))
+
+    # then: recorded, not marked handed over, so the sweeper's next pass sends it
+    notification = Notification.objects.get()
+    assert notification.status == Notification.Status.PENDING and notification.enqueued_at is None
+
+
 def test_each_fact_of_a_payment_is_one_email_a_second_decline_is_not_another(sent_to_workers):
     payment = PaymentFactory()
 
