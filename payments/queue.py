@@ -7,8 +7,10 @@ Django's apps (`worker` is an installed app), so `current_app` is configured in 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from celery import current_app
@@ -18,6 +20,11 @@ PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
 RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
 SEND_NOTIFICATION = "worker.tasks.send_notification"
 FETCH_CHARGE_DETAILS = "worker.tasks.fetch_charge_details"
+
+# Tasks a sweeper re-sends in one round trip to the broker.
+SEND_BATCH_SIZE = 500
+
+logger = logging.getLogger(__name__)
 
 
 class _ThreadProducer(threading.local):
@@ -44,6 +51,27 @@ def _producer() -> Producer:
 def _send(task_name: str, *args: Any, **kwargs: Any) -> str:
     """Sends one task through its own `apply_async` (its options, routing and signals); returns the task id."""
     return current_app.tasks[task_name].apply_async(args=args, kwargs=kwargs or None, producer=_producer()).id
+
+
+def sent_in_batches(ids: Sequence[int], send: Callable[[int], Any]) -> Iterator[Sequence[int]]:
+    """Sends one task per id (`send(id)`), up to SEND_BATCH_SIZE of them in one round trip to the broker,
+    and yields each batch once the broker has taken it; stops, logging why, at the first it refuses.
+
+    For the sweepers, which re-send thousands of tasks after an outage. Each task still goes through
+    its own `apply_async` (options, routing, signals); kombu's `Producer.batch` holds the messages and
+    writes them in one pipeline (on Redis; a broker without batches gets them one by one). A refused
+    batch may have been written in part: its tasks are sent again by the next sweep, which fulfilment
+    applies once however often they arrive."""
+    for start in range(0, len(ids), SEND_BATCH_SIZE):
+        batch = ids[start : start + SEND_BATCH_SIZE]
+        try:
+            with _producer().batch(max_size=len(batch)):
+                for each in batch:
+                    send(each)
+        except Exception:  # the broker is down: the rows are safe, the next sweep tries again
+            logger.warning("the broker refused a batch of %s tasks; the next sweep retries", len(batch), exc_info=True)
+            return
+        yield batch
 
 
 def stripe_event_process(*, stripe_event_id: int) -> None:

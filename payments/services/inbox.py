@@ -184,11 +184,13 @@ def stripe_event_enqueue(*, stripe_event_id: int) -> bool:
 
 def stripe_events_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueues rows stored or handed over more than `older_than` ago and still unprocessed."""
+    stale = list(selectors.stripe_events_stale(older_than=older_than)[:5000])
     count = 0
-    for stripe_event_id in selectors.stripe_events_stale(older_than=older_than)[:5000]:
-        if not stripe_event_enqueue(stripe_event_id=stripe_event_id):
-            break  # the broker is still down; the next sweep tries again
-        count += 1
+    for batch in queue.sent_in_batches(stale, lambda pk: queue.stripe_event_process(stripe_event_id=pk)):
+        StripeEvent.objects.filter(pk__in=batch, status__in=StripeEvent.UNFINISHED_STATUSES).update(
+            status=StripeEvent.Status.ENQUEUED, enqueued_at=timezone.now()
+        )
+        count += len(batch)
     if count:
         logger.warning("re-enqueued %s stripe events that never reached a worker", count)
     return count

@@ -111,10 +111,9 @@ def notifications_requeue_stale(*, older_than: timedelta) -> int:
         .values_list("pk", flat=True)
     )
     count = 0
-    for notification_id in stale[:1000]:
-        if not notification_enqueue(notification_id=notification_id):
-            break  # the broker is still down; the next sweep tries again
-        count += 1
+    for batch in queue.sent_in_batches(list(stale[:1000]), lambda pk: queue.notification_send(notification_id=pk)):
+        Notification.objects.filter(pk__in=batch, status=Notification.Status.PENDING).update(enqueued_at=timezone.now())
+        count += len(batch)
     if count:
         logger.warning("re-enqueued %s notifications that were never sent", count)
     return count

@@ -1,0 +1,83 @@
+"""payments.queue on a real broker: the sweepers send their tasks in batches, one round trip each."""
+
+import base64
+import json
+import uuid
+
+import pytest
+import redis
+from celery import current_app
+from django.conf import settings
+from kombu import Connection
+from kombu.exceptions import OperationalError
+
+from payments import queue
+
+pytestmark = pytest.mark.django_db
+
+IDS = list(range(1, 1201))
+
+
+def _send(pk: int) -> None:
+    queue.stripe_event_process(stripe_event_id=pk)
+
+
+@pytest.fixture
+def broker_messages(monkeypatch):
+    """Tasks go to the test Redis under a key prefix of their own, which no worker reads; returns what the
+    broker holds there, as (task name, arguments), oldest first."""
+    prefix = f"test-{uuid.uuid4().hex}:"
+    connection = Connection(settings.CELERY_BROKER_URL, transport_options={"global_keyprefix": prefix})
+    producer = current_app.amqp.Producer(connection)
+    monkeypatch.setattr(queue, "_producer", lambda: producer)
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # As in a worker that has sent before: the connection is open and the queue declared.
+    _send(0)
+    client.delete(f"{prefix}celery")
+
+    def held() -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(client.lrange(f"{prefix}celery", 0, -1))]
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    yield held
+    client.delete(*client.keys(f"{prefix}*") or [f"{prefix}celery"])
+    connection.release()
+
+
+@pytest.fixture
+def round_trips(broker_messages, monkeypatch) -> list[int]:
+    """The pipelines written to Redis, by their number of commands."""
+    written: list[int] = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(self, *args, **kwargs):
+        written.append(len(self.command_stack))
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    return written
+
+
+def test_each_task_reaches_the_broker_once_in_one_round_trip_per_batch(broker_messages, round_trips):
+    # when
+    batches = list(queue.sent_in_batches(IDS, _send))
+
+    # then: three batches, each yielded once written, each one pipeline
+    assert [len(batch) for batch in batches] == [500, 500, 200]
+    assert round_trips == [500, 500, 200]
+    assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [pk]) for pk in IDS]
+
+
+def test_a_batch_the_broker_refuses_ends_the_sweep_and_none_of_it_is_sent(broker_messages):
+    # given: the broker refuses the 700th task, in the second batch
+    def send(pk: int) -> None:
+        if pk == 700:
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        _send(pk)
+
+    # when
+    batches = list(queue.sent_in_batches(IDS, send))
+
+    # then: the first batch is sent; the second's tasks, held until its end, are dropped with it
+    assert batches == [IDS[:500]]
+    assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [pk]) for pk in IDS[:500]]
