@@ -344,7 +344,43 @@ def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, 
     ]  # fmt: skip
     StripeEvent.objects.all().delete()
     _flush_redis(stack)
-    return results + request_costs(stack, n)
+    return results + request_costs(stack, n) + sweep_costs(stack)
+
+
+def sweep_costs(stack: Stack, n: int = 5000) -> list[tuple[str, tuple[float, float]]]:
+    """What re-sending costs per row after an outage: `n` stored rows that never reached a worker, handed
+    over one at a time (a publish and an UPDATE each, as an operator's retry does) and by the sweeper
+    (batches of `queue.SEND_BATCH_SIZE`: one pipeline to Redis and one UPDATE per batch)."""
+    from django.utils import timezone
+
+    from payments.models import StripeEvent
+    from payments.services import inbox
+
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    StripeEvent.objects.bulk_create(
+        [StripeEvent(stripe_id=f"evt_sweep_{i}", type="payment_intent.succeeded", payload=succeeded_body(
+            payment_intent_id=f"pi_sweep_{i}", payment_id=i, event_id=i)) for i in range(n)],
+        batch_size=1000,
+    )  # fmt: skip
+    ids = list(StripeEvent.objects.values_list("pk", flat=True))
+    results = []
+    for name, resend in [
+        ("inbox.stripe_event_enqueue, one row at a time (per row)",
+         lambda: [inbox.stripe_event_enqueue(stripe_event_id=pk) for pk in ids]),
+        (f"inbox.stripe_events_requeue_stale, the sweeper, {n:,} rows (per row)",
+         lambda: inbox.stripe_events_requeue_stale(older_than=dt.timedelta(minutes=1))),
+    ]:  # fmt: skip
+        StripeEvent.objects.update(status=StripeEvent.Status.RECEIVED, received_at=long_ago, enqueued_at=None)
+        _flush_redis(stack)
+        wall, cpu = time.perf_counter(), time.process_time()
+        resend()
+        elapsed = ((time.perf_counter() - wall) / n * 1e6, (time.process_time() - cpu) / n * 1e6)
+        if StripeEvent.objects.filter(status=StripeEvent.Status.ENQUEUED).count() != n:
+            raise RuntimeError(f"{name}: not every row was handed over")
+        results.append((name, elapsed))
+    StripeEvent.objects.all().delete()
+    _flush_redis(stack)
+    return results
 
 
 def request_costs(stack: Stack, n: int) -> list[tuple[str, tuple[float, float]]]:
