@@ -27,6 +27,7 @@ class StripeObjectType:
 
     PAYMENT_INTENT = "payment_intent"
     CHARGE = "charge"
+    DISPUTE = "dispute"
 
 
 class IntentStatus:

@@ -277,13 +277,15 @@ def livemode() -> bool:
 
 
 def retrieve_object(*, object_type: str, object_id: str) -> dict[str, Any]:
-    """A thin event's related PaymentIntent or Charge as it is now, shaped as a snapshot event's `data.object`.
+    """A thin event's related PaymentIntent, Charge or Dispute as it is now, shaped as a snapshot event's
+    `data.object`.
 
     Fetched by type and id through the v1 API (rendered at the pinned version; localstripe serves it),
     never by following the notification's `related_object.url`: only the objects fulfilment acts on."""
     services = {
         StripeObjectType.PAYMENT_INTENT: client().v1.payment_intents,
         StripeObjectType.CHARGE: client().v1.charges,
+        StripeObjectType.DISPUTE: client().v1.disputes,
     }
     if object_type not in services:
         raise StripeGatewayError(f"EventPay does not fetch {object_type or 'an object without a type'} objects.")

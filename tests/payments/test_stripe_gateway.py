@@ -142,6 +142,6 @@ def test_a_thin_events_related_payment_intent_and_charge_are_fetched_as_they_are
     assert stripe_gateway.payment_intent_id_of(fetched_charge) == intent["id"]
 
 
-def test_only_payment_intents_and_charges_are_fetched():
+def test_only_payment_intents_charges_and_disputes_are_fetched():
     with pytest.raises(stripe_gateway.StripeGatewayError, match="does not fetch event_destination"):
         stripe_gateway.retrieve_object(object_type="event_destination", object_id="ed_1")

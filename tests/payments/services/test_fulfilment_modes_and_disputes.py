@@ -1,11 +1,13 @@
-"""Fulfilment's guards for the other Stripe mode, and lost disputes (deactivated like a refund)."""
+"""Fulfilment's guards for the other Stripe mode, and lost disputes (deactivated like a refund), told by a
+snapshot event or by a thin one."""
 
 import pytest
 
+from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Payment, StripeEvent
 from payments.services import fulfilment
-from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event, stored_thin_event
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +82,30 @@ def test_a_dispute_closed_otherwise_leaves_the_event_live(status):
     payment.refresh_from_db()
     assert outcome == StripeEvent.Status.PROCESSED
     assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active is True
+
+
+def test_a_thin_dispute_closed_as_lost_fetches_the_dispute_and_deactivates_the_event(monkeypatch):
+    # given: an event destination's notification names the dispute, which Stripe answers lost (the offline
+    # stand-in has no disputes: the answer is the dispute as Stripe renders it)
+    payment = _live_payment()
+    fetched: list[tuple[str, str]] = []
+
+    def retrieve(*, object_type: str, object_id: str) -> dict:
+        fetched.append((object_type, object_id))
+        return _dispute(payment, "lost")
+
+    monkeypatch.setattr(stripe_gateway, "retrieve_object", retrieve)
+    row = stored_thin_event(StripeEventType.thin(StripeEventType.CHARGE_DISPUTE_CLOSED), related_object_id="dp_test")
+
+    # when
+    status = fulfilment.process_stripe_event(stripe_event_id=row.pk)
+
+    # then: the same handler as the snapshot's; the row names the payment's intent for the admin's search
+    payment.refresh_from_db()
+    row.refresh_from_db()
+    assert fetched == [("dispute", "dp_test")]
+    assert status == StripeEvent.Status.PROCESSED and row.payment_intent_id == payment.payment_intent_id
+    assert payment.status == Payment.Status.REFUNDED and payment.event.is_active is False
 
 
 def test_the_webhook_endpoint_is_subscribed_to_dispute_closings():
