@@ -9,7 +9,10 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, expect
+
+from tests.factories import EventFactory, PaymentFactory, UserFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -155,3 +158,37 @@ def test_after_a_decline_another_card_in_the_same_form_takes_the_event_live(stac
     # then
     expect(page.get_by_text("Your event is live")).to_be_visible(timeout=ACTIVATION)
     assert event_json(page, stack.url, event_id)["is_active"] is True
+
+
+@pytest.fixture
+def organiser_with_checkouts_open(transactional_db) -> tuple[str, str]:
+    """Stored before the browser starts (Playwright's loop then owns this thread): an organiser who left as
+    many checkouts unpaid as the API allows; their username and password."""
+    password = "a-long-enough-passphrase"
+    owner = UserFactory(username=f"org{uuid.uuid4().hex[:8]}", password=password)
+    for _ in range(settings.CHECKOUT_OPEN_PAYMENTS_LIMIT):
+        PaymentFactory(event=EventFactory(owner=owner))
+    return owner.username, password
+
+
+def test_an_organiser_with_too_many_checkouts_open_is_told_why_not_that_the_event_is_live(
+    stack, organiser_with_checkouts_open, page: Page, shots
+):
+    # given
+    username, password = organiser_with_checkouts_open
+    page.goto(f"{stack.url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My events")).to_be_visible()
+
+    # when: they create one more event, which takes them to its payment page
+    event_id = create_event(page, "One checkout too many")
+
+    # then: the API's reason and a way to try again; no form, and no claim that the event is live
+    expect(page.get_by_role("alert")).to_contain_text("unpaid checkouts open")
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    expect(page.get_by_role("heading", name="Already live")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
+    shots(page, "too-many-checkouts-open")
+    assert event_json(page, stack.url, event_id)["is_active"] is False

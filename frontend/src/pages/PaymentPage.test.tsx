@@ -94,17 +94,53 @@ describe('PaymentPage', () => {
     expect(calls.filter((c) => c.path === '/api/payments/create-payment-intent/')).toHaveLength(2);
   });
 
-  it('on 409 says the event is already active and links to its status', async () => {
+  it('on 409 for an event that went live meanwhile, says it is already active and links to its status', async () => {
     mockApi({
       'GET /api/auth/me/': { status: 200, body: me },
-      'GET /api/events/7/': { status: 200, body: anEvent() },
-      'POST /api/payments/create-payment-intent/': { status: 409, body: { detail: 'Event is already active.' } },
+      'GET /api/events/7/': [
+        { status: 200, body: anEvent() },
+        { status: 200, body: anEvent({ status: 'live', is_active: true, payment_status: 'succeeded' }) },
+      ],
+      'POST /api/payments/create-payment-intent/': { status: 409, body: { detail: 'This event is already active.' } },
       'GET /api/payments/config/': config,
     });
     renderPayment();
 
     expect(await screen.findByRole('heading', { name: 'Already live' })).toBeInTheDocument();
     expect(screen.getByRole('link', { name: /see the event status/i })).toHaveAttribute('href', '/events/7');
+    expect(screen.queryByTestId('stripe-elements')).not.toBeInTheDocument();
+  });
+
+  it('on 409 for an event cancelled meanwhile, says it is cancelled', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': [
+        { status: 200, body: anEvent() },
+        { status: 200, body: anEvent({ status: 'cancelled' }) },
+      ],
+      'POST /api/payments/create-payment-intent/': { status: 409, body: { detail: 'This event is cancelled.' } },
+      'GET /api/payments/config/': config,
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('heading', { name: 'Event cancelled' })).toBeInTheDocument();
+  });
+
+  it('on 409 for an event still unpaid, gives the server’s reason and never claims it is live', async () => {
+    // The organiser has as many unpaid checkouts open as the API allows.
+    const detail =
+      'You have 10 unpaid checkouts open: pay one of them, or wait for them to expire, before starting another.';
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': { status: 200, body: anEvent() },
+      'POST /api/payments/create-payment-intent/': { status: 409, body: { detail } },
+      'GET /api/payments/config/': config,
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('alert')).toHaveTextContent(detail);
+    expect(screen.getByRole('button', { name: /try again/i })).toBeInTheDocument();
+    expect(screen.queryByRole('heading', { name: 'Already live' })).not.toBeInTheDocument();
     expect(screen.queryByTestId('stripe-elements')).not.toBeInTheDocument();
   });
 

@@ -31,7 +31,13 @@ async function loadCheckout(eventId: string, signal: AbortSignal): Promise<Check
     if (!stripe) throw new Error('Stripe.js is not available in this browser.');
     return { kind: 'pay', event, session, stripe };
   } catch (error) {
-    if (error instanceof ApiError && error.status === 409) return { kind: 'already-active', eventId: event.id };
+    if (error instanceof ApiError && error.status === 409) {
+      // The event cannot be paid now: it went live or was cancelled since it was read, or the organiser
+      // has too many checkouts open. The event, read again, says which; the last is the server's message.
+      const now = await api.events.get(event.id, signal);
+      if (now.is_active) return { kind: 'already-active', eventId: now.id, title: now.title };
+      if (now.status === 'cancelled') return { kind: 'cancelled', event: now };
+    }
     throw error;
   }
 }
