@@ -3,15 +3,21 @@
 import base64
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
 from celery import current_app
 from django.conf import settings
+from django.utils import timezone
+from freezegun import freeze_time
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
 from payments import queue
+from payments.models import StripeEvent
+from payments.services import inbox
+from tests.factories import stored_stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +87,24 @@ def test_a_batch_the_broker_refuses_ends_the_sweep_and_none_of_it_is_sent(broker
     # then: the first batch is sent; the second's tasks, held until its end, are dropped with it
     assert batches == [IDS[:500]]
     assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [pk]) for pk in IDS[:500]]
+
+
+def test_rows_whose_batch_redis_drops_stay_stranded_for_the_next_sweep(broker_messages, monkeypatch):
+    # given: rows that never reached a worker, and Redis dropping the connection as their batch is written
+    with freeze_time(timezone.now() - timedelta(minutes=10)):
+        rows = [stored_stripe_event("customer.created", {"id": f"cus_{i}", "object": "customer"}) for i in range(3)]
+
+    def dropped(self, *args, **kwargs):
+        raise redis.ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", dropped)
+
+    # when
+    count = inbox.stripe_events_requeue_stale(older_than=timedelta(minutes=2))
+
+    # then: nothing counted or marked handed over, so the next sweep sends them again
+    assert count == 0 and broker_messages() == []
+    assert (
+        list(StripeEvent.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", "enqueued_at"))
+        == [(StripeEvent.Status.RECEIVED, None)] * 3
+    )
