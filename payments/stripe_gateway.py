@@ -280,8 +280,9 @@ def retrieve_object(*, object_type: str, object_id: str) -> dict[str, Any]:
     """A thin event's related PaymentIntent, Charge or Dispute as it is now, shaped as a snapshot event's
     `data.object`.
 
-    Fetched by type and id through the v1 API (rendered at the pinned version; localstripe serves it),
-    never by following the notification's `related_object.url`: only the objects fulfilment acts on."""
+    Fetched by type and id through the v1 API (rendered at the pinned version; localstripe serves
+    PaymentIntents and Charges, not Disputes), never by following the notification's `related_object.url`:
+    only the objects fulfilment acts on."""
     services = {
         StripeObjectType.PAYMENT_INTENT: client().v1.payment_intents,
         StripeObjectType.CHARGE: client().v1.charges,
