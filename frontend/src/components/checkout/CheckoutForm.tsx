@@ -39,13 +39,12 @@ export function CheckoutForm({ amountLabel, notice = null, onStale }: Props) {
         confirmParams: { return_url: `${window.location.origin}${paths.paymentStatus}` },
       });
       // Reached only when Stripe could not redirect: the payment did not go through.
-      // Card and validation messages are written for customers; others may not be.
-      const shown = error.type === 'card_error' || error.type === 'validation_error' ? error.message ?? UNEXPECTED : UNEXPECTED;
       if (onStale && error.code === 'payment_intent_unexpected_state') {
-        onStale(STALE);
+        onStale(STALE); // this form is replaced by a fresh one
         return;
       }
-      setMessage(shown);
+      // Card and validation messages are written for customers; others may not be.
+      setMessage(error.type === 'card_error' || error.type === 'validation_error' ? error.message ?? UNEXPECTED : UNEXPECTED);
     } catch {
       setMessage(UNEXPECTED);
     }
