@@ -24,6 +24,10 @@ def event_payments_release(event: Event) -> None:
     payment = event.payments.filter(status__in=Payment.OPEN_STATUSES).first()
     if payment is None:
         return
+    if payment.payment_intent_id is None:
+        # A checkout holds the lease and is creating the intent at Stripe right now (or abandoned it, until
+        # reconciliation closes the payment): nothing to cancel yet, and deleting would orphan the new intent.
+        raise Conflict("A checkout for this event is being prepared; it cannot be deleted now.")
     try:
         intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
         if intent.status in IntentStatus.IN_FLIGHT:

@@ -3,12 +3,14 @@ Stripe first; a payment that went through at Stripe refuses the deletion. The le
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from events.models import EventAction
 from payments import stripe_gateway
 from payments.models import Payment
 from payments.services.checkout import checkout_start
 from tests.conftest import pay_at_localstripe
+from tests.factories import PaymentFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhooks_off")]
 
@@ -72,3 +74,19 @@ def test_stripe_unreachable_answers_503_and_deletes_nothing(auth_client, user, e
     assert response.json()["detail"].startswith("Stripe is unavailable")
     event.refresh_from_db()
     assert event.deleted_at is None
+
+
+def test_a_draft_whose_checkout_is_still_creating_its_intent_is_not_deleted(auth_client, user, event):
+    # given: a checkout holds the lease; its PaymentIntent is not recorded yet
+    payment = PaymentFactory(event=event, payment_intent_id=None, intent_requested_at=timezone.now())
+
+    # when
+    response = auth_client.delete(reverse("event-detail", args=[event.pk]))
+
+    # then: nothing was asked of Stripe about a missing id, and nothing was deleted
+    assert response.status_code == 409
+    assert response.json() == {"detail": "A checkout for this event is being prepared; it cannot be deleted now."}
+    event.refresh_from_db()
+    payment.refresh_from_db()
+    assert event.deleted_at is None
+    assert payment.status == Payment.Status.PENDING
