@@ -7,5 +7,5 @@ class WorkerConfig(AppConfig):
 
     name = "worker"
 
-    def ready(self):
+    def ready(self) -> None:
         from worker import tasks  # noqa: F401 (registers the tasks with the app)

@@ -26,7 +26,7 @@ def _multiprocess_directory() -> Path | None:
 
 
 @signals.celeryd_init.connect
-def empty_multiprocess_directory(**kwargs) -> None:
+def empty_multiprocess_directory(**kwargs: object) -> None:
     """Values left by an earlier run of this worker would be added to this one's. Sent in the worker's main
     process before its pool starts; Django has started, but no value exists yet: every metric the
     workers keep has labels, and a labelled value is created when first counted."""
@@ -39,7 +39,7 @@ def empty_multiprocess_directory(**kwargs) -> None:
 
 
 @signals.worker_init.connect
-def serve_metrics(**kwargs) -> None:
+def serve_metrics(**kwargs: object) -> None:
     """Serves the worker's metrics from its main process, when WORKER_METRICS_PORT is set."""
     from django.conf import settings
 
@@ -56,6 +56,6 @@ def serve_metrics(**kwargs) -> None:
         registry = PROCESS_REGISTRY
     else:
         registry = CollectorRegistry(auto_describe=False)
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves __init__ unannotated
     start_http_server(port, addr=settings.WORKER_METRICS_ADDR, registry=registry)
     logger.info("worker metrics served on %s:%s/metrics", settings.WORKER_METRICS_ADDR, port)

@@ -8,7 +8,9 @@ counts and errors, which django-celery-results keeps as task results (admin: "Ta
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from billiard.einfo import ExceptionInfo
 from celery import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,15 +35,28 @@ from worker.celery import app
 TRANSIENT_ERRORS = (TransientStripeError, OperationalError, InterfaceError)
 
 
-class StripeEventTask(Task):
-    def on_retry(self, exc, task_id, args, kwargs, einfo):
-        stripe_event_id = args[0] if args else kwargs.get("stripe_event_id")
-        inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+def _row_id(args: tuple[Any, ...], kwargs: dict[str, Any], *, name: str) -> int:
+    """The id a row task was sent, whether positionally or by name."""
+    return int(args[0] if args else kwargs[name])
 
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class StripeEventTask(Task[Any, Any]):
+    def on_retry(
+        self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
+    ) -> None:
+        stripe_event_id = _row_id(args, kwargs, name="stripe_event_id")
+        inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=_error_text(exc))
+
+    def on_failure(
+        self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
+    ) -> None:
         # Retries are used up (or the error is not transient): the row waits for an operator.
-        stripe_event_id = args[0] if args else kwargs.get("stripe_event_id")
-        inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+        stripe_event_id = _row_id(args, kwargs, name="stripe_event_id")
+        inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=_error_text(exc))
 
 
 @app.task(
@@ -56,7 +71,7 @@ class StripeEventTask(Task):
     retry_jitter=True,
     max_retries=8,
 )
-def process_stripe_event(self, stripe_event_id: int) -> str:
+def process_stripe_event(self: StripeEventTask, stripe_event_id: int) -> str:
     return fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
 
 
@@ -99,11 +114,13 @@ def check_stripe_event_backlog() -> float:
     return inbox.stripe_event_backlog_check()
 
 
-class NotificationTask(Task):
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
+class NotificationTask(Task[Any, Any]):
+    def on_failure(
+        self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
+    ) -> None:
         # Retries are used up: the row waits for an operator's retry in the admin.
-        notification_id = args[0] if args else kwargs.get("notification_id")
-        notifications.notification_mark_failed(notification_id=notification_id, error=f"{type(exc).__name__}: {exc}")
+        notification_id = _row_id(args, kwargs, name="notification_id")
+        notifications.notification_mark_failed(notification_id=notification_id, error=_error_text(exc))
 
 
 @app.task(
