@@ -39,14 +39,17 @@ frontend/dist/index.html: $(NODE_STAMP) $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 
 test-frontend: $(NODE_STAMP)
-	cd frontend && npm run lint && npm run typecheck && npm test
+	cd frontend && npm test
 
 # Python style and architecture: ruff (lint and format), and the import contracts in pyproject.toml
-# (the apps depend one way; only payments/stripe_gateway.py imports stripe).
-lint: install
+# (the apps depend one way; only payments/stripe_gateway.py imports stripe); mypy's types (pyproject.toml:
+# strict on the payment services, the gateway, events and the worker); the frontend's ESLint and tsc.
+lint: install $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
+	cd frontend && npm run lint && npm run typecheck
 
 test-python: install
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

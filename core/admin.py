@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin
 
 from core.db import distinct_values
@@ -58,7 +60,7 @@ class LargeTableAdminMixin:
     "N total" count of the whole table, no facet counts. Admins using it also name the columns an index lets them sort
     by (`sortable_by`), search through indexes and filter by indexed columns."""
 
-    paginator = BoundedPaginator
+    paginator: ClassVar[type[BoundedPaginator]] = BoundedPaginator
     show_full_result_count = False
     # Facet counts ("Show counts") are a COUNT per filter option over the whole table.
     show_facets = admin.ShowFacets.NEVER

@@ -4,6 +4,7 @@ on tables of millions of rows."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib.postgres import operations as postgres_operations
 from django.db import connections
@@ -40,7 +41,9 @@ class RemoveIndexConcurrently(_OnPostgresOnly, postgres_operations.RemoveIndexCo
 def counts_up_to(querysets: dict[str, QuerySet], limit: int) -> dict[str, int]:
     """Each queryset's exact count when it is at most `limit`, else `limit + 1`, in one statement (one
     round trip, whatever their number); each count reads at most `limit + 1` rows."""
-    selects, params, using = [], [], None
+    selects: list[str] = []
+    params: list[Any] = []
+    using = "default"
     for queryset in querysets.values():
         using = queryset.db
         sql, query_params = queryset.order_by().values("pk")[: limit + 1].query.sql_with_params()

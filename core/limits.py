@@ -24,6 +24,7 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     """django-axes's answer to a locked-out login: 429 with Retry-After, `{"detail"}` on the API."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     message = f"Too many failed logins: try again in {math.ceil(seconds / 60)} minutes."
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message}, status=429)
     else:

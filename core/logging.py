@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
+from gunicorn.glogging import Logger as _GunicornLogger
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 CONTEXT_FIELDS = ("stripe_event_id", "payment_intent_id", "payment_id", "task_id")
@@ -123,13 +124,7 @@ class TextFormatter(logging.Formatter):
         return redact(line)
 
 
-def _gunicorn_logger_base():
-    from gunicorn.glogging import Logger
-
-    return Logger
-
-
-class GunicornLogger(_gunicorn_logger_base()):
+class GunicornLogger(_GunicornLogger):
     """Gunicorn's access and error lines through the same formatters (`logger_class = "core.logging.GunicornLogger"`).
 
     Its access line holds the request line with the query string, where the return page

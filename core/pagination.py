@@ -2,8 +2,10 @@
 at a cost that does not grow with the table: counts are bounded, and so is how deep a page may start."""
 
 import math
+from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
@@ -22,6 +24,8 @@ class BoundedPaginator(Paginator):
 
     EXACT_COUNT_UP_TO = 10_000
     MAX_OFFSET = 10_000
+
+    object_list: QuerySet[Any]  # it pages querysets only: its count is a statement of its own
 
     @cached_property
     def count(self) -> int:

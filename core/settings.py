@@ -5,8 +5,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelAdmin[Event], QuerySet[Payment]) subscriptable at run time, as their types are.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -169,7 +173,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Stripe. Without a secret key the app runs against the offline stand-in (localstripe).
-STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_SECRET_KEY: str = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRETS = [s.strip() for s in env("STRIPE_WEBHOOK_SECRET", default="").split(",") if s.strip()]
 # The event destination's (thin events, POST /api/payments/webhook/thin/); none configured refuses every delivery.
@@ -183,8 +187,8 @@ if STRIPE_OFFLINE:
     STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_offline_eventpay"
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 # Each call to Stripe gives up after these (the SDK retries twice): a slow Stripe must not hold web threads.
-STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
-STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
+STRIPE_CONNECT_TIMEOUT_SECONDS: float = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
+STRIPE_READ_TIMEOUT_SECONDS: float = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
 
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
 EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lower()

@@ -97,7 +97,7 @@ class _LatestAnswer:
     check runs wait for it instead of starting their own: a flood of anonymous calls opens one set of
     connections and threads per process per second, not one per call."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._results: dict[str, str] | None = None
         self._at = 0.0

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 
 from core.admin import AuditTrailInline, LargeTableAdminMixin, ReadOnlyAdminMixin
 from events.models import Event, EventAction
@@ -11,7 +12,7 @@ class EventActionInline(AuditTrailInline):
 
 
 @admin.register(Event)
-class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin[Event]):
     """Read-only: an event goes live only through payment fulfilment, never by hand; its organiser's edits,
     cancellation and deletion are listed below it."""
 
@@ -37,7 +38,9 @@ class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["owner"]
     inlines = [EventActionInline]
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Event], search_term: str
+    ) -> tuple[QuerySet[Event], bool]:
         # Looked up on an index (the key, the organiser's): no scan of every title for a substring.
         term = search_term.strip()
         if not term:
@@ -48,7 +51,7 @@ class EventAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(EventAction)
-class EventActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[EventAction]):
     list_display = ["created_at", "actor", "action", "event", "detail"]
     list_filter = ["action"]
     search_fields = ["actor", "event__title"]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,15 +29,13 @@ def event_deletion_guard_register(guard: DeletionGuard) -> None:
 
 
 @transaction.atomic
-def event_create(
-    *, owner: AbstractBaseUser, title: str, starts_at: datetime, description: str = "", location: str = ""
-) -> Event:
+def event_create(*, owner: User, title: str, starts_at: datetime, description: str = "", location: str = "") -> Event:
     return Event.objects.create(
         owner=owner, title=title, starts_at=starts_at, description=description, location=location
     )
 
 
-def _locked(*, event_id: int, owner: AbstractBaseUser) -> Event:
+def _locked(*, event_id: int, owner: User) -> Event:
     # Another user's event, or a deleted one, does not exist for the caller.
     event = Event.objects.select_for_update().filter(pk=event_id, owner=owner, deleted_at__isnull=True).first()
     if event is None:
@@ -45,12 +43,12 @@ def _locked(*, event_id: int, owner: AbstractBaseUser) -> Event:
     return event
 
 
-def _record(*, event: Event, user: AbstractBaseUser, action: str, detail: str = "") -> None:
+def _record(*, event: Event, user: User, action: str, detail: str = "") -> None:
     EventAction.objects.create(event=event, user=user, actor=user.get_username(), action=action, detail=detail)
 
 
 @transaction.atomic
-def event_update(*, event_id: int, owner: AbstractBaseUser, changes: dict[str, Any]) -> Event:
+def event_update(*, event_id: int, owner: User, changes: dict[str, Any]) -> Event:
     """Changes any of an event's title, description, location and start time, before or after it goes live
     (a live event's public page shows the change at once); a cancelled event is final."""
     event = _locked(event_id=event_id, owner=owner)
@@ -66,7 +64,7 @@ def event_update(*, event_id: int, owner: AbstractBaseUser, changes: dict[str, A
 
 
 @transaction.atomic
-def event_cancel(*, event_id: int, owner: AbstractBaseUser) -> Event:
+def event_cancel(*, event_id: int, owner: User) -> Event:
     """Calls off a live event: it leaves the public list, its page says cancelled. Its fee stays paid (an
     operator may refund it)."""
     event = _locked(event_id=event_id, owner=owner)
@@ -79,7 +77,7 @@ def event_cancel(*, event_id: int, owner: AbstractBaseUser) -> Event:
 
 
 @transaction.atomic
-def event_delete(*, event_id: int, owner: AbstractBaseUser) -> None:
+def event_delete(*, event_id: int, owner: User) -> None:
     """Deletes a draft that was never paid. The row stays, marked deleted, for the payments that point at it;
     the guards release what other apps hold for it first (an open PaymentIntent is cancelled at Stripe)."""
     event = _locked(event_id=event_id, owner=owner)

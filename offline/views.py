@@ -85,7 +85,7 @@ class OfflineStripeProxyView(APIView):
         return Response(body, status=status)
 
 
-def forward(method: str, path: str, params: dict) -> tuple[int, dict]:
+def forward(method: str, path: str, params: dict[str, object]) -> tuple[int, object]:
     """One call to localstripe with the secret key; Stripe's error body and status on refusal."""
     try:
         response = stripe_gateway.client().raw_request(method.lower(), f"/{path.lstrip('/')}", **params)

@@ -113,7 +113,7 @@ def _summarise(admin_view, request, records: list[OperatorAction], verb: str) ->
 
 
 def _subject(record: OperatorAction) -> str:
-    if record.stripe_event_id:
+    if record.stripe_event is not None:
         return record.stripe_event.stripe_id
     if record.notification_id:
         return f"notification {record.notification_id}"
@@ -438,7 +438,8 @@ class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
         parts = (obj.subject, obj.body_text, obj.body_html)
         if obj.status != Notification.Status.SENT:
             parts = notifications.notification_render(obj)
-        return tuple(escape(part) for part in parts)
+        subject, text, html = parts
+        return escape(subject), escape(text), escape(html)
 
     @admin.display(description="subject")
     def rendered_subject(self, obj: Notification) -> str:

@@ -65,7 +65,7 @@ def sent_in_batches(ids: Sequence[int], send: Callable[[int], Any]) -> Iterator[
     for start in range(0, len(ids), SEND_BATCH_SIZE):
         batch = ids[start : start + SEND_BATCH_SIZE]
         try:
-            with _producer().batch(max_size=len(batch)):
+            with _producer().batch(max_size=len(batch)):  # type: ignore[attr-defined]  # kombu 5.7's, newer than its stubs
                 for each in batch:
                     send(each)
         except Exception:  # the broker is down: the rows are safe, the next sweep tries again

@@ -10,16 +10,16 @@ idempotency keys (our database guard in checkout covers that).
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
 from django.conf import settings
+from stripe.params import EventListParams, PaymentIntentCancelParams, PaymentIntentCreateParams
 
 from payments.consts import IntentStatus, StripeObjectType
 
@@ -114,11 +114,10 @@ def is_offline() -> bool:
 
 @functools.cache
 def _client(api_key: str, api_base: str, timeouts: tuple[float, float]) -> stripe.StripeClient:
-    base_addresses = {"api": api_base} if api_base else None
     return stripe.StripeClient(
         api_key,
         stripe_version=API_VERSION,
-        base_addresses=base_addresses,
+        base_addresses={"api": api_base} if api_base else None,
         max_network_retries=MAX_NETWORK_RETRIES,
         # (connect, read) seconds: the SDK's default waits 80 s for an answer, holding a web thread.
         http_client=stripe.RequestsClient(timeout=timeouts),
@@ -141,7 +140,11 @@ def longest_call_seconds() -> float:
     return attempt * (1 + MAX_NETWORK_RETRIES) + 2 * MAX_NETWORK_RETRIES
 
 
-def _call(fn, *args, **kwargs):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return fn(*args, **kwargs)
     except stripe.RateLimitError as exc:
@@ -156,16 +159,22 @@ def _call(fn, *args, **kwargs):
         raise StripeGatewayError(str(exc.user_message or exc)) from exc
 
 
+def _data(obj: Any) -> dict[str, Any]:
+    data: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return data
+
+
 def _intent(obj: Any) -> StripeIntent:
-    return StripeIntent.from_dict(obj.to_dict() if hasattr(obj, "to_dict") else obj)
+    return StripeIntent.from_dict(_data(obj))
 
 
 def create_payment_intent(
     *, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str
 ) -> StripeIntent:
-    params: dict[str, Any] = {"amount": amount, "currency": currency, "metadata": metadata}
+    params: PaymentIntentCreateParams = {"amount": amount, "currency": currency, "metadata": metadata}
     if is_offline():
-        params["payment_method_types"] = ["card"]
+        # localstripe predates automatic payment methods; the pinned API version's types no longer list this.
+        params["payment_method_types"] = ["card"]  # type: ignore[typeddict-unknown-key]
     else:
         params["automatic_payment_methods"] = {"enabled": True}
     obj = _call(client().v1.payment_intents.create, params, {"idempotency_key": idempotency_key})
@@ -185,7 +194,7 @@ def retrieve_payment_intent(payment_intent_id: str) -> StripeIntent:
 
 
 def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
-    params = {} if is_offline() else {"cancellation_reason": "abandoned"}
+    params: PaymentIntentCancelParams = {} if is_offline() else {"cancellation_reason": "abandoned"}
     return _intent(_call(client().v1.payment_intents.cancel, payment_intent_id, params))
 
 
@@ -249,7 +258,7 @@ def retrieve_latest_charge(payment_intent_id: str) -> StripeCharge | None:
     if not is_offline():  # the stand-in has no disputes
         expand.append("latest_charge.dispute")
     obj = _call(client().v1.payment_intents.retrieve, payment_intent_id, {"expand": expand})
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    data = _data(obj)
     charge = data.get("latest_charge")
     if not isinstance(charge, dict):
         return None
@@ -267,7 +276,7 @@ def create_refund(*, payment_intent_id: str, metadata: dict[str, str], idempoten
         {"payment_intent": payment_intent_id, "metadata": metadata},
         {"idempotency_key": idempotency_key},
     )
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    data = _data(obj)
     return StripeRefund(id=str(data.get("id") or ""), status=str(data.get("status") or ""))
 
 
@@ -283,19 +292,19 @@ def retrieve_object(*, object_type: str, object_id: str) -> dict[str, Any]:
     Fetched by type and id through the v1 API (rendered at the pinned version; localstripe serves
     PaymentIntents and Charges, not Disputes), never by following the notification's `related_object.url`:
     only the objects fulfilment acts on."""
-    services = {
-        StripeObjectType.PAYMENT_INTENT: client().v1.payment_intents,
-        StripeObjectType.CHARGE: client().v1.charges,
-        StripeObjectType.DISPUTE: client().v1.disputes,
+    retrievers: dict[str, Callable[[str], stripe.StripeObject]] = {
+        StripeObjectType.PAYMENT_INTENT: client().v1.payment_intents.retrieve,
+        StripeObjectType.CHARGE: client().v1.charges.retrieve,
+        StripeObjectType.DISPUTE: client().v1.disputes.retrieve,
     }
-    if object_type not in services:
+    if object_type not in retrievers:
         raise StripeGatewayError(f"EventPay does not fetch {object_type or 'an object without a type'} objects.")
-    return _call(services[object_type].retrieve, object_id).to_dict()
+    return _call(retrievers[object_type], object_id).to_dict()
 
 
-def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100):
+def list_events(*, created_after: int, types: list[str] | None = None, limit: int = 100) -> Iterator[dict[str, Any]]:
     """Yields Stripe's events (as dicts) created after a Unix time, newest first."""
-    params: dict[str, Any] = {"limit": limit, "created": {"gt": created_after}}
+    params: EventListParams = {"limit": limit, "created": {"gt": created_after}}
     if not is_offline():
         params["delivery_success"] = False
         if types:
@@ -308,17 +317,22 @@ def list_events(*, created_after: int, types: list[str] | None = None, limit: in
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, Any]:
     """Checks `Stripe-Signature` against every configured secret and returns the event as a dict.
 
-    The header is parsed once: exactly one timestamp `t=`, and the tolerance and the signatures are
-    checked on that same timestamp (a second `t=` could otherwise pass the tolerance check with a
-    fresh time while an old signature is checked against an old one: a replay). The HMAC is Stripe's
-    scheme (`v1` = HMAC-SHA256 of `"{t}.{body}"`), compared in constant time. `construct_event` would
-    also build `stripe.Event` objects (~25x the cost of verifying); the webhook only needs the JSON.
+    The header is parsed once (`_signed_delivery`): exactly one timestamp `t=`, within the tolerance.
+    stripe-python's `WebhookSignature.verify_header` then checks Stripe's HMAC on the header rebuilt from
+    that parse, so it reads the same timestamp (a second `t=` could otherwise pass the tolerance check
+    with a fresh time while an old signature is checked against an old one: a replay). `construct_event`
+    would also build `stripe.Event` objects (~25x the cost of verifying); the webhook only needs the JSON.
     """
     secrets = settings.STRIPE_WEBHOOK_SECRETS
-    body, timestamp, signatures = _signed_delivery(payload, signature_header, secrets=secrets, kind="webhook")
-    signed = f"{timestamp}.{body}".encode()
-    expected = [hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in secrets]
-    if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
+    body, header = _signed_delivery(payload, signature_header, secrets=secrets, kind="webhook")
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(body, header, secret, tolerance)
+            break
+        except stripe.SignatureVerificationError:
+            continue
+    else:
         raise InvalidWebhook("No signature matches the payload.")
     try:
         event = json.loads(body)
@@ -337,11 +351,10 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
     return event
 
 
-def _signed_delivery(
-    payload: bytes, signature_header: str | None, *, secrets: list[str], kind: str
-) -> tuple[str, int, list[str]]:
+def _signed_delivery(payload: bytes, signature_header: str | None, *, secrets: list[str], kind: str) -> tuple[str, str]:
     """What both endpoints check first: a secret to check with, a header, a UTF-8 body, and the header's one
-    timestamp within the tolerance. Returns the body, that timestamp and the header's `v1` signatures."""
+    timestamp within the tolerance. Returns the body and the header as parsed (`t=<that timestamp>` and its
+    `v1` signatures, Stripe's own form) for the SDK's signature check."""
     if not secrets:
         raise InvalidWebhook(f"No {kind} secret is configured.")
     if not signature_header:
@@ -354,7 +367,7 @@ def _signed_delivery(
     tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
     if abs(time.time() - timestamp) > tolerance:
         raise InvalidWebhook(f"Timestamp outside the tolerance zone ({tolerance} s).")
-    return body, timestamp, signatures
+    return body, ",".join([f"t={timestamp}", *(f"v1={signature}" for signature in signatures)])
 
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -389,12 +402,12 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
     works whatever the secret key.
     """
     secrets = settings.STRIPE_THIN_WEBHOOK_SECRETS
-    body, _, _ = _signed_delivery(payload, signature_header, secrets=secrets, kind="thin-event webhook")
+    body, header = _signed_delivery(payload, signature_header, secrets=secrets, kind="thin-event webhook")
     tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
     parser = _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, _timeouts())
     for secret in secrets:
         try:
-            notification = parser.parse_event_notification(body, signature_header, secret, tolerance)
+            notification = parser.parse_event_notification(body, header, secret, tolerance)
             break
         except stripe.SignatureVerificationError:
             continue
@@ -419,4 +432,5 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
 
 def sign_payload(payload: str, secret: str, timestamp: int | None = None) -> str:
     """A `Stripe-Signature` header for a payload, as Stripe would send it (tests, benchmarks, tools)."""
-    return stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    header: str = stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    return header

@@ -66,6 +66,14 @@ class Payment(models.Model):
         return f"Payment {self.pk} ({self.payment_intent_id}, {self.status})"
 
     @property
+    def recorded_intent_id(self) -> str:
+        """The PaymentIntent's id, for the code that runs only once it is recorded (selected by it, or after
+        the payment succeeded); its absence there is a bug, not a state to handle."""
+        if self.payment_intent_id is None:
+            raise ValueError(f"Payment {self.pk} has no PaymentIntent recorded.")
+        return self.payment_intent_id
+
+    @property
     def receipt_number(self) -> str:
         """Our receipt's number: the year it was paid and the payment's id, so it never changes."""
         return f"EP-{self.succeeded_at:%Y}-{self.pk:06d}" if self.succeeded_at else ""

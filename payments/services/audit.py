@@ -5,8 +5,11 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from django.contrib.auth.models import User
 
 from core.logging import log_context
 from payments import metrics
@@ -24,7 +27,7 @@ class Actor:
     automatic: bool = False
 
     @classmethod
-    def from_user(cls, user) -> Actor:
+    def from_user(cls, user: User) -> Actor:
         return cls(name=user.get_username(), user=user)
 
     @classmethod
@@ -86,5 +89,5 @@ def operator_action_recorder(**subject: Any) -> Callable[[str, str], OperatorAct
     return record
 
 
-def stripe_event_log_context(stripe_event: StripeEvent):
+def stripe_event_log_context(stripe_event: StripeEvent) -> AbstractContextManager[None]:
     return log_context(stripe_event_id=stripe_event.stripe_id, payment_intent_id=stripe_event.payment_intent_id)

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import ParamSpec, TypeVar, cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,6 +37,9 @@ from payments import stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import Payment
 from payments.services.fulfilment import event_follow_payment, payment_apply_intent
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # How long a checkout waits for a concurrent one's PaymentIntent before asking the caller to retry.
 WAIT_FOR_INTENT_SECONDS = 8.0
@@ -47,7 +53,7 @@ class Checkout:
     created: bool
 
 
-def checkout_start(*, user, event_id: int) -> Checkout:
+def checkout_start(*, user: User, event_id: int) -> Checkout:
     """Returns the event's open payment with its client secret, creating the PaymentIntent if there is none."""
     deadline = time.monotonic() + WAIT_FOR_INTENT_SECONDS
     while True:
@@ -71,7 +77,7 @@ def _lease_expired(payment: Payment) -> bool:
 
 
 @transaction.atomic
-def _open_payment(*, user, event_id: int) -> tuple[Payment, bool]:
+def _open_payment(*, user: User, event_id: int) -> tuple[Payment, bool]:
     """The event's open payment, and whether this checkout holds its lease (and so creates its intent)."""
     event = Event.objects.select_for_update().filter(pk=event_id, owner=user, deleted_at__isnull=True).first()
     if event is None:
@@ -103,7 +109,7 @@ def _open_payment(*, user, event_id: int) -> tuple[Payment, bool]:
     return payment, False
 
 
-def _check_open_payments_limit(*, user) -> None:
+def _check_open_payments_limit(*, user: User) -> None:
     # Each open payment is a PaymentIntent at Stripe that reconciliation keeps asking about.
     limit = settings.CHECKOUT_OPEN_PAYMENTS_LIMIT
     if Payment.objects.filter(user=user, status__in=Payment.OPEN_STATUSES).count() >= limit:
@@ -121,7 +127,7 @@ def _create_intent(*, payment: Payment) -> Checkout | None:
             amount=payment.amount,
             currency=payment.currency,
             metadata={"payment_id": str(payment.pk), "event_id": str(payment.event_id)},
-            idempotency_key=payment.idempotency_key,
+            idempotency_key=cast(str, payment.idempotency_key),  # set with the lease (`_open_payment`)
         )
     except ApplicationError:
         # The next checkout takes over at once, with the same idempotency key.
@@ -144,7 +150,7 @@ def _create_intent(*, payment: Payment) -> Checkout | None:
 
 def _reuse(*, payment: Payment) -> Checkout | None:
     """The payment's intent if it can still be paid (or is being paid); None once it is closed here."""
-    intent = _gateway(stripe_gateway.retrieve_payment_intent, payment.payment_intent_id)
+    intent = _gateway(stripe_gateway.retrieve_payment_intent, payment.recorded_intent_id)
     if stripe_gateway.intent_accepts_payment(intent):
         if payment.status == Payment.Status.FAILED:
             # A new attempt on the same PaymentIntent (the contract's failed → pending).
@@ -161,13 +167,13 @@ def _reuse(*, payment: Payment) -> Checkout | None:
         return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
     # The intent can no longer be paid (canceled, or stuck after a decline offline): close it, open another.
     if intent.status != IntentStatus.CANCELED:
-        _gateway(stripe_gateway.cancel_payment_intent, payment.payment_intent_id)
+        _gateway(stripe_gateway.cancel_payment_intent, payment.recorded_intent_id)
     with transaction.atomic():
-        payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED)
+        payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.CANCELED)
     return None
 
 
-def _gateway(fn, *args, **kwargs):
+def _gateway(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return fn(*args, **kwargs)
     except stripe_gateway.TransientStripeError as exc:

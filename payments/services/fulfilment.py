@@ -144,6 +144,8 @@ def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcom
         return handler(json.loads(row.payload)["data"]["object"])
     if isinstance(fetched, Outcome):
         return fetched
+    if fetched is None:  # `_process_locked` fetches every thin event that has a handler
+        raise ValueError(f"Thin event {row.stripe_id} reached its handler without its object.")
     payment_intent_id = payment_intent_id_of(fetched)
     if payment_intent_id and not row.payment_intent_id:
         inbox.stripe_event_note_payment_intent(stripe_event_id=row.pk, payment_intent_id=payment_intent_id)

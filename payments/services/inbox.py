@@ -118,8 +118,9 @@ _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_
 @functools.cache
 def _insert_ignoring_duplicate_sql() -> str:
     quote = connection.ops.quote_name
-    table, key, pk = quote(StripeEvent._meta.db_table), quote("stripe_id"), quote(StripeEvent._meta.pk.column)
-    columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)
+    # A concrete field always has a column; the stubs type `column` for every field, where it may be None.
+    table, key, pk = quote(StripeEvent._meta.db_table), quote("stripe_id"), quote(StripeEvent._meta.pk.column)  # type: ignore[arg-type]
+    columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)  # type: ignore[arg-type]
     values = ", ".join(["%s"] * len(_INSERT_FIELDS))
     # Names come from the model, quoted; every value is a bound parameter.
     return f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"  # nosec B608

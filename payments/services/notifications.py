@@ -21,6 +21,7 @@ import logging
 import smtplib
 from datetime import timedelta
 from functools import partial
+from typing import cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
 
-KIND_OF_STATUS = {
+KIND_OF_STATUS: dict[str, Notification.Kind] = {
     Payment.Status.SUCCEEDED: Notification.Kind.LIVE,
     Payment.Status.FAILED: Notification.Kind.PAYMENT_FAILED,
     Payment.Status.REFUNDED: Notification.Kind.REFUNDED,
@@ -149,9 +150,10 @@ def notification_send(*, notification_id: int) -> str:
                 notification.sent_at = timezone.now()
                 notification.attempts += 1
                 notification.last_error = ""
-                notification.subject = message.subject
-                notification.body_text = message.body
-                notification.body_html = message.alternatives[0][0]
+                # The message is built from rendered strings (`notification_message`): no lazy or binary part.
+                notification.subject = str(message.subject)
+                notification.body_text = str(message.body)
+                notification.body_html = cast(str, message.alternatives[0][0])
                 notification.save(update_fields=SENT_FIELDS)
                 logger.info("notification %s (%s) sent", notification.pk, notification.kind)
                 return notification.status

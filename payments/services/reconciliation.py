@@ -10,7 +10,9 @@ change a job makes to a payment is a row in the audit trail, marked automatic.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,6 +37,19 @@ _BACKOFF_KEY = "stripe-rate-limited"
 CHARGE_RECHECK_EVERY = timedelta(days=1)
 CHARGE_RECHECK_WITHIN = timedelta(days=120)
 
+T = TypeVar("T")
+
+
+class JobCounts(dict[str, int]):
+    """A job's counts, and whether a 429 from Stripe stopped it; `as_result()` is its task result."""
+
+    def __init__(self, *names: str, rate_limited: bool = False) -> None:
+        super().__init__(dict.fromkeys(names, 0))
+        self.rate_limited = rate_limited
+
+    def as_result(self) -> dict[str, object]:
+        return {**self, "rate_limited": self.rate_limited}
+
 
 def stripe_backing_off() -> bool:
     return cache.get(_BACKOFF_KEY) is not None
@@ -45,7 +60,9 @@ def _back_off(job: str) -> None:
     logger.warning("%s: Stripe answered 429; background jobs pause for %s", job, STRIPE_BACKOFF)
 
 
-def _ask_stripe_about_each(payments, *, job: str, counts: dict[str, object], ask):
+def _ask_stripe_about_each(
+    payments: Iterable[Payment], *, job: str, counts: JobCounts, ask: Callable[[Payment], T]
+) -> Iterator[tuple[Payment, T]]:
     """Yields `(payment, ask(payment))` for each payment Stripe answered about. A refusal is counted and
     logged; a 429 stops the run and pauses every job (`stripe_backing_off`) for STRIPE_BACKOFF."""
     for payment in payments:
@@ -53,7 +70,7 @@ def _ask_stripe_about_each(payments, *, job: str, counts: dict[str, object], ask
             answer = ask(payment)
         except stripe_gateway.StripeRateLimited:
             _back_off(job)
-            counts["rate_limited"] = True
+            counts.rate_limited = True
             return
         except stripe_gateway.StripeGatewayError:
             counts["errors"] += 1
@@ -66,7 +83,7 @@ def payment_reconcile(*, payment: Payment) -> Outcome:
     """Retrieves the payment's PaymentIntent and applies its state through fulfilment's own code."""
     # Stamped before asking: a payment Stripe fails on goes to the back of the queue too.
     Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
-    intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+    intent = stripe_gateway.retrieve_payment_intent(payment.recorded_intent_id)
     with transaction.atomic():
         outcome = payment_apply_intent(
             payment_intent_id=intent.id, target=payment_status_for_intent(intent), intent=intent
@@ -93,9 +110,9 @@ def _record_change(*, actor: Actor, action: str, payment: Payment, before: str, 
 def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, object]:
     """Reconciles payments still pending `older_than` after their last change (beat, every few minutes)."""
     actor = Actor.job("beat: reconcile pending payments")
-    counts: dict[str, object] = {"reconciled": 0, "changed": 0, "errors": 0, "rate_limited": stripe_backing_off()}
-    if counts["rate_limited"]:
-        return counts
+    counts = JobCounts("reconciled", "changed", "errors", rate_limited=stripe_backing_off())
+    if counts.rate_limited:
+        return counts.as_result()
     payments = selectors.payments_for_reconcile(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]
     # Each payment's status before it was asked about, to audit what changed.
     before = {payment.pk: payment.status for payment in payments}
@@ -105,11 +122,14 @@ def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, object]:
     for payment, outcome in answered:
         counts["reconciled"] += 1
         if _record_change(
-            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before[payment.pk],
+            actor=actor,
+            action=OperatorAction.Action.RECONCILE,
+            payment=payment,
+            before=before[payment.pk],
             detail=outcome.reason,
-        ):  # fmt: skip
+        ):
             counts["changed"] += 1
-    return counts
+    return counts.as_result()
 
 
 def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
@@ -118,25 +138,28 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     Stripe is asked first: an intent that succeeded after all, or is being paid, is fulfilled instead.
     A payment whose intent was never recorded is closed here without asking Stripe."""
     actor = Actor.job("beat: cancel abandoned payments")
-    counts: dict[str, object] = {"canceled": 0, "reconciled": 0, "errors": 0, "rate_limited": False}
+    counts = JobCounts("canceled", "reconciled", "errors")
     for payment in selectors.payments_abandoned_without_intent(older_than=older_than):
         if Payment.objects.filter(pk=payment.pk, payment_intent_id__isnull=True).update(
             status=Payment.Status.CANCELED, intent_requested_at=None, updated_at=timezone.now()
         ):
             counts["canceled"] += 1
             _record_change(
-                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=payment.status,
+                actor=actor,
+                action=OperatorAction.Action.CANCEL,
+                payment=payment,
+                before=payment.status,
                 detail="its PaymentIntent was never recorded.",
-            )  # fmt: skip
+            )
     if stripe_backing_off():
-        counts["rate_limited"] = True
-        return counts
+        counts.rate_limited = True
+        return counts.as_result()
 
     def reconcile_or_cancel(payment: Payment) -> Outcome | StripeIntent:
-        intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+        intent = stripe_gateway.retrieve_payment_intent(payment.recorded_intent_id)
         if intent.status in IntentStatus.IN_FLIGHT or intent.status == IntentStatus.CANCELED:
             return payment_reconcile(payment=payment)  # paid after all, being paid, or closed at Stripe
-        return stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+        return stripe_gateway.cancel_payment_intent(payment.recorded_intent_id)
 
     payments = selectors.payments_abandoned(older_than=older_than)[: settings.PAYMENT_RECONCILE_BATCH_SIZE]
     before = {payment.pk: payment.status for payment in payments}
@@ -145,9 +168,12 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
         if isinstance(answer, Outcome):
             counts["reconciled"] += 1
             _record_change(
-                actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=before[payment.pk],
+                actor=actor,
+                action=OperatorAction.Action.RECONCILE,
+                payment=payment,
+                before=before[payment.pk],
                 detail=answer.reason,
-            )  # fmt: skip
+            )
             continue
         intent = answer
         with transaction.atomic():
@@ -155,24 +181,27 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
         if outcome.status == StripeEvent.Status.PROCESSED:
             counts["canceled"] += 1
             _record_change(
-                actor=actor, action=OperatorAction.Action.CANCEL, payment=payment, before=before[payment.pk],
+                actor=actor,
+                action=OperatorAction.Action.CANCEL,
+                payment=payment,
+                before=before[payment.pk],
                 detail=f"abandoned for over {older_than}; its PaymentIntent is canceled at Stripe.",
-            )  # fmt: skip
-    return counts
+            )
+    return counts.as_result()
 
 
 def payments_recheck_charges() -> dict[str, object]:
     """Re-checks a few succeeded payments' charges at Stripe (beat, hourly): a refund or a lost dispute
     whose webhook never reached us deactivates the event as the webhook would have."""
     actor = Actor.job("beat: re-check succeeded payments")
-    counts: dict[str, object] = {"checked": 0, "refunded": 0, "errors": 0, "rate_limited": stripe_backing_off()}
-    if counts["rate_limited"]:
-        return counts
+    counts = JobCounts("checked", "refunded", "errors", rate_limited=stripe_backing_off())
+    if counts.rate_limited:
+        return counts.as_result()
 
     def latest_charge(payment: Payment) -> StripeCharge | None:
         # Stamped before asking: a payment Stripe fails on waits its turn again too.
         Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
-        return stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+        return stripe_gateway.retrieve_latest_charge(payment.recorded_intent_id)
 
     payments = selectors.payments_for_charge_recheck(within=CHARGE_RECHECK_WITHIN, every=CHARGE_RECHECK_EVERY)
     answered = _ask_stripe_about_each(
@@ -187,13 +216,16 @@ def payments_recheck_charges() -> dict[str, object]:
         if not reason:
             continue
         with transaction.atomic():
-            payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.REFUNDED)
+            payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED)
         if _record_change(
-            actor=actor, action=OperatorAction.Action.RECONCILE, payment=payment, before=Payment.Status.SUCCEEDED,
+            actor=actor,
+            action=OperatorAction.Action.RECONCILE,
+            payment=payment,
+            before=Payment.Status.SUCCEEDED,
             detail=f"its charge was {reason} at Stripe.",
-        ):  # fmt: skip
+        ):
             counts["refunded"] += 1
-    return counts
+    return counts.as_result()
 
 
 def payment_reconcile_now(*, payment: Payment, actor: Actor) -> OperatorAction:

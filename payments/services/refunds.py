@@ -95,7 +95,7 @@ def _submit(*, request_id: int) -> RefundRequest:
             return request
         try:
             refund = stripe_gateway.create_refund(
-                payment_intent_id=request.payment.payment_intent_id,
+                payment_intent_id=request.payment.recorded_intent_id,
                 metadata={"payment_id": str(request.payment_id), "refund_request_id": str(request.pk)},
                 idempotency_key=request.idempotency_key,
             )
@@ -120,14 +120,14 @@ def _submit(*, request_id: int) -> RefundRequest:
 def refund_apply(*, payment: Payment) -> Outcome:
     """Reads the payment's charge back from Stripe and, once it is fully refunded, applies the refund
     through fulfilment (the same guarded path as the `charge.refunded` webhook)."""
-    charge = stripe_gateway.retrieve_latest_charge(payment.payment_intent_id)
+    charge = stripe_gateway.retrieve_latest_charge(payment.recorded_intent_id)
     if charge is None:
         return Outcome.processed("Stripe shows no charge for this payment.")
     payment_record_charge(payment_id=payment.pk, charge=charge)
     if not charge.refunded:
         return Outcome.processed("Stripe has not completed the refund yet; its webhook will apply it.")
     with transaction.atomic():
-        return payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.REFUNDED)
+        return payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED)
 
 
 def refunds_reconcile_submitted(*, older_than: timedelta) -> dict[str, int]:

@@ -68,7 +68,8 @@ def _delete(ids: list[int]) -> int:
     # instead of taking the record with it, as the ORM's cascade would.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_delete_sql(len(ids)), [*ids, *StripeEvent.FINISHED_STATUSES])
-        return cursor.rowcount
+        deleted: int = cursor.rowcount
+        return deleted
 
 
 @functools.lru_cache(maxsize=8)

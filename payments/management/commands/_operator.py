@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TextIO, TypeVar, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -79,13 +79,17 @@ class OperatorCommand(BaseCommand):
     def _command_name(self) -> str:
         return self.__module__.rsplit(".", 1)[-1]
 
-    def progress(self, items: Iterable[T], *, total: int | None, unit: str) -> Iterator[T]:
+    def _terminal(self) -> TextIO:
+        # The stream under Django's OutputWrapper (which would end each of tqdm's "\r" redraws with a newline).
+        return cast(TextIO, self.stderr._out)
+
+    def progress(self, items: Iterable[T], *, total: int | None, unit: str) -> Iterable[T]:
         # Drawn on a terminal only; logs and pipes get the summary line alone.
-        return tqdm(items, total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
+        return tqdm(items, total=total, unit=f" {unit}", file=self._terminal(), disable=None, leave=False)
 
     def progress_bar(self, *, total: int | None, unit: str) -> tqdm:
         """A bar moved by hand (`bar.update(n)`), for work done in batches."""
-        return tqdm(total=total, unit=f" {unit}", file=self.stderr._out, disable=None, leave=False)
+        return tqdm(total=total, unit=f" {unit}", file=self._terminal(), disable=None, leave=False)
 
     def act_on_each(self, items: list[T], act, *, unit: str, name) -> dict[str, int]:
         """Runs one operator action per item (each recorded in the audit trail); counts the outcomes
