@@ -10,14 +10,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, TextIO, TypeVar, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from payments.models import OperatorAction
 
 T = TypeVar("T")
 
@@ -91,24 +94,39 @@ class OperatorCommand(BaseCommand):
         """A bar moved by hand (`bar.update(n)`), for work done in batches."""
         return tqdm(total=total, unit=f" {unit}", file=self._terminal(), disable=None, leave=False)
 
-    def act_on_each(self, items: list[T], act, *, unit: str, name) -> dict[str, int]:
-        """Runs one operator action per item (each recorded in the audit trail); counts the outcomes
-        and reports each error on stderr as `name(item): detail`."""
+    def act_on_each(
+        self,
+        items: list[T],
+        *,
+        dry_run: bool,
+        describe: Callable[[T], str],
+        act: Callable[[T], OperatorAction | None],
+        name: Callable[[T], str],
+        unit: str,
+        dry_run_summary: str,
+        summary: Callable[[dict[str, int]], str],
+    ) -> None:
+        """The run of a command that acts item by item.
+
+        `--dry-run`: one line per item that would be acted on (`would <describe(item)>`), then
+        `<dry_run_summary> (dry run).`; nothing changes. Otherwise one operator action per item (`act`, recorded
+        in the audit trail; None when nothing was left to do, counted as skipped), each error on stderr as
+        `<name(item)>: detail`, then `summary(counts)`, the counts by outcome; a run with an error exits non-zero."""
         from payments.models import OperatorAction
 
+        if dry_run:
+            for item in items:
+                self.stdout.write(f"would {describe(item)}")
+            self.finish(f"{dry_run_summary} (dry run).", failed=False)
+            return
         counts = {outcome: 0 for outcome in OperatorAction.Outcome.values}
         for item in self.progress(items, total=len(items), unit=unit):
             record = act(item)
-            counts[record.outcome] += 1
-            if record.outcome == OperatorAction.Outcome.ERROR:
+            outcome = OperatorAction.Outcome.SKIPPED if record is None else record.outcome
+            counts[outcome] += 1
+            if record is not None and outcome == OperatorAction.Outcome.ERROR:
                 self.stderr.write(f"{name(item)}: {record.detail}")
-        return counts
-
-    def report_dry_run(self, items: list[T], *, describe, summary: str) -> None:
-        """`--dry-run`: one line per item that would be acted on, then the summary; nothing changes."""
-        for item in items:
-            self.stdout.write(f"would {describe(item)}")
-        self.finish(f"{summary} (dry run).", failed=False)
+        self.finish(summary(counts), failed=counts[OperatorAction.Outcome.ERROR] > 0)
 
     def finish(self, summary: str, *, failed: bool) -> None:
         """Prints the one-line summary; a run that could not do everything exits non-zero."""

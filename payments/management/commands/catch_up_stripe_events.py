@@ -2,7 +2,6 @@ from django.core.management.base import CommandError
 
 from payments import stripe_gateway
 from payments.management.commands._operator import OperatorCommand, moment
-from payments.models import OperatorAction
 from payments.services import catch_up
 
 
@@ -19,25 +18,18 @@ class Command(OperatorCommand):
             missing = list(catch_up.stripe_events_missing(since=since))
         except stripe_gateway.StripeGatewayError as exc:
             raise CommandError(f"catch_up_stripe_events: Stripe's events could not be listed: {exc}") from exc
-        if dry_run:
-            self.report_dry_run(
-                missing,
-                describe=lambda event: f"store {event['id']} ({event['type']})",
-                summary=f"catch_up_stripe_events: {len(missing)} missed events would be stored",
-            )
-            return
-
-        stored = errors = 0
         actor = self.acting_as
-        for event in self.progress(missing, total=len(missing), unit="event"):
-            record = catch_up.stripe_event_catch_up(event=event, actor=actor)
-            if record is None:
-                continue  # the webhook stored it meanwhile
-            stored += 1
-            if record.outcome == OperatorAction.Outcome.ERROR:
-                errors += 1
-                self.stderr.write(f"{event['id']}: {record.detail}")
-        self.finish(
-            f"catch_up_stripe_events: {len(missing)} missed, {stored} stored, {stored - errors} enqueued, {errors} errors.",
-            failed=errors > 0,
+        self.act_on_each(
+            missing,
+            dry_run=dry_run,
+            describe=lambda event: f"store {event['id']} ({event['type']})",
+            # None: the webhook stored it meanwhile. A stored event the broker refused is an error.
+            act=lambda event: catch_up.stripe_event_catch_up(event=event, actor=actor),
+            name=lambda event: event["id"],
+            unit="event",
+            dry_run_summary=f"catch_up_stripe_events: {len(missing)} missed events would be stored",
+            summary=lambda counts: (
+                f"catch_up_stripe_events: {len(missing)} missed, {counts['done'] + counts['error']} stored, "
+                f"{counts['done']} enqueued, {counts['error']} errors."
+            ),
         )

@@ -13,22 +13,17 @@ class Command(OperatorCommand):
 
     def handle(self, *args, older_than, dry_run, **options):
         payments = list(selectors.payments_for_reconcile(older_than=older_than))
-        if dry_run:
-            self.report_dry_run(
-                payments,
-                describe=lambda payment: f"reconcile payment {payment.pk} ({payment.payment_intent_id})",
-                summary=f"reconcile_payments: {len(payments)} payments would be reconciled",
-            )
-            return
-
         actor = self.acting_as
-        counts = self.act_on_each(
+        self.act_on_each(
             payments,
-            lambda payment: reconciliation.payment_reconcile_now(payment=payment, actor=actor),
-            unit="payment",
+            dry_run=dry_run,
+            describe=lambda payment: f"reconcile payment {payment.pk} ({payment.payment_intent_id})",
+            act=lambda payment: reconciliation.payment_reconcile_now(payment=payment, actor=actor),
             name=lambda payment: f"payment {payment.pk}",
-        )
-        self.finish(
-            f"reconcile_payments: {counts['done']} reconciled, {counts['skipped']} skipped, {counts['error']} errors.",
-            failed=counts["error"] > 0,
+            unit="payment",
+            dry_run_summary=f"reconcile_payments: {len(payments)} payments would be reconciled",
+            summary=lambda counts: (
+                f"reconcile_payments: {counts['done']} reconciled, {counts['skipped']} skipped, "
+                f"{counts['error']} errors."
+            ),
         )

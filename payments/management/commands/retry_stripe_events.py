@@ -21,22 +21,16 @@ class Command(OperatorCommand):
         if missing and not failed:
             raise CommandError(f"No inbox row for: {', '.join(missing)}.")
 
-        if dry_run:
-            self.report_dry_run(
-                rows,
-                describe=lambda row: f"retry {row.stripe_id} ({row.type}, {row.status}, {row.attempts} attempts)",
-                summary=f"retry_stripe_events: {len(rows)} rows would be retried",
-            )
-            return
-
         actor = self.acting_as
-        counts = self.act_on_each(
+        self.act_on_each(
             rows,
-            lambda row: retries.stripe_event_retry(stripe_event=row, actor=actor),
-            unit="event",
+            dry_run=dry_run,
+            describe=lambda row: f"retry {row.stripe_id} ({row.type}, {row.status}, {row.attempts} attempts)",
+            act=lambda row: retries.stripe_event_retry(stripe_event=row, actor=actor),
             name=lambda row: row.stripe_id,
-        )
-        self.finish(
-            f"retry_stripe_events: {counts['done']} enqueued, {counts['skipped']} skipped, {counts['error']} errors.",
-            failed=counts["error"] > 0,
+            unit="event",
+            dry_run_summary=f"retry_stripe_events: {len(rows)} rows would be retried",
+            summary=lambda counts: (
+                f"retry_stripe_events: {counts['done']} enqueued, {counts['skipped']} skipped, {counts['error']} errors."
+            ),
         )
