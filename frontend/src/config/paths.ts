@@ -1,7 +1,7 @@
 // Every client-side route, and the functions that build links to them from the same table.
 import { generatePath } from 'react-router';
 
-type Id = string | number;
+import type { Id } from '../lib/api/types';
 
 export const paths = {
   home: '/',
