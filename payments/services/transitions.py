@@ -161,8 +161,7 @@ def payment_transition(
     for field, moment in stamps.items():
         setattr(payment, field, moment)
     payment.status = target
-    if not accepted_after_review:  # an accepted payment keeps what was wrong with it, for the record
-        payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
+    payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
     payment.save(update_fields=["status", "last_error", "updated_at", *stamps])
     # The organiser's email for this fact, once per payment and kind, in this transaction.
     notifications.notification_record(payment=payment)
