@@ -36,7 +36,7 @@ from events.models import Event
 from payments import stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import Payment
-from payments.services.fulfilment import event_follow_payment, payment_apply_intent
+from payments.services.transitions import event_follow_payment, payment_transition
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -155,11 +155,7 @@ def _reuse(*, payment: Payment) -> Checkout | None:
         if payment.status == Payment.Status.FAILED:
             # A new attempt on the same PaymentIntent (the contract's failed → pending).
             with transaction.atomic():
-                event = Event.objects.select_for_update().get(pk=payment.event_id)
-                if Payment.objects.filter(pk=payment.pk, status=Payment.Status.FAILED).update(
-                    status=Payment.Status.PENDING, updated_at=timezone.now()
-                ):
-                    event_follow_payment(event, payment_status=Payment.Status.PENDING, active=event.is_active)
+                payment_transition(payment_id=payment.pk, target=Payment.Status.PENDING)
             payment.refresh_from_db()
         return Checkout(payment=payment, client_secret=intent.client_secret, created=False)
     if intent.status in IntentStatus.IN_FLIGHT:
@@ -169,7 +165,7 @@ def _reuse(*, payment: Payment) -> Checkout | None:
     if intent.status != IntentStatus.CANCELED:
         _gateway(stripe_gateway.cancel_payment_intent, payment.recorded_intent_id)
     with transaction.atomic():
-        payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.CANCELED)
+        payment_transition(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.CANCELED)
     return None
 
 

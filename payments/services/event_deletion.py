@@ -12,7 +12,7 @@ from events.models import Event
 from payments import stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import Payment
-from payments.services.fulfilment import payment_apply_intent
+from payments.services.transitions import payment_transition
 
 
 def event_payments_release(event: Event) -> None:
@@ -39,4 +39,4 @@ def event_payments_release(event: Event) -> None:
     except stripe_gateway.StripeGatewayError as exc:
         # Stripe refuses to cancel an intent that was paid a moment ago.
         raise Conflict(f"The payment for this event could not be cancelled: {exc}") from exc
-    payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED, intent=intent)
+    payment_transition(payment_intent_id=payment.payment_intent_id, target=Payment.Status.CANCELED, intent=intent)

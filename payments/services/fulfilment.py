@@ -7,10 +7,9 @@ retry changes nothing the second time. A snapshot event carries its object; a th
 the object is fetched from Stripe before the transaction (a Stripe call never holds a lock), then goes
 through the same handlers and guards: the same change arriving both ways changes the payment once.
 
-Payment states: pending → succeeded | failed | canceled; failed → pending | succeeded (a new attempt
-on the same PaymentIntent); succeeded → refunded. Nothing leaves succeeded but a refund, and a late
-or duplicate event never moves a payment backwards (ALLOWED_TRANSITIONS). `Event.is_active` is true
-exactly while one of its payments is succeeded, and `Event.payment_status` follows its latest payment.
+Each handler reads the gateway's typed object and changes the payment through the transition service
+(`transitions.payment_transition`, the one place a payment's status changes); this layer maps what
+happened to the payment to the inbox row's outcome.
 """
 
 from __future__ import annotations
@@ -21,44 +20,18 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from events.models import Event
 from payments import stripe_gateway
-from payments.consts import IntentStatus, StripeEventType, StripeObjectType
+from payments.consts import StripeEventType, StripeObjectType
 from payments.models import Payment, StripeEvent
-from payments.services import inbox, notifications, receipts
+from payments.services import inbox, receipts
 from payments.services.inbox import Outcome
-from payments.stripe_gateway import StripeCharge, StripeIntent, charge_events_are_sent, livemode, payment_intent_id_of
+from payments.services.transitions import Change, Transition, payment_transition
+from payments.stripe_gateway import StripeCharge, StripeIntent, livemode, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
 
 Status = Payment.Status
-
-# Which states each target may be reached from; anything else is a late or duplicate event.
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.PENDING: frozenset({Status.PENDING, Status.FAILED}),
-    Status.SUCCEEDED: frozenset({Status.PENDING, Status.FAILED}),
-    Status.FAILED: frozenset({Status.PENDING, Status.FAILED}),
-    Status.CANCELED: frozenset({Status.PENDING, Status.FAILED}),
-    # A full refund proves the payment was taken; it may overtake its own `succeeded` event.
-    Status.REFUNDED: frozenset({Status.PENDING, Status.FAILED, Status.SUCCEEDED}),
-}
-
-
-def payment_status_for_intent(intent: StripeIntent) -> str:
-    """Our payment state for a PaymentIntent's status at Stripe (reconciliation's question)."""
-    if intent.status == IntentStatus.SUCCEEDED:
-        return Status.SUCCEEDED
-    if intent.status == IntentStatus.CANCELED:
-        return Status.CANCELED
-    if intent.status == IntentStatus.REQUIRES_PAYMENT_METHOD and intent.last_error:
-        return Status.FAILED  # the last attempt was declined
-    return Status.PENDING
-
-
-class PaymentMismatch(Exception):
-    """Stripe's intent does not match our payment: never activate, let an operator look."""
 
 
 def process_stripe_event(*, stripe_event_id: int) -> str:
@@ -153,98 +126,13 @@ def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcom
     return handler(fetched)
 
 
-def payment_apply_intent(*, payment_intent_id: str, target: str, intent: StripeIntent | None = None) -> Outcome:
-    """Moves the payment of a PaymentIntent to `target` if its state allows; activates or deactivates its event."""
-    # One locking read for both rows. PostgreSQL locks a joined row's tables in the order `of` names
-    # them: the event first, then the payment, the order checkout locks them in. The organiser comes
-    # along, unlocked, for the email.
-    try:
-        payment = (
-            Payment.objects.select_related("event", "user")
-            .select_for_update(of=("event", "self"))
-            .get(payment_intent_id=payment_intent_id)
-        )
-    except Payment.DoesNotExist:
-        return Outcome.ignored(f"PaymentIntent {payment_intent_id} was not created by EventPay.")
-    event = payment.event
-
-    if payment.status == target and target != Status.FAILED:
-        return Outcome.processed(f"Payment {payment.pk} already {target}.")
-    if payment.status not in ALLOWED_TRANSITIONS[target]:
-        return Outcome.processed(f"Payment {payment.pk} stays {payment.status}; {target} arrived late.")
-
-    if target == Status.SUCCEEDED:
-        try:
-            _check_intent_matches(payment=payment, intent=intent)
-        except PaymentMismatch as exc:
-            payment.last_error = str(exc)
-            payment.save(update_fields=["last_error", "updated_at"])
-            logger.error("payment %s not activated: %s", payment.pk, exc, extra={"payment_id": payment.pk})
-            return Outcome.failed(str(exc))
-
-    was_succeeded = payment.status == Status.SUCCEEDED
-    payment.status = target
-    payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
-    payment.save(update_fields=["status", "last_error", "updated_at", *_stamp(payment, target)])
-    # The organiser's email for this fact, once per payment and kind, in this transaction.
-    notifications.notification_record(payment=payment)
-    if target == Status.SUCCEEDED and not charge_events_are_sent():
-        receipts.charge_details_fetch_on_commit(payment=payment)
-    if target == Status.SUCCEEDED:
-        active = True
-    elif was_succeeded:
-        active = event.payments.filter(status=Status.SUCCEEDED).exists()
-    else:
-        active = event.is_active
-    event_follow_payment(event, payment_status=target, active=active)
-    return Outcome.processed(f"Payment {payment.pk} is {target}.")
-
-
-def _stamp(payment: Payment, target: str) -> list[str]:
-    """Sets the moments the target marks; returns the fields it set."""
-    now, fields = timezone.now(), []
-    # A refund may overtake its own success event: it proves the payment was taken.
-    if target in (Status.SUCCEEDED, Status.REFUNDED) and payment.succeeded_at is None:
-        payment.succeeded_at = now
-        fields.append("succeeded_at")
-    if target == Status.REFUNDED:
-        payment.refunded_at = now
-        fields.append("refunded_at")
-    return fields
-
-
-def _check_intent_matches(*, payment: Payment, intent: StripeIntent | None) -> None:
-    if intent is None:
-        raise PaymentMismatch("No PaymentIntent data to check the payment against.")
-    if intent.currency != payment.currency:
-        raise PaymentMismatch(f"Currency {intent.currency!r} does not match the payment's {payment.currency!r}.")
-    if intent.amount_received != payment.amount:
-        raise PaymentMismatch(
-            f"Amount received {intent.amount_received} does not match the payment's {payment.amount}."
-        )
-    expected = {"payment_id": str(payment.pk), "event_id": str(payment.event_id)}
-    if any(intent.metadata.get(key) != value for key, value in expected.items()):
-        raise PaymentMismatch(f"Metadata {intent.metadata!r} does not name payment {payment.pk}.")
-
-
-def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> None:
-    """Keeps the event's view of its payments in one UPDATE: `payment_status` (its latest payment's) and
-    `is_active` (true exactly while one of its payments is succeeded). The caller holds the event's lock.
-
-    The latest payment is the one that changed: an event has at most one open payment, and a closed
-    one changes only from succeeded to refunded, when the event has no newer payment."""
-    fields = []
-    if event.payment_status != payment_status:
-        event.payment_status = payment_status
-        fields.append("payment_status")
-    if event.is_active != active:
-        event.is_active = active
-        fields.append("is_active")
-        if active:
-            event.activated_at = timezone.now()
-            fields.append("activated_at")
-    if fields:
-        event.save(update_fields=fields)
+def outcome_of(transition: Transition) -> Outcome:
+    """The inbox row's outcome for what happened to its payment: a mismatch waits for an operator."""
+    if transition.change == Change.UNKNOWN:
+        return Outcome.ignored(transition.reason)
+    if transition.change == Change.MISMATCH:
+        return Outcome.failed(transition.reason)
+    return Outcome.processed(transition.reason)
 
 
 # Handlers: one per event type, each takes the event's `data.object`.
@@ -253,7 +141,7 @@ def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> 
 def _intent_handler(target: str) -> Callable[[dict[str, Any]], Outcome]:
     def handle(obj: dict[str, Any]) -> Outcome:
         intent = StripeIntent.from_dict(obj)
-        return payment_apply_intent(payment_intent_id=intent.id, target=target, intent=intent)
+        return outcome_of(payment_transition(payment_intent_id=intent.id, target=target, intent=intent))
 
     return handle
 
@@ -266,7 +154,7 @@ def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
     refunded = int(charge.get("amount_refunded") or 0)
     if not (charge.get("refunded") or (amount and refunded >= amount)):
         return Outcome.processed(f"Partial refund of {refunded} of {amount}; payment unchanged.")
-    return payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
+    return outcome_of(payment_transition(payment_intent_id=payment_intent_id, target=Status.REFUNDED))
 
 
 def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
@@ -278,7 +166,7 @@ def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
     status = dispute.get("status") or ""
     if status != "lost":
         return Outcome.processed(f"Dispute {dispute.get('id')} closed as {status}; payment unchanged.")
-    outcome = payment_apply_intent(payment_intent_id=payment_intent_id, target=Status.REFUNDED)
+    outcome = outcome_of(payment_transition(payment_intent_id=payment_intent_id, target=Status.REFUNDED))
     return Outcome(outcome.status, f"Dispute {dispute.get('id')} lost. {outcome.reason}")
 
 

@@ -22,10 +22,9 @@ from django.utils import timezone
 from core.logging import log_context
 from payments import selectors, stripe_gateway
 from payments.consts import IntentStatus
-from payments.models import OperatorAction, Payment, StripeEvent
+from payments.models import OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_record, operator_action_recorder
-from payments.services.fulfilment import payment_apply_intent, payment_status_for_intent
-from payments.services.inbox import Outcome
+from payments.services.transitions import Change, Transition, payment_status_for_intent, payment_transition
 from payments.stripe_gateway import StripeCharge, StripeIntent
 
 logger = logging.getLogger(__name__)
@@ -79,17 +78,17 @@ def _ask_stripe_about_each(
         yield payment, answer
 
 
-def payment_reconcile(*, payment: Payment) -> Outcome:
-    """Retrieves the payment's PaymentIntent and applies its state through fulfilment's own code."""
+def payment_reconcile(*, payment: Payment) -> Transition:
+    """Retrieves the payment's PaymentIntent and applies its state through the transition service."""
     # Stamped before asking: a payment Stripe fails on goes to the back of the queue too.
     Payment.objects.filter(pk=payment.pk).update(reconciled_at=timezone.now())
     intent = stripe_gateway.retrieve_payment_intent(payment.recorded_intent_id)
     with transaction.atomic():
-        outcome = payment_apply_intent(
+        transition = payment_transition(
             payment_intent_id=intent.id, target=payment_status_for_intent(intent), intent=intent
         )
-    logger.info("reconciled payment %s with Stripe (%s): %s", payment.pk, intent.status, outcome.reason)
-    return outcome
+    logger.info("reconciled payment %s with Stripe (%s): %s", payment.pk, intent.status, transition.reason)
+    return transition
 
 
 def _record_change(*, actor: Actor, action: str, payment: Payment, before: str, detail: str) -> bool:
@@ -132,6 +131,22 @@ def payments_reconcile_stale(*, older_than: timedelta) -> dict[str, object]:
     return counts.as_result()
 
 
+def _cancel_without_intent(*, payment: Payment) -> Transition:
+    """Closes an open payment whose PaymentIntent was never recorded; one recorded meanwhile keeps it open."""
+    with transaction.atomic():
+        # Event first, then payment, in one locking read: the order checkout locks them in.
+        locked = (
+            Payment.objects.select_for_update(of=("event", "self"))
+            .select_related("event")
+            .filter(pk=payment.pk, payment_intent_id__isnull=True)
+            .first()
+        )
+        if locked is None:
+            return Transition(Change.UNCHANGED, "Its PaymentIntent was recorded meanwhile.", payment.pk)
+        Payment.objects.filter(pk=payment.pk).update(intent_requested_at=None)
+        return payment_transition(payment_id=payment.pk, target=Payment.Status.CANCELED)
+
+
 def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     """Cancels the PaymentIntents of open payments untouched for `older_than` (beat, hourly).
 
@@ -140,9 +155,7 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     actor = Actor.job("beat: cancel abandoned payments")
     counts = JobCounts("canceled", "reconciled", "errors")
     for payment in selectors.payments_abandoned_without_intent(older_than=older_than):
-        if Payment.objects.filter(pk=payment.pk, payment_intent_id__isnull=True).update(
-            status=Payment.Status.CANCELED, intent_requested_at=None, updated_at=timezone.now()
-        ):
+        if _cancel_without_intent(payment=payment).changed:
             counts["canceled"] += 1
             _record_change(
                 actor=actor,
@@ -155,7 +168,7 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
         counts.rate_limited = True
         return counts.as_result()
 
-    def reconcile_or_cancel(payment: Payment) -> Outcome | StripeIntent:
+    def reconcile_or_cancel(payment: Payment) -> Transition | StripeIntent:
         intent = stripe_gateway.retrieve_payment_intent(payment.recorded_intent_id)
         if intent.status in IntentStatus.IN_FLIGHT or intent.status == IntentStatus.CANCELED:
             return payment_reconcile(payment=payment)  # paid after all, being paid, or closed at Stripe
@@ -165,7 +178,7 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
     before = {payment.pk: payment.status for payment in payments}
     answered = _ask_stripe_about_each(payments, job="cancel abandoned", counts=counts, ask=reconcile_or_cancel)
     for payment, answer in answered:
-        if isinstance(answer, Outcome):
+        if isinstance(answer, Transition):
             counts["reconciled"] += 1
             _record_change(
                 actor=actor,
@@ -177,8 +190,8 @@ def payments_cancel_abandoned(*, older_than: timedelta) -> dict[str, object]:
             continue
         intent = answer
         with transaction.atomic():
-            outcome = payment_apply_intent(payment_intent_id=intent.id, target=Payment.Status.CANCELED, intent=intent)
-        if outcome.status == StripeEvent.Status.PROCESSED:
+            transition = payment_transition(payment_intent_id=intent.id, target=Payment.Status.CANCELED, intent=intent)
+        if transition.changed:
             counts["canceled"] += 1
             _record_change(
                 actor=actor,
@@ -216,7 +229,7 @@ def payments_recheck_charges() -> dict[str, object]:
         if not reason:
             continue
         with transaction.atomic():
-            payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED)
+            payment_transition(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED)
         if _record_change(
             actor=actor,
             action=OperatorAction.Action.RECONCILE,
@@ -237,10 +250,10 @@ def payment_reconcile_now(*, payment: Payment, actor: Actor) -> OperatorAction:
         if not payment.payment_intent_id:
             return record(OperatorAction.Outcome.SKIPPED, "The payment has no PaymentIntent.")
         try:
-            outcome = payment_reconcile(payment=payment)
+            transition = payment_reconcile(payment=payment)
         except stripe_gateway.StripeGatewayError as exc:
             return record(OperatorAction.Outcome.ERROR, f"Stripe could not be asked: {exc}")
         payment.refresh_from_db(fields=["status"])
-        if outcome.status == StripeEvent.Status.FAILED:
-            return record(OperatorAction.Outcome.ERROR, outcome.reason)
-        return record(OperatorAction.Outcome.DONE, f"{outcome.reason} Status: {payment.status}.")
+        if transition.change == Change.MISMATCH:
+            return record(OperatorAction.Outcome.ERROR, transition.reason)
+        return record(OperatorAction.Outcome.DONE, f"{transition.reason} Status: {payment.status}.")

@@ -22,9 +22,8 @@ from core.logging import log_context
 from payments import stripe_gateway
 from payments.models import OperatorAction, Payment, RefundRequest
 from payments.services.audit import Actor, operator_action_recorder
-from payments.services.fulfilment import payment_apply_intent
-from payments.services.inbox import Outcome
 from payments.services.receipts import payment_record_charge
+from payments.services.transitions import payment_transition
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +74,14 @@ def payment_refund(*, payment: Payment, actor: Actor, reason: str) -> OperatorAc
         except stripe_gateway.StripeGatewayError as exc:
             return record(Result.ERROR, f"Stripe refused the refund: {exc}")
         try:
-            outcome = refund_apply(payment=payment)
+            applied = refund_apply(payment=payment)
         except stripe_gateway.StripeGatewayError as exc:
             return record(
                 Result.DONE,
                 f"Stripe refunded it ({request.stripe_refund_id}); the payment follows with Stripe's webhook "
                 f"(the charge could not be read back: {exc}).",
             )
-        return record(Result.DONE, f"Refund {request.stripe_refund_id}. {outcome.reason}")
+        return record(Result.DONE, f"Refund {request.stripe_refund_id}. {applied}")
 
 
 def _submit(*, request_id: int) -> RefundRequest:
@@ -117,17 +116,17 @@ def _submit(*, request_id: int) -> RefundRequest:
     return request
 
 
-def refund_apply(*, payment: Payment) -> Outcome:
+def refund_apply(*, payment: Payment) -> str:
     """Reads the payment's charge back from Stripe and, once it is fully refunded, applies the refund
-    through fulfilment (the same guarded path as the `charge.refunded` webhook)."""
+    through the transition service (the same guarded path as the `charge.refunded` webhook)."""
     charge = stripe_gateway.retrieve_latest_charge(payment.recorded_intent_id)
     if charge is None:
-        return Outcome.processed("Stripe shows no charge for this payment.")
+        return "Stripe shows no charge for this payment."
     payment_record_charge(payment_id=payment.pk, charge=charge)
     if not charge.refunded:
-        return Outcome.processed("Stripe has not completed the refund yet; its webhook will apply it.")
+        return "Stripe has not completed the refund yet; its webhook will apply it."
     with transaction.atomic():
-        return payment_apply_intent(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED)
+        return payment_transition(payment_intent_id=payment.recorded_intent_id, target=Payment.Status.REFUNDED).reason
 
 
 def refunds_reconcile_submitted(*, older_than: timedelta) -> dict[str, int]:

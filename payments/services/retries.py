@@ -12,7 +12,7 @@ from core.logging import log_context
 from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
-from payments.services import inbox, reconciliation
+from payments.services import fulfilment, inbox, reconciliation
 from payments.services.audit import Actor, operator_action_recorder, stripe_event_log_context
 from payments.services.inbox import Outcome
 
@@ -76,7 +76,7 @@ def stripe_event_refetch(*, stripe_event: StripeEvent, actor: Actor) -> Operator
         else:
             try:
                 with log_context(payment_id=payment.pk):
-                    outcome = reconciliation.payment_reconcile(payment=payment)
+                    outcome = fulfilment.outcome_of(reconciliation.payment_reconcile(payment=payment))
             except stripe_gateway.StripeGatewayError as exc:
                 return record(Result.ERROR, f"Stripe could not be asked: {exc}")
         closed = inbox.stripe_event_close(stripe_event_id=stripe_event.pk, outcome=outcome)

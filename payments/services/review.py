@@ -11,16 +11,14 @@ Two decisions, each recorded in the audit trail with the operator's reason:
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from core.logging import log_context
-from events.models import Event
 from payments import stripe_gateway
 from payments.consts import IntentStatus
 from payments.models import OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
-from payments.services.fulfilment import event_follow_payment, payment_apply_intent
+from payments.services.transitions import payment_transition
 
 Action = OperatorAction.Action
 Result = OperatorAction.Outcome
@@ -60,10 +58,10 @@ def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> O
         except stripe_gateway.StripeGatewayError as exc:
             return record(Result.ERROR, f"Stripe could not be asked: {exc}")
         with transaction.atomic():
-            outcome = payment_apply_intent(payment_intent_id=payment.payment_intent_id, target=target)
+            transition = payment_transition(payment_intent_id=payment.payment_intent_id, target=target)
         payment.refresh_from_db(fields=["status"])
         return record(
-            Result.DONE, f"{done}; the payment is {payment.status} and checkout is open again. {outcome.reason}"
+            Result.DONE, f"{done}; the payment is {payment.status} and checkout is open again. {transition.reason}"
         )
 
 
@@ -82,16 +80,15 @@ def payment_accept_reviewed(*, payment: Payment, actor: Actor, reason: str) -> O
             return record(Result.ERROR, f"Stripe could not be asked: {exc}")
         if intent.status != IntentStatus.SUCCEEDED:
             return record(Result.SKIPPED, f"Stripe says {intent.status}: there is no payment to accept.")
+        mismatch = payment.last_error or "no recorded mismatch"
         with transaction.atomic():
-            # Event first, then payment: the order fulfilment and checkout lock them in.
-            event = Event.objects.select_for_update().get(pk=payment.event_id)
-            accepted = Payment.objects.filter(pk=payment.pk, status__in=Payment.OPEN_STATUSES).update(
-                status=Payment.Status.SUCCEEDED, last_error="", updated_at=timezone.now()
+            transition = payment_transition(
+                payment_intent_id=payment.payment_intent_id,
+                target=Payment.Status.SUCCEEDED,
+                intent=intent,
+                accepted_after_review=True,
             )
-            if accepted:
-                event_follow_payment(event, payment_status=Payment.Status.SUCCEEDED, active=True)
-        if not accepted:
+        if not transition.changed:
             payment.refresh_from_db(fields=["status"])
             return record(Result.SKIPPED, f"The payment became {payment.status} meanwhile.")
-        mismatch = payment.last_error or "no recorded mismatch"
         return record(Result.DONE, f"Accepted as paid ({intent.amount_received} {intent.currency}); was: {mismatch}")

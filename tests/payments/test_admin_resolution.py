@@ -4,13 +4,14 @@ payloads shown with client secrets and billing details redacted."""
 import json
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from payments import stripe_gateway
+from payments import queue, stripe_gateway
 from payments.consts import StripeEventType
-from payments.models import OperatorAction, Payment
-from payments.services import checkout, reconciliation
+from payments.models import Notification, OperatorAction, Payment
+from payments.services import checkout, notifications, receipts, reconciliation
 from tests.conftest import pay_at_localstripe
 from tests.factories import EventFactory, PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
 
@@ -85,6 +86,39 @@ def test_accepting_after_review_activates_the_event_and_keeps_what_was_wrong(ope
     record = OperatorAction.objects.get(payment=mismatched)
     assert (record.action, record.outcome) == ("accept", "done")
     assert "Amount received 1500 does not match" in record.detail
+
+
+def test_accepting_after_review_gives_what_a_webhook_gives(
+    operator, mismatched, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: the workers' tasks run as they are handed over
+    monkeypatch.setattr(
+        queue,
+        "notification_send",
+        lambda *, notification_id: notifications.notification_send(notification_id=notification_id),
+    )
+    monkeypatch.setattr(
+        queue,
+        "charge_details_fetch",
+        lambda *, payment_id: receipts.payment_charge_details_fetch(payment_id=payment_id),
+    )
+
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        _act(operator, "accept_reviewed", mismatched, reason="price changed mid-checkout; accepted")
+
+    # then: the receipt, one "your event is live" email, the card on the payment list, the audit row
+    mismatched.refresh_from_db()
+    assert mismatched.succeeded_at is not None
+    owner = Client()
+    owner.force_login(mismatched.user)
+    assert owner.get(reverse("payment-receipt", args=[mismatched.pk])).status_code == 200
+    assert list(Notification.objects.filter(payment=mismatched).values_list("kind", "status")) == [("live", "sent")]
+    assert [message.to for message in mail.outbox] == [[mismatched.user.email]]
+    listed = owner.get(reverse("payment-list"), {"event": mismatched.event_id}).json()["results"]
+    assert [(p["card_brand"], p["card_last4"]) for p in listed] == [("visa", "4242")]
+    record = OperatorAction.objects.get(payment=mismatched)
+    assert (record.action, record.outcome, record.actor) == ("accept", "done", "olga")
 
 
 def test_accepting_what_stripe_has_not_been_paid_is_refused(operator, webhooks_off):

@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 from offline.net import free_port
 from payments import queue
 from payments.models import Notification, Payment
-from payments.services import fulfilment, inbox, notifications
+from payments.services import fulfilment, inbox, notifications, transitions
 from payments.services.audit import Actor
 from payments.stripe_gateway import StripeIntent
 from tests.factories import (
@@ -122,7 +122,7 @@ class NotificationMachine(RuleBasedStateMachine):
         )
         intent = StripeIntent.from_dict(payment_intent_object(self.payment, status=intent_status))
         with transaction.atomic():
-            fulfilment.payment_apply_intent(
+            transitions.payment_transition(
                 payment_intent_id=self.payment.payment_intent_id, target=target_status, intent=intent
             )
         self._observe()
