@@ -31,3 +31,11 @@ def test_every_alert_has_a_unit_test():
     }
     tested = (RULES / "alerts.test.yml").read_text()
     assert alerts and {alert for alert in alerts if f"alertname: {alert}" not in tested} == set()
+
+
+def test_the_scrape_config_loads_the_rules_and_names_the_jobs_they_watch():
+    done = _promtool("check", "config", "--syntax-only", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = (RULES / "prometheus.yml").read_text()
+    assert "  - alerts.yml" in config
+    assert "job_name: eventpay-web" in config and "job_name: eventpay-worker" in config
