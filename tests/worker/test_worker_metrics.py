@@ -43,7 +43,11 @@ def metrics_worker(request, worker_env, broker, tmp_path):
     subprocess.run([sys.executable, "-c", textwrap.dedent(earlier_run)], env=env, cwd=ROOT, check=True, timeout=60)
     assert list(directory.glob("counter_*.db"))
     process = processes.start_celery_worker(
-        env=env, log_path=tmp_path / "worker.log", name="metrics", concurrency=2, extra_args=("--queues", QUEUE, *getattr(request, "param", ()))
+        env=env,
+        log_path=tmp_path / "worker.log",
+        name="metrics",
+        concurrency=2,
+        extra_args=("--queues", QUEUE, *getattr(request, "param", ())),
     )
     yield f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics"
     processes.stop(process)
