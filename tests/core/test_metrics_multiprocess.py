@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from core.metrics_multiprocess import ArchivedMultiProcessCollector, metrics_archive_process
+from offline.net import free_port
+from tests.conftest import ROOT, _test_database_url, wait_until
 
 # One process's life: counts and observes in its own files, the way a web worker or pool child does.
 _PROCESS = """
@@ -85,3 +89,51 @@ def test_a_process_without_files_leaves_the_directory_as_it_was(tmp_path):
     metrics_archive_process(directory=tmp_path, pid=pid)
 
     assert _scrape(tmp_path) == before
+
+
+def test_gunicorn_workers_recycled_by_max_requests_keep_their_counts_not_their_files(tmp_path, django_db_setup):
+    """The production config (core/gunicorn.conf.py), one worker recycled every 5 requests."""
+    port = free_port()
+    directory = tmp_path / "metrics"
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "DATABASE_URL": _test_database_url(),
+        "WEB_CONCURRENCY": "1",
+        "PORT": str(port),
+    }
+    command = [sys.executable, "-m", "gunicorn", "--config", "core/gunicorn.conf.py", "--max-requests", "5"]
+    server = subprocess.Popen(
+        [*command, "--max-requests-jitter", "0"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{base}/api/health/"), message="gunicorn to serve")
+        deliveries = 23
+        for _ in range(deliveries):  # unsigned: answered 400 and counted as invalid
+            assert _answers(f"{base}/api/payments/webhook/", data=b"{}") == 400
+
+        # then: several generations of workers counted them; the directory holds the archive and the live worker's files
+        scrape = wait_until(lambda: _answers(f"{base}/api/metrics", text=True), message="a scrape")
+        counted = 'eventpay_webhook_deliveries_total{result="invalid",type="unverified"}'
+        assert _value("\n".join(sorted(scrape.splitlines())), counted) == deliveries
+        counters = sorted(path.name for path in directory.glob("counter_*.db"))
+        assert "counter_archive.db" in counters and len(counters) <= 2, counters
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(url: str, *, data: bytes | None = None, text: bool = False) -> int | str | None:
+    """The status (or, with `text`, the body of a 200), or None while nothing listens."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as response:
+            return response.read().decode() if text else response.status
+    except urllib.error.HTTPError as error:
+        return None if text else error.code
+    except OSError:
+        return None
