@@ -59,7 +59,12 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    """A recycled worker's counts go into the archive files: its own would pile up, one set per worker
+    ever started, and every scrape reads them all."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from pathlib import Path
 
-        multiprocess.mark_process_dead(worker.pid)
+        from core.metrics_multiprocess import metrics_archive_process
+
+        metrics_archive_process(directory=Path(directory), pid=worker.pid)

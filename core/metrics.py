@@ -9,7 +9,10 @@ Two kinds of source, registered by the apps that own them (payments/apps.py):
   rejected delivery never reaches the database). With several gunicorn processes set
   `PROMETHEUS_MULTIPROC_DIR` (an empty directory per host, cleared at start, before the first
   import of prometheus_client): multiprocess mode then sums every process's counters. Without
-  it each scrape sees the serving process's own.
+  it each scrape sees the serving process's own. A process that exits leaves its files, one more
+  per gunicorn worker recycled (max_requests) and per pool child replaced: `metrics_archive_process`
+  (core/metrics_multiprocess.py) adds its counts into one archive file per metric type and removes its files, so the directory
+  stays as large as the live processes and a counter never goes back.
 
 Who may scrape: a caller with `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's `authorization`
 scrape setting), or one whose address (core.limits.client_ip) is in `METRICS_ALLOWED_NETWORKS`. With
@@ -27,10 +30,10 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from core.limits import client_ip
+from core.metrics_multiprocess import ArchivedMultiProcessCollector
 
 # Counters and histograms kept by this process (summed across processes in multiprocess mode).
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
@@ -74,7 +77,7 @@ def metrics_view(request):
     for collector in _collectors:
         registry.register(collector)
     if _multiprocess_mode():
-        MultiProcessCollector(registry)
+        ArchivedMultiProcessCollector(registry)
     else:
         registry.register(PROCESS_REGISTRY)
     # Prometheus text (0.0.4) by default; OpenMetrics when the scraper asks for it.

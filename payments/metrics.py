@@ -29,7 +29,7 @@ from core.db import counts_or_estimates
 from core.metrics import PROCESS_REGISTRY
 from payments import selectors
 from payments.consts import StripeEventType
-from payments.models import Payment, StripeEvent
+from payments.models import Notification, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def count_webhook_deliveries(view):
             raise
         if response.status_code == 200:
             result = "duplicate" if getattr(request, "stripe_event_duplicate", False) else "stored"
+        elif getattr(request, "stripe_signature_mismatch", False):
+            result = "signature_mismatch"  # apart from `invalid`: a wrong or rotated secret rejects every delivery
         else:
             result = _RESULT_BY_STATUS.get(response.status_code, str(response.status_code))
         _count_delivery(request, result)
@@ -79,6 +81,18 @@ def count_webhook_deliveries(view):
 def _count_delivery(request, result: str) -> None:
     event_type = str(getattr(request, "stripe_event_type", "") or "unverified")[:100]
     WEBHOOK_DELIVERIES.labels(type=event_type, result=result).inc()
+
+
+STRIPE_RATE_LIMITED = Counter(
+    "eventpay_stripe_rate_limited",
+    "Stripe API calls answered 429, by the call (checkout's and background jobs' alike).",
+    ["call"],
+    registry=PROCESS_REGISTRY,
+)
+
+
+def count_stripe_rate_limited(*, call: str) -> None:
+    STRIPE_RATE_LIMITED.labels(call=call[:100]).inc()
 
 
 STRIPE_EVENTS_CLOSED = Counter(
@@ -139,10 +153,13 @@ def count_operator_action(*, action: str, outcome: str) -> None:
     _on_commit(OPERATOR_ACTIONS.labels(action=action, outcome=outcome).inc)
 
 
+_UNSENT_NOTIFICATIONS = (Notification.Status.PENDING, Notification.Status.FAILED)
+
+
 class DatabaseCollector:
     """What only the database knows, read at scrape time; every query is answered by a partial index
-    (stripe_event_unfinished, stripe_event_failed, payment_one_open_per_event) and reads at most
-    EXACT_COUNT_UP_TO rows of it."""
+    (stripe_event_unfinished, stripe_event_failed, payment_one_open_per_event) or the notifications' status
+    index, and reads at most EXACT_COUNT_UP_TO rows of it."""
 
     def collect(self):
         try:
@@ -163,6 +180,7 @@ class DatabaseCollector:
             {
                 **{f"inbox {s}": StripeEvent.objects.filter(status=s) for s in StripeEvent.OPEN_STATUSES},
                 **{f"payments {s}": Payment.objects.filter(status=s) for s in Payment.OPEN_STATUSES},
+                **{f"notifications {s}": Notification.objects.filter(status=s) for s in _UNSENT_NOTIFICATIONS},
                 # Fulfilment refuses a succeeded intent that does not match our payment (amount, currency,
                 # metadata): it fails the inbox row and puts the same reason on the payment, which stays open.
                 "mismatched": Payment.objects.filter(status__in=Payment.OPEN_STATUSES)
@@ -209,6 +227,16 @@ class DatabaseCollector:
         for status in Payment.OPEN_STATUSES:
             payments.add_metric([status], counts[f"payments {status}"][0])
         yield payments
+
+        notifications = GaugeMetricFamily(
+            "eventpay_notifications",
+            "Emails not sent yet (pending) or given up on after their retries (failed), by status; exact up to "
+            f"{EXACT_COUNT_UP_TO}, PostgreSQL's estimate beyond.",
+            labels=["status"],
+        )
+        for status in _UNSENT_NOTIFICATIONS:
+            notifications.add_metric([status], counts[f"notifications {status}"][0])
+        yield notifications
 
         mismatched = counts["mismatched"][0]
         mismatches = GaugeMetricFamily(

@@ -21,6 +21,7 @@ import stripe
 from django.conf import settings
 from stripe.params import EventListParams, PaymentIntentCancelParams, PaymentIntentCreateParams
 
+from payments import metrics
 from payments.consts import IntentStatus, StripeObjectType
 
 # Pinned: Stripe shapes its responses and our webhook events by this version.
@@ -42,6 +43,10 @@ class StripeRateLimited(TransientStripeError):
 
 class InvalidWebhook(Exception):
     """A webhook delivery that is not a correctly signed, recent Stripe event."""
+
+
+class WebhookSignatureMismatch(InvalidWebhook):
+    """Well-formed, but signed with none of our secrets: a wrong or rotated secret, or a forgery."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ def _call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return fn(*args, **kwargs)
     except stripe.RateLimitError as exc:
+        metrics.count_stripe_rate_limited(call=getattr(fn, "__qualname__", "unknown"))
         raise StripeRateLimited(str(exc.user_message or exc)) from exc
     except stripe.APIConnectionError as exc:
         raise TransientStripeError(str(exc.user_message or exc)) from exc
@@ -333,7 +339,7 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, An
         except stripe.SignatureVerificationError:
             continue
     else:
-        raise InvalidWebhook("No signature matches the payload.")
+        raise WebhookSignatureMismatch("No signature matches the payload.")
     try:
         event = json.loads(body)
     except ValueError as exc:
@@ -415,7 +421,7 @@ def verify_event_notification(payload: bytes, signature_header: str | None) -> E
             # Signed, but not a notification: a snapshot event, not JSON, a field missing or of the wrong type.
             raise InvalidWebhook(f"Body is not a Stripe thin event ({type(exc).__name__}: {exc}).") from exc
     else:
-        raise InvalidWebhook("No signature matches the payload.")
+        raise WebhookSignatureMismatch("No signature matches the payload.")
     related = getattr(notification, "related_object", None)
     fields = (notification.id, notification.type, related.type if related else "", related.id if related else "")
     if not (notification.id and all(isinstance(value, str) for value in fields)):

@@ -4,7 +4,9 @@ Workers may run on hosts no web process can read, so each worker serves what its
 at `http://<host>:WORKER_METRICS_PORT/metrics`, scraped by Prometheus beside the web's `/api/metrics`
 (which serves the web processes' counters and what the database knows). The prefork pool's child
 processes write their values into PROMETHEUS_MULTIPROC_DIR (a directory of this worker's own,
-emptied as it starts); the main process sums them when scraped.
+emptied as it starts); the main process sums them when scraped. A child that exits (one replaced by
+the pool) adds its counts into the directory's archive files (core/metrics_multiprocess.py), so the
+directory does not grow with every child ever started.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 
 from celery import signals
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from core.metrics_multiprocess import ArchivedMultiProcessCollector, metrics_archive_process
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,15 @@ def empty_multiprocess_directory(**kwargs: object) -> None:
         path.unlink()
 
 
+@signals.worker_process_shutdown.connect
+def archive_child_metrics(pid: int, **kwargs: object) -> None:
+    """Sent in a pool child as it exits; a child killed outright (SIGKILL) leaves its files until the
+    worker restarts and empties the directory."""
+    directory = _multiprocess_directory()
+    if directory is not None:
+        metrics_archive_process(directory=directory, pid=pid)
+
+
 @signals.worker_init.connect
 def serve_metrics(**kwargs: object) -> None:
     """Serves the worker's metrics from its main process, when WORKER_METRICS_PORT is set."""
@@ -56,6 +68,6 @@ def serve_metrics(**kwargs: object) -> None:
         registry = PROCESS_REGISTRY
     else:
         registry = CollectorRegistry(auto_describe=False)
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves __init__ unannotated
+        ArchivedMultiProcessCollector(registry)
     start_http_server(port, addr=settings.WORKER_METRICS_ADDR, registry=registry)
     logger.info("worker metrics served on %s:%s/metrics", settings.WORKER_METRICS_ADDR, port)

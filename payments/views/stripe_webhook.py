@@ -73,6 +73,7 @@ def stripe_webhook(request):
     try:
         event = stripe_gateway.verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.InvalidWebhook as exc:
+        request.stripe_signature_mismatch = isinstance(exc, stripe_gateway.WebhookSignatureMismatch)
         return _error(str(exc), 400)
     return _receive(
         request,
@@ -94,6 +95,7 @@ def stripe_thin_webhook(request):
     try:
         notification = stripe_gateway.verify_event_notification(payload, request.headers.get("Stripe-Signature"))
     except stripe_gateway.InvalidWebhook as exc:
+        request.stripe_signature_mismatch = isinstance(exc, stripe_gateway.WebhookSignatureMismatch)
         return _error(str(exc), 400)
     return _receive(
         request,

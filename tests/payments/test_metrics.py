@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from payments import metrics as payment_metrics
 from payments import stripe_gateway
 from payments.consts import StripeEventType
-from payments.models import Payment, StripeEvent
+from payments.models import Notification, Payment, StripeEvent
 from payments.services import fulfilment, inbox, retries
 from payments.services.audit import Actor
 from tests.conftest import ROOT, _test_database_url
@@ -110,7 +110,11 @@ def test_metrics_after_a_known_sequence_of_events(enqueued, django_capture_on_co
 
     assert delivered(metrics, type_, "stored") - delivered(before, type_, "stored") == 2
     assert delivered(metrics, type_, "duplicate") - delivered(before, type_, "duplicate") == 1
-    assert delivered(metrics, "unverified", "invalid") - delivered(before, "unverified", "invalid") == 1
+    assert (
+        delivered(metrics, "unverified", "signature_mismatch") - delivered(before, "unverified", "signature_mismatch")
+        == 1
+    )
+    assert delivered(metrics, "unverified", "invalid") == delivered(before, "unverified", "invalid")
     assert metrics[("eventpay_stripe_events", (("status", "failed"),))] == 1
     assert metrics[("eventpay_stripe_events", (("status", "enqueued"),))] == 1
     assert metrics[("eventpay_stripe_events", (("status", "received"),))] == 0
@@ -242,6 +246,41 @@ def test_snapshot_events_stored_at_another_api_version_are_counted_by_version(en
     assert drifted(metrics, "none") == drifted(before, "none")  # the thin event has no version and is not counted
 
 
+def test_emails_not_sent_are_counted_by_status():
+    # given
+    payment = PaymentFactory()
+    for kind, status in [
+        (Notification.Kind.LIVE, Notification.Status.FAILED),
+        (Notification.Kind.REFUNDED, Notification.Status.PENDING),
+        (Notification.Kind.PAYMENT_FAILED, Notification.Status.SENT),
+    ]:
+        Notification.objects.create(payment=payment, kind=kind, to_email=payment.user.email, status=status)
+
+    # when
+    metrics = scrape()
+
+    # then
+    assert metrics[("eventpay_notifications", (("status", "failed"),))] == 1
+    assert metrics[("eventpay_notifications", (("status", "pending"),))] == 1
+    assert ("eventpay_notifications", (("status", "sent"),)) not in metrics
+
+
+def test_a_delivery_with_a_malformed_signature_header_is_invalid_not_a_mismatch():
+    # given
+    before = scrape()
+
+    # when
+    response = Client().post(WEBHOOK, data="{}", content_type="application/json", HTTP_STRIPE_SIGNATURE="t=1")
+
+    # then
+    metrics = scrape()
+    assert response.status_code == 400
+    assert delivered(metrics, "unverified", "invalid") - delivered(before, "unverified", "invalid") == 1
+    assert delivered(metrics, "unverified", "signature_mismatch") == delivered(
+        before, "unverified", "signature_mismatch"
+    )
+
+
 def test_metrics_answers_other_methods_with_405_and_detail():
     response = Client().post("/api/metrics")
     assert response.status_code == 405 and "detail" in response.json()
@@ -299,7 +338,7 @@ def test_every_query_of_a_scrape_is_answered_by_an_index():
         scrape()
 
     # then
-    tables = {StripeEvent._meta.db_table, Payment._meta.db_table}
+    tables = {StripeEvent._meta.db_table, Payment._meta.db_table, Notification._meta.db_table}
     read = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("EXPLAIN")]
     assert read and all(any(t in sql for t in tables) for sql in read)
     assert {sql: unbounded_scans(sql, tables) for sql in read} == {sql: [] for sql in read}

@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from payments import stripe_gateway
+from payments import metrics, stripe_gateway
 
 
 class _RateLimited(BaseHTTPRequestHandler):
@@ -40,3 +40,18 @@ def test_a_429_is_a_rate_limit_error_and_still_a_transient_one(settings, rate_li
     with pytest.raises(stripe_gateway.StripeRateLimited) as raised:
         stripe_gateway.retrieve_payment_intent("pi_any")
     assert isinstance(raised.value, stripe_gateway.TransientStripeError)
+
+
+def test_every_429_is_counted_by_call(settings, rate_limiting_stripe):
+    # given
+    settings.STRIPE_API_BASE = rate_limiting_stripe
+    counted = metrics.STRIPE_RATE_LIMITED.labels(call="PaymentIntentService.retrieve")
+    before = counted._value.get()
+
+    # when
+    for _ in range(2):
+        with pytest.raises(stripe_gateway.StripeRateLimited):
+            stripe_gateway.retrieve_payment_intent("pi_any")
+
+    # then
+    assert counted._value.get() - before == 2

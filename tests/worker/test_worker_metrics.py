@@ -24,9 +24,9 @@ QUEUE = "worker-metrics-test"  # a queue of its own: the session's worker takes 
 
 
 @pytest.fixture
-def metrics_worker(worker_env, broker, tmp_path):
+def metrics_worker(request, worker_env, broker, tmp_path):
     """A worker with two pool processes, its own metrics directory (holding a file left by an earlier run)
-    and its metrics port."""
+    and its metrics port; `indirect` parametrization adds worker options."""
     directory = tmp_path / "metrics"
     env = {
         **worker_env,
@@ -43,7 +43,11 @@ def metrics_worker(worker_env, broker, tmp_path):
     subprocess.run([sys.executable, "-c", textwrap.dedent(earlier_run)], env=env, cwd=ROOT, check=True, timeout=60)
     assert list(directory.glob("counter_*.db"))
     process = processes.start_celery_worker(
-        env=env, log_path=tmp_path / "worker.log", name="metrics", concurrency=2, extra_args=("--queues", QUEUE)
+        env=env,
+        log_path=tmp_path / "worker.log",
+        name="metrics",
+        concurrency=2,
+        extra_args=("--queues", QUEUE, *getattr(request, "param", ())),
     )
     yield f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics"
     processes.stop(process)
@@ -59,6 +63,17 @@ def _scrape(url: str) -> dict[tuple[str, tuple], float]:
     }
 
 
+def _process(rows: list[StripeEvent]) -> None:
+    for row in rows:
+        process_stripe_event.apply_async(args=[row.pk], queue=QUEUE)
+    pks = [row.pk for row in rows]
+    wait_until(
+        lambda: not StripeEvent.objects.filter(pk__in=pks, status__in=StripeEvent.UNFINISHED_STATUSES).exists(),
+        timeout=60,
+        message="the worker to process the rows",
+    )
+
+
 def test_the_worker_serves_what_its_pool_processes_counted(metrics_worker):
     # given
     rows = [
@@ -68,14 +83,7 @@ def test_the_worker_serves_what_its_pool_processes_counted(metrics_worker):
     ignored = stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
 
     # when
-    for row in [*rows, ignored]:
-        process_stripe_event.apply_async(args=[row.pk], queue=QUEUE)
-    pks = [row.pk for row in [*rows, ignored]]
-    wait_until(
-        lambda: not StripeEvent.objects.filter(pk__in=pks, status__in=StripeEvent.UNFINISHED_STATUSES).exists(),
-        timeout=30,
-        message="the worker to process the rows",
-    )
+    _process([*rows, ignored])
 
     # then
     latency = "eventpay_stripe_event_fulfilment_latency_seconds"
@@ -91,3 +99,21 @@ def test_the_worker_serves_what_its_pool_processes_counted(metrics_worker):
     assert metrics[(closed, (("status", "processed"), ("type", StripeEventType.PAYMENT_INTENT_SUCCEEDED)))] == 4
     assert metrics[(closed, (("status", "ignored"), ("type", "customer.created")))] == 1
     assert metrics[(f"{latency}_bucket", (("le", "+Inf"), ("type", StripeEventType.PAYMENT_INTENT_SUCCEEDED)))] == 4
+
+
+@pytest.mark.parametrize("metrics_worker", [("--max-tasks-per-child", "1")], indirect=True)
+def test_pool_processes_replaced_leave_their_counts_and_not_their_files(metrics_worker, tmp_path):
+    # given: every pool process exits after one task and is replaced
+    rows = [
+        stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(PaymentFactory()))
+        for _ in range(6)
+    ]
+
+    # when
+    _process(rows)
+
+    # then: the six processes' counts, in the archive and the two live processes' files at most
+    closed = ("eventpay_stripe_events_closed_total", (("status", "processed"), ("type", rows[0].type)))
+    wait_until(lambda: _scrape(metrics_worker).get(closed) == 6, message="the replaced processes' counts")
+    counters = sorted(path.name for path in (tmp_path / "metrics").glob("counter_*.db"))
+    assert "counter_archive.db" in counters and len(counters) <= 3, counters
