@@ -515,7 +515,7 @@ def profile_ingest(stack: Stack, config: Config) -> tuple[Path, str]:
     folded stacks (for the report's tables), from two runs with fresh events."""
     from payments.models import StripeEvent
 
-    outputs = {"flamegraph": BENCH / "profile-webhook.svg", "raw": stack.tmp / "profile-webhook.folded"}
+    outputs = {"flamegraph": config.out.parent / "profile-webhook.svg", "raw": stack.tmp / "profile-webhook.folded"}
     for fmt, out in outputs.items():
         pool = stack.tmp / f"pool-profile-{fmt}.txt"
         ingest_pool(pool, 6000 * config.ingest_seconds)

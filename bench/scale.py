@@ -739,9 +739,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep a database built earlier with the same sizes")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end (it is kept for --reuse)")
     parser.add_argument("--out", type=Path, default=BENCH / "BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="one short ingest round, for trying the harness")
     args = parser.parse_args(argv)
+    quick = {"ingest_seconds": 1, "ingest_rounds": 1} if args.quick else {}
     config = Config(database_url=args.database_url, rows=args.rows, events=args.events, samples=args.samples,
-                    reuse=args.reuse, out=args.out)  # fmt: skip
+                    reuse=args.reuse, out=args.out, **quick)  # fmt: skip
     sys.path.insert(0, str(ROOT))
     tmp = Path(tempfile.mkdtemp(prefix="eventpay-bench-scale-"))
     with ExitStack() as exit_stack:
