@@ -36,7 +36,7 @@ def _run(module: str, *args: str) -> None:
 
 
 def _figures(text: str, unit: str) -> list[float]:
-    return [float(n.replace(",", "")) for n in re.findall(rf"([\d,]+(?:\.\d+)?) {unit}", text)]
+    return [float(n.replace(",", "")) for n in re.findall(rf"(\d[\d,]*(?:\.\d+)?) {unit}", text)]
 
 
 @pytest.mark.timeout(600)
