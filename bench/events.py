@@ -8,8 +8,11 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from payments.stripe_gateway import API_VERSION, sign_payload
+
+WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
 
 
 def _id(prefix: str) -> str:
@@ -234,3 +237,22 @@ def write_wrk_pool(path, events: list[SignedEvent]) -> None:
             data = event.body.encode()
             f.write(f"{event.signature}\n{len(data)}\n")
             f.write(event.body)
+
+
+def succeeded_body(*, payment_intent_id: str, payment_id: int, event_id: int) -> str:
+    return event_body("payment_intent.succeeded", payment_intent(
+        payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id, amount=1500, currency="usd",
+        status="succeeded"))  # fmt: skip
+
+
+def signed_events(n: int, prefix: str) -> list[SignedEvent]:
+    """`payment_intent.succeeded` deliveries for PaymentIntents EventPay does not know (ingest only stores them)."""
+    return [
+        sign(succeeded_body(payment_intent_id=f"pi_{prefix}{uuid.uuid4().hex[:24]}", payment_id=i, event_id=i),
+             WEBHOOK_SECRET)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def ingest_pool(path: Path, size: int) -> None:
+    write_wrk_pool(path, signed_events(size, "ingest"))

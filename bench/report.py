@@ -7,6 +7,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from bench.harness import verdict
 from bench.scale import SECTION_END, SECTION_START
 
 INGEST_RATIO_TARGET = 0.35
@@ -24,10 +25,6 @@ GROUPS = {
     "load generator": "load generator",
     "harness": "harness",
 }
-
-
-def _verdict(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
 
 
 def _mean(runs: list[dict], key: str) -> float:
@@ -121,8 +118,8 @@ def _ingest_section(config, ingest, ceiling) -> list[str]:
     lines += [
         "",
         f"Target ≥ {INGEST_RATIO_TARGET}× the bare view: {webhook_ratio:.2f}× — "
-        f"{_verdict(webhook_ratio >= INGEST_RATIO_TARGET)}. Target p99 ≤ {INGEST_P99_TARGET_MS} ms: {webhook_p99:.1f} ms "
-        f"(worst round) — {_verdict(webhook_p99 <= INGEST_P99_TARGET_MS)}. Rows stored by the webhook runs: "
+        f"{verdict(webhook_ratio >= INGEST_RATIO_TARGET)}. Target p99 ≤ {INGEST_P99_TARGET_MS} ms: {webhook_p99:.1f} ms "
+        f"(worst round) — {verdict(webhook_p99 <= INGEST_P99_TARGET_MS)}. Rows stored by the webhook runs: "
         f"{ingest['stored'][0]['rows']} (no worker runs during ingest: the queue only fills).",
         "",
     ]
@@ -179,7 +176,7 @@ def _burst_section(noop, burst) -> list[str]:
         f"- Drain (from the worker's readiness until every row is finished and the queue is empty): "
         f"{burst['drain_seconds']:.1f} s, **{burst['drain_rate']:.0f} events/s**.",
         f"- No-op Celery task, same worker command, same run: **{noop_rate:.0f} tasks/s**.",
-        f"- Ratio {drain_ratio:.2f}× (target ≥ {DRAIN_RATIO_TARGET}×) — {_verdict(drain_ratio >= DRAIN_RATIO_TARGET)}.",
+        f"- Ratio {drain_ratio:.2f}× (target ≥ {DRAIN_RATIO_TARGET}×) — {verdict(drain_ratio >= DRAIN_RATIO_TARGET)}.",
         f"- Lost: {burst['lost']}; doubled: {burst['doubled']}; payments not in their expected final state: "
         f"{burst['wrong_final_status']}; events whose `is_active` disagrees with their payment: "
         f"{burst['activation_mismatch']}. Inbox rows by status: "
@@ -196,8 +193,8 @@ def _latency_section(latency) -> list[str]:
         "",
         f"{latency['samples']} sequential `payment_intent.succeeded` deliveries (client send time to the worker's "
         f"`activated_at`): p50 **{latency['p50_ms']:.1f} ms** (target ≤ {LATENCY_P50_TARGET_MS}: "
-        f"{_verdict(latency['p50_ms'] <= LATENCY_P50_TARGET_MS)}), p99 **{latency['p99_ms']:.1f} ms** (target ≤ "
-        f"{LATENCY_P99_TARGET_MS}: {_verdict(latency['p99_ms'] <= LATENCY_P99_TARGET_MS)}), max {latency['max_ms']:.1f} ms.",
+        f"{verdict(latency['p50_ms'] <= LATENCY_P50_TARGET_MS)}), p99 **{latency['p99_ms']:.1f} ms** (target ≤ "
+        f"{LATENCY_P99_TARGET_MS}: {verdict(latency['p99_ms'] <= LATENCY_P99_TARGET_MS)}), max {latency['max_ms']:.1f} ms.",
         "",
     ]
 

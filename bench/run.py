@@ -15,35 +15,43 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import random
 import runpy
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cpu import CpuMeter, Usage, process_tree
-from bench.events import SignedEvent, burst_plans, event_body, payment_intent, sign, write_wrk_pool
+from bench.events import (
+    WEBHOOK_SECRET,
+    burst_plans,
+    ingest_pool,
+    sign,
+    signed_events,
+    succeeded_body,
+)
+from bench.harness import (
+    BENCH,
+    BIN,
+    ROOT,
+    machine_facts,
+    recreate_database,
+    run_measured,
+    run_wrk,
+    stop,
+    wait_http,
+)
 from offline import processes
 from offline.net import free_port, wait_for_port
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-BIN = Path(sys.executable).parent
-WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
-CONNECTIONS = 32
-WRK_THREADS = 2
 WORKER_PROCESSES = 2
 _GUNICORN = runpy.run_path(str(BENCH / "gunicorn.conf.py"))
 GUNICORN_THREADS = _GUNICORN["workers"] * _GUNICORN["threads"]
@@ -78,23 +86,12 @@ def log(message: str) -> None:
 # --- the stack --------------------------------------------------------------------------------
 
 
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    parsed = urllib.parse.urlparse(database_url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
     tmp = Path(tempfile.mkdtemp(prefix="eventpay-bench-"))
     exit_stack.callback(shutil.rmtree, tmp, ignore_errors=True)
     redis_port = free_port()
     redis_process = processes.start_redis(port=redis_port, directory=tmp / "redis", log_path=tmp / "redis.log")
-    exit_stack.callback(_stop, redis_process)
+    exit_stack.callback(stop, redis_process)
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
@@ -127,36 +124,12 @@ def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
         [str(BIN / "gunicorn"), "-c", str(BENCH / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{web_port}"],
         cwd=ROOT, env=env, stdout=(tmp / "gunicorn.log").open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
-    exit_stack.callback(_stop, gunicorn)
+    exit_stack.callback(stop, gunicorn)
     wait_for_port(web_port, process=gunicorn)
     stack = Stack(env=env, web_port=web_port, redis_url=env["REDIS_URL"], tmp=tmp, gunicorn=gunicorn,
                   redis=redis_process)  # fmt: skip
-    _wait_http(stack, "/api/health/")
+    wait_http(stack.web_port, "/api/health/")
     return stack
-
-
-def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_http(stack: Stack, path: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{path} did not answer 200 within {timeout} s")
 
 
 def start_worker(stack: Stack, name: str) -> subprocess.Popen:
@@ -172,42 +145,6 @@ def start_worker(stack: Stack, name: str) -> subprocess.Popen:
 
 
 # --- machine and run facts ----------------------------------------------------------------------
-
-
-def machine_facts(config: Config) -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg_version = cursor.fetchone()[0]
-        cursor.execute("SHOW synchronous_commit")
-        sync_commit = cursor.fetchone()[0]
-    import redis
-
-    redis_version = redis.Redis.from_url(os.environ["REDIS_URL"]).info("server")["redis_version"]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()  # fmt: skip
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()[0:1]
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-        "machine": f"{platform.node()}: {os.cpu_count()} cores ({cpu}), "
-        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {platform.system()} {platform.release()}",
-        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "software": f"Python {platform.python_version()}, PostgreSQL {pg_version} (synchronous_commit={sync_commit}), "
-        f"Redis {redis_version} (private server, AOF on), {(wrk_version or ['wrk ?'])[0].split(' [')[0]}",
-    }
 
 
 # --- CPU accounting -----------------------------------------------------------------------------
@@ -257,37 +194,7 @@ class Phase:
         return Phase(name, sum(p.count for p in phases), sum(p.seconds for p in phases), usage)
 
 
-def run_measured(command: list[str], *, timeout: float, env: dict[str, str] | None = None) -> tuple[int, str, float]:
-    """Runs a load generator to its end: its exit code, its output and the CPU seconds it used (wait4)."""
-    with tempfile.TemporaryFile("w+") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        try:
-            _, status, rusage = os.wait4(process.pid, 0)
-        finally:
-            timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        return process.returncode, out.read(), rusage.ru_utime + rusage.ru_stime
-
-
 # --- phase 1: per-call costs (in-process) -------------------------------------------------------
-
-
-def succeeded_body(*, payment_intent_id: str, payment_id: int, event_id: int) -> str:
-    return event_body("payment_intent.succeeded", payment_intent(
-        payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id, amount=1500, currency="usd",
-        status="succeeded"))  # fmt: skip
-
-
-def signed_events(n: int, prefix: str) -> list[SignedEvent]:
-    """`payment_intent.succeeded` deliveries for PaymentIntents EventPay does not know (ingest only stores them)."""
-    return [
-        sign(succeeded_body(payment_intent_id=f"pi_{prefix}{uuid.uuid4().hex[:24]}", payment_id=i, event_id=i),
-             WEBHOOK_SECRET)
-        for i in range(n)
-    ]  # fmt: skip
 
 
 def _timed(n: int, fn, slices: int = 5) -> tuple[float, float]:
@@ -451,31 +358,10 @@ def _flush_redis(stack: Stack) -> None:
 # --- phase 2: ingest under wrk, PostgreSQL's own ceiling, the profile ---------------------------
 
 
-def ingest_pool(path: Path, size: int) -> None:
-    write_wrk_pool(path, signed_events(size, "ingest"))
-
-
-def run_wrk(stack: Stack, path: str, pool: Path, seconds: int) -> dict:
-    command = [
-        "wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "--latency",
-        "-s", str(BENCH / "wrk" / "webhook.lua"), f"http://127.0.0.1:{stack.web_port}{path}",
-        "--", str(pool), path, str(WRK_THREADS),
-    ]  # fmt: skip
-    code, output, cpu = run_measured(command, timeout=seconds + 60)
-    line = next((ln for ln in output.splitlines() if ln.startswith("{")), None)
-    if code != 0 or line is None:
-        raise RuntimeError(f"wrk failed: {output}")
-    figures = json.loads(line)
-    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
-    figures["errors"] = sum(v for k, v in figures.items() if k.startswith("errors_"))
-    figures["load_cpu"] = cpu
-    return figures
-
-
 def _measured_wrk(stack: Stack, name: str, path: str, pool: Path, seconds: int) -> tuple[dict, Phase]:
     meter = cpu_meter(stack)
     start = meter.snapshot()
-    figures = run_wrk(stack, path, pool, seconds)
+    figures = run_wrk(stack.web_port, path, pool, seconds)
     usage = meter.since(start)
     usage.add("load generator", figures["load_cpu"])
     return figures, Phase(name, figures["requests"], figures["duration_us"] / 1e6, usage)
@@ -493,8 +379,8 @@ def ingest(stack: Stack, config: Config) -> tuple[dict[str, list[dict]], dict[st
     warm = stack.tmp / "pool-warm.txt"
     ingest_pool(warm, 2000)
     log(f"pools written ({pool_size} events each); warming up")
-    run_wrk(stack, "/bench/bare/", warm, 1)
-    run_wrk(stack, "/api/payments/webhook/", warm, 1)
+    run_wrk(stack.web_port, "/bench/bare/", warm, 1)
+    run_wrk(stack.web_port, "/api/payments/webhook/", warm, 1)
     targets = {"bare": "/bench/bare/", "webhook": "/api/payments/webhook/", "backbone": "/bench/backbone-webhook/"}
     results: dict[str, list[dict]] = {name: [] for name in targets}
     phases: dict[str, list[Phase]] = {name: [] for name in targets}
@@ -629,7 +515,7 @@ def profile_ingest(stack: Stack, config: Config) -> tuple[Path, str]:
     folded stacks (for the report's tables), from two runs with fresh events."""
     from payments.models import StripeEvent
 
-    outputs = {"flamegraph": BENCH / "profile-webhook.svg", "raw": stack.tmp / "profile-webhook.folded"}
+    outputs = {"flamegraph": config.out.parent / "profile-webhook.svg", "raw": stack.tmp / "profile-webhook.folded"}
     for fmt, out in outputs.items():
         pool = stack.tmp / f"pool-profile-{fmt}.txt"
         ingest_pool(pool, 6000 * config.ingest_seconds)
@@ -639,7 +525,7 @@ def profile_ingest(stack: Stack, config: Config) -> tuple[Path, str]:
             stdout=subprocess.DEVNULL, stderr=(stack.tmp / "py-spy.log").open("a"),
         )  # fmt: skip
         time.sleep(0.5)
-        run_wrk(stack, "/api/payments/webhook/", pool, config.ingest_seconds)
+        run_wrk(stack.web_port, "/api/payments/webhook/", pool, config.ingest_seconds)
         if spy.wait(timeout=60) != 0:
             raise RuntimeError(f"py-spy failed: {(stack.tmp / 'py-spy.log').read_text()}")
     _settled_row_count()
@@ -711,7 +597,7 @@ def _drain(stack: Stack, done, name: str, count: int, timeout: float = 180) -> t
         seconds = time.time() - ready["at"]
         usage = meter.since(start)
     finally:
-        _stop(process)
+        stop(process)
     return seconds, Phase(name, count, seconds, usage)
 
 
@@ -840,7 +726,7 @@ def latency(stack: Stack, config: Config) -> dict:
             samples.append((activated_at.timestamp() - sent) * 1000)
             time.sleep(0.02)
     finally:
-        _stop(process)
+        stop(process)
     samples.sort()
     return {
         "samples": len(samples),
@@ -867,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     with ExitStack() as exit_stack:
         stack = start_stack(config, exit_stack)
-        facts = machine_facts(config)
+        facts = machine_facts()
         log("per-call costs")
         fulfilment_rows, fulfilment_statements = fulfilment_cost()
         costs = per_call_costs(stack) + fulfilment_rows

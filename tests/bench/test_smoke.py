@@ -1,0 +1,62 @@
+"""Each benchmark tool run end to end at the smallest sizes, writing its report to a temporary path.
+
+They start their own stack (PostgreSQL databases named after the test database, a private Redis, gunicorn,
+Celery), so they check that `make bench` and `make bench-scale` still run to the end and report real figures.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from bench.scale import SECTION_START
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+VERDICT = re.compile(r"\*\*(met|missed)\*\*")
+
+
+def _database_url(suffix: str) -> str:
+    """A database of the tool's own beside the test database, so that parallel test runs do not share one."""
+    parsed = urllib.parse.urlparse(os.environ["DATABASE_URL"])
+    return parsed._replace(path=f"{parsed.path}_{suffix}").geturl()
+
+
+def _run(module: str, *args: str) -> None:
+    completed = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                               timeout=540)  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+
+def _figures(text: str, unit: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in re.findall(rf"(\d[\d,]*(?:\.\d+)?) {unit}", text)]
+
+
+@pytest.mark.timeout(600)
+def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    _run("bench.run", "--quick", "--database-url", _database_url("bench_run"), "--out", str(out))
+    report = out.read_text()
+    assert "| endpoint | req/s per round |" in report
+    assert VERDICT.search(report)
+    assert _figures(report, "events/s") and all(rate > 0 for rate in _figures(report, "events/s"))
+
+
+@pytest.mark.timeout(600)
+def test_bench_scale_writes_its_section_with_real_figures(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    _run("bench.scale", "--rows", "3000", "--events", "2000", "--samples", "1", "--quick", "--drop",
+         "--database-url", _database_url("bench_scale"), "--out", str(out))  # fmt: skip
+    section = out.read_text()
+    assert SECTION_START in section
+    heading = re.search(r"## Scale: every read path at ([\d,]+) inbox rows and ([\d,]+) events", section)
+    assert heading and int(heading[1].replace(",", "")) >= 3000 and heading[2] == "2,000"
+    assert VERDICT.search(section)
+    assert _figures(section, "req/s") and all(rate > 0 for rate in _figures(section, "req/s"))
