@@ -54,6 +54,10 @@ def test_clients_cannot_activate_an_event_themselves(auth_client):
         ({"title": "Launch"}, "starts_at"),
         ({"title": "Launch", "starts_at": "next tuesday"}, "starts_at"),
         ({"title": "Launch", "starts_at": "2031-05-01T19:00:00Z", "location": "x" * 201}, "location"),
+        ({"title": "Launch", "starts_at": "2000-01-01T00:00:00Z"}, "starts_at"),
+        ({"title": "Launch", "starts_at": "0507-01-14T00:00:00Z"}, "starts_at"),
+        ({"title": 42, "starts_at": "2031-05-01T19:00:00Z"}, "title"),
+        ({"title": "Launch", "starts_at": "2031-05-01T19:00:00Z", "description": 7}, "description"),
     ],
 )
 def test_invalid_event_answers_400_with_field_errors(auth_client, body, field):
