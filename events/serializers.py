@@ -31,7 +31,7 @@ class FutureDateTimeField(serializers.DateTimeField):
 
 
 class EventCreateSerializer(serializers.Serializer):
-    title = StrictCharField(max_length=200)
+    title = StrictCharField(max_length=200, min_length=1)
     starts_at = FutureDateTimeField()
     description = StrictCharField(required=False, allow_blank=True, default="", max_length=10_000)
     location = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
