@@ -10,6 +10,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 from core.exceptions import ApplicationError
+from core.limits import wait_in_words
 
 
 def api_exception_handler(exc, context):
@@ -33,6 +34,9 @@ def api_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         data = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
         response.data = {"detail": _first_message(data), **data}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        # DRF has already set Retry-After from the same wait; the words are for a person.
+        response.data = {"detail": f"Too many requests: try again in {wait_in_words(exc.wait)}."}
     return response
 
 

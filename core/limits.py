@@ -20,10 +20,20 @@ def client_ip(request) -> str:
     return BaseThrottle().get_ident(request)
 
 
+def wait_in_words(seconds: float) -> str:
+    """How long to wait, as a person reads it: "52 minutes", "1 hour", "30 seconds" (rounded up)."""
+    seconds = max(1, math.ceil(seconds))
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = math.ceil(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes's answer to a locked-out login: 429 with Retry-After, `{"detail"}` on the API."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    message = f"Too many failed logins: try again in {math.ceil(seconds / 60)} minutes."
+    message = f"Too many failed logins: try again in {wait_in_words(seconds)}."
     response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message}, status=429)

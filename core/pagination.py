@@ -7,7 +7,9 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.request import Request
 
 from core.db import count_or_estimate
 
@@ -40,7 +42,20 @@ class BoundedPaginator(Paginator):
         return min(math.ceil(hits / self.per_page), self.MAX_OFFSET // self.per_page + 1)
 
 
-class Pages(PageNumberPagination):
+class StrictPageSize:
+    """`page_size` is an integer, as the schema says: anything else is refused, not silently ignored.
+    A size over the cap is still lowered to it."""
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Request) -> int | None:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+            raise ValidationError({self.page_size_query_param: ["A positive whole number is required."]})
+        return super().get_page_size(request)  # type: ignore[misc]
+
+
+class Pages(StrictPageSize, PageNumberPagination):
     """`?page=N[&page_size=M]`: DRF's `{count, next, previous, results}`, for a caller's own lists (`count`
     exact up to 10,000, an estimate beyond; pages up to the 10,000th row)."""
 
@@ -58,7 +73,7 @@ class Pages(PageNumberPagination):
         return schema
 
 
-class Cursor(CursorPagination):
+class Cursor(StrictPageSize, CursorPagination):
     """`?cursor=…`: `{next, previous, results}`, stable while rows are added, at the same cost on any page.
 
     Subclasses name their `ordering` (unique in its last field, so that no row is skipped or repeated)."""

@@ -46,6 +46,10 @@ def test_the_schema_is_served_and_documents_the_api(client):
         assert {"200", "4XX", "503"} <= set(operation["responses"])
         assert [p["name"] for p in operation["parameters"]] == ["Stripe-Signature"]
     assert "STRIPE_THIN_WEBHOOK_SECRET" in schema["paths"]["/api/payments/webhook/thin/"]["post"]["description"]
+    for name in ("EventCreate", "PatchedEventUpdate"):  # the rules the serializers enforce, stated
+        fields = schema["components"]["schemas"][name]["properties"]
+        assert fields["title"]["minLength"] == 1
+        assert fields["starts_at"]["description"] == "Must be in the future."
 
 
 def test_the_docs_page_loads_nothing_from_the_internet(client):

@@ -54,6 +54,10 @@ def test_clients_cannot_activate_an_event_themselves(auth_client):
         ({"title": "Launch"}, "starts_at"),
         ({"title": "Launch", "starts_at": "next tuesday"}, "starts_at"),
         ({"title": "Launch", "starts_at": "2031-05-01T19:00:00Z", "location": "x" * 201}, "location"),
+        ({"title": "Launch", "starts_at": "2000-01-01T00:00:00Z"}, "starts_at"),
+        ({"title": "Launch", "starts_at": "0507-01-14T00:00:00Z"}, "starts_at"),
+        ({"title": 42, "starts_at": "2031-05-01T19:00:00Z"}, "title"),
+        ({"title": "Launch", "starts_at": "2031-05-01T19:00:00Z", "description": 7}, "description"),
     ],
 )
 def test_invalid_event_answers_400_with_field_errors(auth_client, body, field):
@@ -159,3 +163,11 @@ def test_an_events_public_page_is_for_anyone_only_once_it_went_live(
     expected = 200 if anyone_sees_it else 404
     assert (as_visitor.status_code, as_stranger.status_code, as_owner.status_code) == (expected, expected, 200)
     assert as_owner.json()["status"] == mine.status
+
+
+@pytest.mark.parametrize("page_size", ["abc", "1.5", "-3", "0"])
+def test_a_page_size_that_is_not_a_positive_integer_is_refused(auth_client, page_size):
+    response = auth_client.get(reverse("event-list"), {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("page_size")
