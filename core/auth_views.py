@@ -1,13 +1,15 @@
-from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth import authenticate, get_user_model, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from core.accounts import api_token_create, api_token_revoke, api_tokens_revoke_all, user_password_set
 
 User = get_user_model()
 
@@ -95,16 +97,61 @@ class TokenView(_AuthThrottled):
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        return Response({"token": api_token_create(user=serializer.validated_data["user"])})
 
 
 class LogoutView(APIView):
+    """Ends the session, and revokes the API token the request was made with."""
+
     permission_classes = [AllowAny]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
+        if isinstance(request.auth, AuthToken):
+            api_token_revoke(token=request.auth)
         logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    """Revokes every API token of the caller and ends this session."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        api_tokens_revoke_all(user=request.user)
+        logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    def validate_old_password(self, value):
+        if not self.context["user"].check_password(value):
+            raise serializers.ValidationError("The current password is not correct.")
+        return value
+
+    def validate_new_password(self, value):
+        validate_password(value, self.context["user"])
+        return value
+
+
+class PasswordChangeView(APIView):
+    """A new password for the caller: every other session ends and every API token is revoked; the
+    session making the change stays logged in."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data, context={"user": request.user})
+        serializer.is_valid(raise_exception=True)
+        user_password_set(user=request.user, password=serializer.validated_data["new_password"])
+        if request.session.session_key:
+            update_session_auth_hash(request, request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -130,7 +130,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = STRIPE_WEBHOOK_MAX_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -146,6 +146,12 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after they are issued,
+# and are still sent as `Authorization: Token <key>`.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=72)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
 SPECTACULAR_SETTINGS = {

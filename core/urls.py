@@ -12,6 +12,8 @@ api = [
     path("auth/register/", auth_views.RegisterView.as_view(), name="register"),
     path("auth/login/", auth_views.LoginView.as_view(), name="login"),
     path("auth/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("auth/logout-everywhere/", auth_views.LogoutEverywhereView.as_view(), name="logout-everywhere"),
+    path("auth/password/change/", auth_views.PasswordChangeView.as_view(), name="password-change"),
     path("auth/me/", auth_views.MeView.as_view(), name="me"),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("", include("events.urls")),

@@ -8,7 +8,6 @@ import schemathesis
 from django.contrib.staticfiles import finders
 from django.test.client import ClientHandler
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -16,6 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from core.accounts import api_token_create
 from tests.factories import EventFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +86,7 @@ def token(user, webhooks_off):
     """A token for a user with an event and a payment, so that some generated ids exist."""
     EventFactory(owner=user)
     PaymentFactory(event=EventFactory(owner=user))
-    return Token.objects.create(user=user).key
+    return api_token_create(user=user)
 
 
 @schema.parametrize()
