@@ -5,9 +5,18 @@ deleting their row: logout revokes the token the request used, "log out everywhe
 revoke every token of the user.
 """
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import get_connection, send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from knox.models import AuthToken
+
+User = get_user_model()
 
 
 def api_token_create(*, user: AbstractBaseUser) -> str:
@@ -32,3 +41,38 @@ def user_password_set(*, user: AbstractBaseUser, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     api_tokens_revoke_all(user=user)
+
+
+def password_reset_request(*, email: str) -> int:
+    """Emails a single-use link to set a new password to each active account with this address; returns how
+    many were sent. The caller answers the same whatever the count, so the answer reveals no account.
+
+    The link carries Django's PasswordResetTokenGenerator token: it is derived from the password hash and
+    the last login, so it stops working once used (or once the user logs in), and after
+    PASSWORD_RESET_TIMEOUT."""
+    users = [u for u in User.objects.filter(email__iexact=email, is_active=True) if u.has_usable_password()]
+    site = settings.SITE_URL.rstrip("/")
+    for user in users:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        context = {
+            "user": user,
+            "reset_url": f"{site}/reset-password/{uid}/{default_token_generator.make_token(user)}",
+            "valid_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+        }
+        send_mail(
+            subject=render_to_string("core/email/password_reset.subject.txt", context).strip(),
+            message=render_to_string("core/email/password_reset.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+            connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+        )
+    return len(users)
+
+
+def password_reset_user(*, uid: str, token: str) -> AbstractBaseUser | None:
+    """The user a reset link is for, or None when the link is malformed, used or expired."""
+    try:
+        user = User.objects.get(pk=urlsafe_base64_decode(uid).decode())
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        return None
+    return user if user.is_active and default_token_generator.check_token(user, token) else None

@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate, get_user_model, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -9,7 +10,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from core.accounts import api_token_create, api_token_revoke, api_tokens_revoke_all, user_password_set
+from core.accounts import (
+    api_token_create,
+    api_token_revoke,
+    api_tokens_revoke_all,
+    password_reset_request,
+    password_reset_user,
+    user_password_set,
+)
 
 User = get_user_model()
 
@@ -152,6 +160,58 @@ class PasswordChangeView(APIView):
         user_password_set(user=request.user, password=serializer.validated_data["new_password"])
         if request.session.session_key:
             update_session_auth_hash(request, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class PasswordResetRequestView(_AuthThrottled):
+    """Emails a link to set a new password. The answer is the same whether or not the address has an
+    account; the per-client budget (THROTTLE_PASSWORD_RESET) answers 429 with Retry-After."""
+
+    throttle_scope = "password_reset"
+    ANSWER = "If an account uses this address, an email with a link to set a new password is on its way."
+
+    @extend_schema(
+        request=PasswordResetRequestSerializer,
+        responses={202: inline_serializer("PasswordResetRequested", {"detail": serializers.CharField()})},
+    )
+    def post(self, request):
+        serializer = PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        password_reset_request(email=serializer.validated_data["email"])
+        return Response({"detail": self.ANSWER}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    def validate(self, attrs):
+        user = password_reset_user(uid=attrs["uid"], token=attrs["token"])
+        if user is None:
+            raise serializers.ValidationError(
+                {"token": "This link has expired or was used already; ask for a new one."}
+            )
+        try:
+            validate_password(attrs["new_password"], user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
+        attrs["user"] = user
+        return attrs
+
+
+class PasswordResetConfirmView(_AuthThrottled):
+    """Sets the new password from an emailed link: every session ends and every API token is revoked."""
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None})
+    def post(self, request):
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_password_set(user=serializer.validated_data["user"], password=serializer.validated_data["new_password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -141,6 +141,7 @@ REST_FRAMEWORK = {
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
         "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
+        "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
     },
     # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": NUM_PROXIES,
@@ -153,6 +154,8 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=72)),
     "AUTH_HEADER_PREFIX": "Token",
 }
+# How long an emailed password-reset link works (it works once in any case).
+PASSWORD_RESET_TIMEOUT = 3600 * env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=1)
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
 SPECTACULAR_SETTINGS = {
     "TITLE": "EventPay API",

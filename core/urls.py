@@ -14,6 +14,8 @@ api = [
     path("auth/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("auth/logout-everywhere/", auth_views.LogoutEverywhereView.as_view(), name="logout-everywhere"),
     path("auth/password/change/", auth_views.PasswordChangeView.as_view(), name="password-change"),
+    path("auth/password/reset/", auth_views.PasswordResetRequestView.as_view(), name="password-reset"),
+    path("auth/password/reset/confirm/", auth_views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("auth/me/", auth_views.MeView.as_view(), name="me"),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("", include("events.urls")),

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 from knox.models import AuthToken
 from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
 
 from tests.factories import UserFactory
 
@@ -127,3 +129,95 @@ def test_password_change_refuses_bad_input_with_400_and_changes_nothing(body, fi
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
     assert _script(token).get(reverse("event-list")).status_code == 200
+
+
+RESET_ANSWER = "If an account uses this address, an email with a link to set a new password is on its way."
+
+
+def _reset_link_parts(message) -> dict[str, str]:
+    match = re.search(r"/reset-password/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)", message.body)
+    assert match, message.body
+    return match.groupdict()
+
+
+def test_password_reset_answers_alike_for_an_account_and_for_none(mailoutbox):
+    user = UserFactory(email="ada@example.com")
+
+    known = APIClient().post(reverse("password-reset"), {"email": "ADA@example.com"}, format="json")
+    unknown = APIClient().post(reverse("password-reset"), {"email": "nobody@example.com"}, format="json")
+
+    assert (known.status_code, known.json()) == (202, {"detail": RESET_ANSWER})
+    assert (unknown.status_code, unknown.json()) == (202, {"detail": RESET_ANSWER})
+    assert [m.to for m in mailoutbox] == [[user.email]]
+
+
+def test_a_reset_link_sets_the_password_once_and_ends_every_session_and_token(mailoutbox):
+    user = UserFactory()
+    token = _token(user)
+    browser = _logged_in_browser(user)
+    APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
+    body = {**_reset_link_parts(mailoutbox[0]), "new_password": NEW_PASSWORD}
+
+    first = APIClient().post(reverse("password-reset-confirm"), body, format="json")
+    again = APIClient().post(reverse("password-reset-confirm"), body, format="json")
+
+    assert first.status_code == 204, first.content
+    assert again.status_code == 400 and "token" in again.json()
+    assert browser.get(reverse("me")).json() == {"authenticated": False}
+    assert _script(token).get(reverse("event-list")).status_code == 403
+    _logged_in_browser(user, NEW_PASSWORD)
+
+
+def test_a_reset_link_expires(mailoutbox, settings):
+    user = UserFactory()
+    APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
+    body = {**_reset_link_parts(mailoutbox[0]), "new_password": NEW_PASSWORD}
+
+    with freeze_time(timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 60)):
+        response = APIClient().post(reverse("password-reset-confirm"), body, format="json")
+
+    assert response.status_code == 400 and "token" in response.json()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"uid": "not-base64!", "token": "x", "new_password": NEW_PASSWORD},
+        {"uid": "OTk5OTk5", "token": "abc-def", "new_password": NEW_PASSWORD},
+        {"uid": "", "token": "", "new_password": ""},
+        {},
+    ],
+)
+def test_a_malformed_reset_confirmation_answers_400(body):
+    response = APIClient().post(reverse("password-reset-confirm"), body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_a_weak_new_password_is_refused_and_the_link_still_works(mailoutbox):
+    user = UserFactory()
+    APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
+    parts = _reset_link_parts(mailoutbox[0])
+
+    weak = APIClient().post(reverse("password-reset-confirm"), {**parts, "new_password": "123"}, format="json")
+    strong = APIClient().post(reverse("password-reset-confirm"), {**parts, "new_password": NEW_PASSWORD}, format="json")
+
+    assert weak.status_code == 400 and "new_password" in weak.json()
+    assert strong.status_code == 204
+
+
+def test_reset_requests_have_a_per_client_budget_and_say_when_to_retry(monkeypatch, mailoutbox):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"password_reset": "2/hour", "auth": "100/min"})
+    client = APIClient()
+
+    answers = [
+        client.post(reverse("password-reset"), {"email": f"n{i}@example.com"}, format="json", REMOTE_ADDR="203.0.113.7")
+        for i in range(3)
+    ]
+
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert int(answers[2]["Retry-After"]) > 60
+    assert answers[2].json()["detail"]
