@@ -7,6 +7,8 @@ export const paths = {
   home: '/',
   signUp: '/signup',
   logIn: '/login',
+  forgotPassword: '/forgot-password',
+  resetPassword: '/reset-password/:uid/:token',
   publicEvent: '/e/:eventId',
   myEvents: '/events',
   newEvent: '/events/new',
