@@ -26,6 +26,8 @@ API_PATHS = {
     "/api/events/{event_id}/cancel/", "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/",
     "/api/payments/{payment_id}/", "/api/payments/{payment_id}/receipt/", "/api/payments/webhook/",
     "/api/payments/webhook/thin/",
+    "/api/auth/logout-everywhere/", "/api/auth/password/change/", "/api/auth/password/reset/",
+    "/api/auth/password/reset/confirm/",
 }  # fmt: skip
 
 
