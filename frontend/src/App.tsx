@@ -5,6 +5,7 @@ import { AuthProvider } from './components/AuthProvider';
 import { Layout } from './components/Layout';
 import { RequireAuth } from './components/RequireAuth';
 import { paths } from './config/paths';
+import AccountPage from './pages/AccountPage';
 import EditEventPage from './pages/EditEventPage';
 import EventPage from './pages/EventPage';
 import EventCreationPage from './pages/flow/EventCreationPage';
@@ -41,6 +42,7 @@ export function App() {
             <Route path={paths.payment} element={<PaymentPage />} />
             <Route path={paths.paymentStatus} element={<PaymentStatusPage />} />
             <Route path={paths.receipt} element={<ReceiptPage />} />
+            <Route path={paths.account} element={<AccountPage />} />
           </Route>
           <Route path="*" element={<NotFoundPage />} />
         </Route>

@@ -61,6 +61,9 @@ export function Layout() {
                     <NavLink to={paths.newEvent}>New event</NavLink>
                   </li>
                   <li>
+                    <NavLink to={paths.account}>Account</NavLink>
+                  </li>
+                  <li>
                     <button type="button" className="link-button" onClick={() => void logOut()} disabled={loggingOut}>
                       {loggingOut ? 'Logging out…' : `Log out ${user.username}`}
                     </button>

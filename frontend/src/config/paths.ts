@@ -9,6 +9,7 @@ export const paths = {
   logIn: '/login',
   forgotPassword: '/forgot-password',
   resetPassword: '/reset-password/:uid/:token',
+  account: '/account',
   publicEvent: '/e/:eventId',
   myEvents: '/events',
   newEvent: '/events/new',

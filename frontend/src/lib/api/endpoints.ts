@@ -43,6 +43,9 @@ export const api = {
     logIn: (input: { username: string; password: string }) =>
       request<User>('/api/auth/login/', { method: 'POST', body: input }),
     logOut: () => request<null>('/api/auth/logout/', { method: 'POST' }),
+    logOutEverywhere: () => request<null>('/api/auth/logout-everywhere/', { method: 'POST' }),
+    changePassword: (input: { old_password: string; new_password: string }) =>
+      request<null>('/api/auth/password/change/', { method: 'POST', body: input }),
     requestPasswordReset: (input: { email: string }) =>
       request<{ detail: string }>('/api/auth/password/reset/', { method: 'POST', body: input }),
     resetPassword: (input: { uid: string; token: string; new_password: string }) =>
