@@ -14,6 +14,9 @@ from core.accounts import (
     api_token_create,
     api_token_revoke,
     api_tokens_revoke_all,
+    email_is_verified,
+    email_verification_send,
+    email_verify,
     password_reset_request,
     password_reset_user,
     user_password_set,
@@ -84,6 +87,7 @@ class RegisterView(_SessionCreating):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = User.objects.create_user(username=data["username"], email=data["email"], password=data["password"])
+        email_verification_send(user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -215,6 +219,37 @@ class PasswordResetConfirmView(_AuthThrottled):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class EmailVerifySerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=512)
+
+
+class EmailVerifyView(APIView):
+    """Confirms the address from the emailed link's key; needs no session, the key is the proof."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=EmailVerifySerializer, responses={204: None})
+    def post(self, request):
+        serializer = EmailVerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if email_verify(key=serializer.validated_data["key"]) is None:
+            raise serializers.ValidationError({"key": "This link has expired or is not valid; ask for a new one."})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerificationResendView(APIView):
+    """Sends the caller a new verification link (a per-user budget, THROTTLE_VERIFICATION_EMAIL)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "verification_email"
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if not email_is_verified(user=request.user):
+            email_verification_send(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class MeView(APIView):
     """Who the caller is; a visitor who is not logged in is an answer too, not an error."""
 
@@ -229,6 +264,7 @@ class MeView(APIView):
                     "id": serializers.IntegerField(required=False),
                     "username": serializers.CharField(required=False),
                     "email": serializers.EmailField(required=False),
+                    "email_verified": serializers.BooleanField(required=False),
                 },
             )
         }
@@ -236,4 +272,10 @@ class MeView(APIView):
     def get(self, request):
         if not request.user.is_authenticated:
             return Response({"authenticated": False})
-        return Response({"authenticated": True, **UserSerializer(request.user).data})
+        return Response(
+            {
+                "authenticated": True,
+                **UserSerializer(request.user).data,
+                "email_verified": email_is_verified(user=request.user),
+            }
+        )

@@ -142,6 +142,7 @@ REST_FRAMEWORK = {
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
         "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        "verification_email": env("THROTTLE_VERIFICATION_EMAIL", default="5/hour"),
     },
     # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": NUM_PROXIES,
@@ -156,6 +157,8 @@ REST_KNOX = {
 }
 # How long an emailed password-reset link works (it works once in any case).
 PASSWORD_RESET_TIMEOUT = 3600 * env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=1)
+# How long an emailed link confirming an address works.
+EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("EMAIL_VERIFICATION_MAX_AGE_HOURS", default=72)
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
 SPECTACULAR_SETTINGS = {
     "TITLE": "EventPay API",

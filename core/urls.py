@@ -16,6 +16,8 @@ api = [
     path("auth/password/change/", auth_views.PasswordChangeView.as_view(), name="password-change"),
     path("auth/password/reset/", auth_views.PasswordResetRequestView.as_view(), name="password-reset"),
     path("auth/password/reset/confirm/", auth_views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    path("auth/email/verify/", auth_views.EmailVerifyView.as_view(), name="email-verify"),
+    path("auth/email/resend/", auth_views.EmailVerificationResendView.as_view(), name="email-resend"),
     path("auth/me/", auth_views.MeView.as_view(), name="me"),
     path("auth/token/", auth_views.TokenView.as_view(), name="token"),
     path("", include("events.urls")),

@@ -221,3 +221,46 @@ def test_reset_requests_have_a_per_client_budget_and_say_when_to_retry(monkeypat
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert int(answers[2]["Retry-After"]) > 60
     assert answers[2].json()["detail"]
+
+
+def _verification_key(message) -> str:
+    match = re.search(r"/verify-email/(?P<key>\S+)", message.body)
+    assert match, message.body
+    return match["key"]
+
+
+def test_sign_up_emails_a_link_that_verifies_the_address(api_client, mailoutbox):
+    body = {"username": "ada", "email": "ada@example.com", "password": "a-long-enough-passphrase"}
+    api_client.post(reverse("register"), body, format="json")
+    before = api_client.get(reverse("me")).json()["email_verified"]
+
+    verified = APIClient().post(reverse("email-verify"), {"key": _verification_key(mailoutbox[0])}, format="json")
+
+    assert [m.to for m in mailoutbox] == [["ada@example.com"]]
+    assert before is False
+    assert verified.status_code == 204
+    assert api_client.get(reverse("me")).json()["email_verified"] is True
+
+
+def test_a_verification_link_expires_and_a_forged_one_is_refused(api_client, mailoutbox, settings):
+    user = UserFactory(email_verified=False)
+    browser = _logged_in_browser(user)
+    browser.post(reverse("email-resend"))
+    key = _verification_key(mailoutbox[0])
+
+    with freeze_time(timezone.now() + timedelta(hours=settings.EMAIL_VERIFICATION_MAX_AGE_HOURS, minutes=1)):
+        expired = APIClient().post(reverse("email-verify"), {"key": key}, format="json")
+    forged = APIClient().post(reverse("email-verify"), {"key": key[:-2] + "xx"}, format="json")
+
+    assert expired.status_code == 400 and "key" in expired.json()
+    assert forged.status_code == 400 and "key" in forged.json()
+    assert browser.get(reverse("me")).json()["email_verified"] is False
+
+
+def test_no_reset_email_goes_to_an_unverified_address(mailoutbox):
+    user = UserFactory(email_verified=False)
+
+    response = APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
+
+    assert (response.status_code, response.json()) == (202, {"detail": RESET_ANSWER})
+    assert mailoutbox == []

@@ -27,7 +27,7 @@ API_PATHS = {
     "/api/payments/{payment_id}/", "/api/payments/{payment_id}/receipt/", "/api/payments/webhook/",
     "/api/payments/webhook/thin/",
     "/api/auth/logout-everywhere/", "/api/auth/password/change/", "/api/auth/password/reset/",
-    "/api/auth/password/reset/confirm/",
+    "/api/auth/password/reset/confirm/", "/api/auth/email/verify/", "/api/auth/email/resend/",
 }  # fmt: skip
 
 
