@@ -17,6 +17,7 @@ import PublicEventPage from './pages/PublicEventPage';
 import PublicEventsPage from './pages/PublicEventsPage';
 import ReceiptPage from './pages/ReceiptPage';
 import ResetPasswordPage from './pages/ResetPasswordPage';
+import VerifyEmailPage from './pages/VerifyEmailPage';
 import SignUpPage from './pages/SignUpPage';
 
 // The Stripe wrappers are only needed on the two checkout pages; keep them out of the main chunk.
@@ -33,6 +34,7 @@ export function App() {
           <Route path={paths.logIn} element={<LogInPage />} />
           <Route path={paths.forgotPassword} element={<ForgotPasswordPage />} />
           <Route path={paths.resetPassword} element={<ResetPasswordPage />} />
+          <Route path={paths.verifyEmail} element={<VerifyEmailPage />} />
           <Route path={paths.publicEvent} element={<PublicEventPage />} />
           <Route element={<RequireAuth />}>
             <Route path={paths.myEvents} element={<MyEventsPage />} />

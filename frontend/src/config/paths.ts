@@ -10,6 +10,7 @@ export const paths = {
   forgotPassword: '/forgot-password',
   resetPassword: '/reset-password/:uid/:token',
   account: '/account',
+  verifyEmail: '/verify-email/:key',
   publicEvent: '/e/:eventId',
   myEvents: '/events',
   newEvent: '/events/new',

@@ -18,7 +18,7 @@ export default function SignUpPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const { submitting, error, apiError, onSubmit } = useFormSubmit(async () => {
-    setUser(await api.auth.register({ username, email, password }));
+    setUser({ ...(await api.auth.register({ username, email, password })), email_verified: false });
     void navigate(safeNext(params.get('next')), { replace: true });
   });
 

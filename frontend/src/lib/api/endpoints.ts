@@ -46,6 +46,8 @@ export const api = {
     logOutEverywhere: () => request<null>('/api/auth/logout-everywhere/', { method: 'POST' }),
     changePassword: (input: { old_password: string; new_password: string }) =>
       request<null>('/api/auth/password/change/', { method: 'POST', body: input }),
+    verifyEmail: (input: { key: string }) => request<null>('/api/auth/email/verify/', { method: 'POST', body: input }),
+    resendVerificationEmail: () => request<null>('/api/auth/email/resend/', { method: 'POST' }),
     requestPasswordReset: (input: { email: string }) =>
       request<{ detail: string }>('/api/auth/password/reset/', { method: 'POST', body: input }),
     resetPassword: (input: { uid: string; token: string; new_password: string }) =>
