@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.AdminIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
@@ -157,6 +158,8 @@ REST_KNOX = {
 }
 # How long an emailed password-reset link works (it works once in any case).
 PASSWORD_RESET_TIMEOUT = 3600 * env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=1)
+# An operator idle this long in the admin is logged out.
+ADMIN_IDLE_TIMEOUT_MINUTES = env.int("ADMIN_IDLE_TIMEOUT_MINUTES", default=30)
 # How long an emailed link confirming an address works.
 EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("EMAIL_VERIFICATION_MAX_AGE_HOURS", default=72)
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
