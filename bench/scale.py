@@ -419,10 +419,11 @@ def credentials() -> dict[str, dict[str, str]]:
     (an admin session), and Prometheus (the metrics token)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
-    from rest_framework.authtoken.models import Token
+
+    from core.accounts import api_token_create
 
     users = get_user_model()
-    token, _ = Token.objects.get_or_create(user=users.objects.get(username=ORGANISER))
+    token = api_token_create(user=users.objects.get(username=ORGANISER))
     operator = users.objects.get(username=OPERATOR)
     session = SessionStore()
     session[SESSION_KEY] = str(operator.pk)
@@ -431,7 +432,7 @@ def credentials() -> dict[str, dict[str, str]]:
     session.create()
     return {
         "anonymous": {},
-        "organiser": {"Authorization": f"Token {token.key}"},
+        "organiser": {"Authorization": f"Token {token}"},
         "operator": {"Cookie": f"sessionid={session.session_key}"},
         "prometheus": {"Authorization": f"Bearer {METRICS_TOKEN}"},
     }

@@ -33,8 +33,8 @@ _SECRET_PATTERNS = [
     re.compile(r"\bwhsec_[A-Za-z0-9_]+"),
     # A PaymentIntent's (or SetupIntent's) client secret: the id stays, the secret part goes.
     re.compile(r"(?<=_secret_)[A-Za-z0-9]+"),
-    # The API token of `Authorization: Token …`.
-    re.compile(r"(?<=Token )[0-9a-f]{40}\b"),
+    # The API token of `Authorization: Token …` (knox: 64 hex characters).
+    re.compile(r"(?<=Token )[0-9a-f]{64}\b"),
 ]
 # A card number: 13-19 digits, optionally grouped by spaces or dashes; redacted only if it passes Luhn.
 _CARD_NUMBER = re.compile(r"(?<![\d.])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\d.])")

@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.AdminIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
@@ -134,7 +135,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = STRIPE_WEBHOOK_MAX_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -145,12 +146,26 @@ REST_FRAMEWORK = {
         "register": env("THROTTLE_REGISTER", default="10/hour"),
         "checkout": env("THROTTLE_CHECKOUT", default="30/min"),
         "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
+        "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        "verification_email": env("THROTTLE_VERIFICATION_EMAIL", default="5/hour"),
     },
     # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after they are issued,
+# and are still sent as `Authorization: Token <key>`.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=72)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# How long an emailed password-reset link works (it works once in any case).
+PASSWORD_RESET_TIMEOUT = 3600 * env.int("PASSWORD_RESET_TIMEOUT_HOURS", default=1)
+# An operator idle this long in the admin is logged out.
+ADMIN_IDLE_TIMEOUT_MINUTES = env.int("ADMIN_IDLE_TIMEOUT_MINUTES", default=30)
+# How long an emailed link confirming an address works.
+EMAIL_VERIFICATION_MAX_AGE_HOURS = env.int("EMAIL_VERIFICATION_MAX_AGE_HOURS", default=72)
 # The OpenAPI schema at /api/schema/ and its docs at /api/docs/ (Swagger UI served from our own static files).
 SPECTACULAR_SETTINGS = {
     "TITLE": "EventPay API",

@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.models import VerifiedEmail
 from events.models import Event
 from payments.models import Payment, StripeEvent
 
@@ -27,6 +28,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    # Organisers have verified their address unless a test says otherwise (email_verified=False).
+    @factory.post_generation
+    def email_verified(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            VerifiedEmail.objects.create(user=obj, email=obj.email)
 
 
 class EventFactory(factory.django.DjangoModelFactory):

@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core.models import VerifiedEmail
 from payments import queue
 from payments.models import Notification, OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
@@ -139,6 +140,11 @@ def notification_send(*, notification_id: int) -> str:
             return notification.status
         if not notification.to_email:
             error, permanent = "The organiser has no email address.", True
+        elif not VerifiedEmail.objects.filter(
+            user=notification.payment.user, email__iexact=notification.to_email
+        ).exists():
+            # Someone may have signed up with another person's address: nothing goes there unverified.
+            error, permanent = "The organiser has not verified this email address.", True
         else:
             message = notification_message(notification)
             try:

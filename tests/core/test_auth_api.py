@@ -54,7 +54,13 @@ def test_login_and_logout(api_client):
     after = api_client.get(reverse("me"))
 
     assert login.status_code == 200 and login.json()["id"] == user.pk
-    assert me.json() == {"authenticated": True, "id": user.pk, "username": user.username, "email": user.email}
+    assert me.json() == {
+        "authenticated": True,
+        "id": user.pk,
+        "username": user.username,
+        "email": user.email,
+        "email_verified": True,
+    }
     assert logout.status_code == 204
     # A visitor is an answer, not an error: the browser logs nothing for it.
     assert (after.status_code, after.json()) == (200, {"authenticated": False})

@@ -8,7 +8,6 @@ import schemathesis
 from django.contrib.staticfiles import finders
 from django.test.client import ClientHandler
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -16,6 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from core.accounts import api_token_create
 from tests.factories import EventFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,8 @@ API_PATHS = {
     "/api/events/{event_id}/cancel/", "/api/payments/config/", "/api/payments/create-payment-intent/", "/api/payments/",
     "/api/payments/{payment_id}/", "/api/payments/{payment_id}/receipt/", "/api/payments/webhook/",
     "/api/payments/webhook/thin/",
+    "/api/auth/logout-everywhere/", "/api/auth/password/change/", "/api/auth/password/reset/",
+    "/api/auth/password/reset/confirm/", "/api/auth/email/verify/", "/api/auth/email/resend/",
 }  # fmt: skip
 
 
@@ -90,7 +92,7 @@ def token(user, webhooks_off):
     """A token for a user with an event and a payment, so that some generated ids exist."""
     EventFactory(owner=user)
     PaymentFactory(event=EventFactory(owner=user))
-    return Token.objects.create(user=user).key
+    return api_token_create(user=user)
 
 
 @schema.parametrize()

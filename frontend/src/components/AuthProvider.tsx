@@ -12,7 +12,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const controller = new AbortController();
     api.auth.me(controller.signal).then(
-      (me) => setUser(me.authenticated ? { id: me.id, username: me.username, email: me.email } : null),
+      (me) =>
+        setUser(
+          me.authenticated
+            ? { id: me.id, username: me.username, email: me.email, email_verified: me.email_verified }
+            : null,
+        ),
       (error: unknown) => {
         if (controller.signal.aborted) return;
         // The server could not say who this is: carry on as a visitor, who can still log in.

@@ -6,6 +6,7 @@ import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
 import { RouteFocusContext, useRouteFocus } from '../lib/routeFocus';
 import { Alert } from './Alert';
+import { EmailVerificationBanner } from './EmailVerificationBanner';
 import { errorMessage } from './errorMessage';
 import { Loading } from './Loading';
 
@@ -61,6 +62,9 @@ export function Layout() {
                     <NavLink to={paths.newEvent}>New event</NavLink>
                   </li>
                   <li>
+                    <NavLink to={paths.account}>Account</NavLink>
+                  </li>
+                  <li>
                     <button type="button" className="link-button" onClick={() => void logOut()} disabled={loggingOut}>
                       {loggingOut ? 'Logging out…' : `Log out ${user.username}`}
                     </button>
@@ -82,6 +86,7 @@ export function Layout() {
       </header>
       <main id="main" className="container" tabIndex={-1}>
         {logoutError ? <Alert>{logoutError}</Alert> : null}
+        {user?.email_verified === false ? <EmailVerificationBanner email={user.email} /> : null}
         <Suspense fallback={<Loading label="Loading…" />}>
           <Outlet />
         </Suspense>

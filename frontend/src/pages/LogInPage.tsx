@@ -4,8 +4,8 @@ import { Link, useLocation, useNavigate, useSearchParams } from 'react-router';
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
 import { PageHeading } from '../components/PageHeading';
-import { TextField } from '../components/TextField';
-import { links, safeNext } from '../config/paths';
+import { PasswordField, UsernameField } from '../components/AccountFields';
+import { links, paths, safeNext } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
 import { useFormSubmit } from '../lib/useFormSubmit';
@@ -21,37 +21,26 @@ export default function LogInPage() {
     setUser(await api.auth.logIn({ username, password }));
     void navigate(safeNext(params.get('next')), { replace: true });
   });
-  const loggedOut = (location.state as { loggedOut?: boolean } | null)?.loggedOut === true;
+  const state = location.state as { loggedOut?: boolean; passwordReset?: boolean } | null;
 
   return (
     <section className="narrow">
       <PageHeading>Log in</PageHeading>
-      {loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
+      {state?.loggedOut && !error ? <p role="status">You have been logged out.</p> : null}
+      {state?.passwordReset && !error ? (
+        <p role="status">Your password is set: log in with it. Every other session was logged out.</p>
+      ) : null}
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
-        <TextField
-          label="Username"
-          required
-          error={apiError?.field('username')}
-          name="username"
-          autoComplete="username"
-          value={username}
-          onChange={setUsername}
-        />
-        <TextField
-          label="Password"
-          required
-          error={apiError?.field('password')}
-          type="password"
-          name="password"
-          autoComplete="current-password"
-          value={password}
-          onChange={setPassword}
-        />
+        <UsernameField error={apiError?.field('username')} value={username} onChange={setUsername} />
+        <PasswordField purpose="current" error={apiError?.field('password')} value={password} onChange={setPassword} />
         <button type="submit" className="button" disabled={submitting}>
           {submitting ? 'Logging in…' : 'Log in'}
         </button>
       </form>
+      <p>
+        <Link to={paths.forgotPassword}>Forgot password?</Link>
+      </p>
       <p>
         New here?{' '}
         <Link to={links.signUp(params.get('next'))}>Create an account</Link>

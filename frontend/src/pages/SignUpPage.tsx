@@ -4,7 +4,7 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { Alert } from '../components/Alert';
 import { errorMessage } from '../components/errorMessage';
 import { PageHeading } from '../components/PageHeading';
-import { TextField } from '../components/TextField';
+import { EmailField, PasswordField, UsernameField } from '../components/AccountFields';
 import { links, safeNext } from '../config/paths';
 import { api } from '../lib/api/endpoints';
 import { useAuth } from '../lib/auth';
@@ -18,7 +18,7 @@ export default function SignUpPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const { submitting, error, apiError, onSubmit } = useFormSubmit(async () => {
-    setUser(await api.auth.register({ username, email, password }));
+    setUser({ ...(await api.auth.register({ username, email, password })), email_verified: false });
     void navigate(safeNext(params.get('next')), { replace: true });
   });
 
@@ -27,35 +27,9 @@ export default function SignUpPage() {
       <PageHeading>Create your account</PageHeading>
       <form onSubmit={onSubmit} noValidate>
         {error ? <Alert>{errorMessage(error)}</Alert> : null}
-        <TextField
-          label="Username"
-          required
-          error={apiError?.field('username')}
-          name="username"
-          autoComplete="username"
-          value={username}
-          onChange={setUsername}
-        />
-        <TextField
-          label="Email"
-          required
-          error={apiError?.field('email')}
-          type="email"
-          name="email"
-          autoComplete="email"
-          value={email}
-          onChange={setEmail}
-        />
-        <TextField
-          label="Password"
-          required
-          error={apiError?.field('password')}
-          type="password"
-          name="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={setPassword}
-        />
+        <UsernameField error={apiError?.field('username')} value={username} onChange={setUsername} />
+        <EmailField error={apiError?.field('email')} value={email} onChange={setEmail} />
+        <PasswordField purpose="new" error={apiError?.field('password')} value={password} onChange={setPassword} />
         <button type="submit" className="button" disabled={submitting}>
           {submitting ? 'Creating account…' : 'Sign up'}
         </button>

@@ -16,6 +16,7 @@ from payments.services.audit import Actor
 from tests.factories import (
     EventFactory,
     PaymentFactory,
+    UserFactory,
     declined_intent_object,
     payment_intent_object,
     refunded_charge_object,
@@ -132,7 +133,7 @@ def test_a_late_failure_after_success_records_no_failure_email():
 
 def test_a_notification_is_sent_as_text_and_html_and_marked_sent(smtp):
     # given
-    event = EventFactory(title="Rock & <Roll>")
+    event = EventFactory(title="Rock & <Roll>", owner=UserFactory(email="ada@example.com"))
     payment = PaymentFactory(event=event, status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
     notification = Notification.objects.create(payment=payment, kind=Kind.LIVE, to_email="ada@example.com")
 
@@ -153,17 +154,34 @@ def test_a_notification_is_sent_as_text_and_html_and_marked_sent(smtp):
 
 
 def test_a_sent_notification_is_never_sent_again(smtp):
-    notification = _notification(to_email="bob@example.com")
+    notification = _notification()
     notifications.notification_send(notification_id=notification.pk)
 
     again = notifications.notification_send(notification_id=notification.pk)
 
     assert again == Notification.Status.SENT
-    assert len(smtp.messages(to="bob@example.com")) == 1
+    assert len(smtp.messages(to=notification.to_email)) == 1
+
+
+def test_nothing_is_sent_to_an_address_its_organiser_has_not_verified(smtp):
+    owner = UserFactory(email="stranger@example.com", email_verified=False)
+    payment = PaymentFactory(event=EventFactory(owner=owner), status=Payment.Status.FAILED)
+    notification = Notification.objects.create(payment=payment, kind=Kind.PAYMENT_FAILED, to_email=owner.email)
+
+    status = notifications.notification_send(notification_id=notification.pk)
+
+    notification.refresh_from_db()
+    assert status == Notification.Status.FAILED
+    assert notification.last_error == "The organiser has not verified this email address."
+    assert smtp.messages(to="stranger@example.com") == []
 
 
 def test_the_failure_email_links_back_to_pay_and_says_why(smtp):
-    payment = PaymentFactory(status=Payment.Status.FAILED, last_error="Your card was declined.")
+    payment = PaymentFactory(
+        event=EventFactory(owner=UserFactory(email="cy@example.com")),
+        status=Payment.Status.FAILED,
+        last_error="Your card was declined.",
+    )
     notification = Notification.objects.create(payment=payment, kind=Kind.PAYMENT_FAILED, to_email="cy@example.com")
 
     notifications.notification_send(notification_id=notification.pk)

@@ -43,6 +43,15 @@ export const api = {
     logIn: (input: { username: string; password: string }) =>
       request<User>('/api/auth/login/', { method: 'POST', body: input }),
     logOut: () => request<null>('/api/auth/logout/', { method: 'POST' }),
+    logOutEverywhere: () => request<null>('/api/auth/logout-everywhere/', { method: 'POST' }),
+    changePassword: (input: { old_password: string; new_password: string }) =>
+      request<null>('/api/auth/password/change/', { method: 'POST', body: input }),
+    verifyEmail: (input: { key: string }) => request<null>('/api/auth/email/verify/', { method: 'POST', body: input }),
+    resendVerificationEmail: () => request<null>('/api/auth/email/resend/', { method: 'POST' }),
+    requestPasswordReset: (input: { email: string }) =>
+      request<{ detail: string }>('/api/auth/password/reset/', { method: 'POST', body: input }),
+    resetPassword: (input: { uid: string; token: string; new_password: string }) =>
+      request<null>('/api/auth/password/reset/confirm/', { method: 'POST', body: input }),
   },
   events: {
     mine: async (page: string | null, signal?: AbortSignal) =>

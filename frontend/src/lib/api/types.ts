@@ -1,7 +1,8 @@
 // The shapes EventPay's API sends and accepts.
 export type Id = string | number;
 
-export type User = { id: Id; username: string; email: string };
+/** `email_verified` comes from /api/auth/me/ (and is false right after sign-up). */
+export type User = { id: Id; username: string; email: string; email_verified?: boolean };
 
 /** `GET /api/auth/me/` answers anonymous visitors too, without an error status. */
 export type Me = ({ authenticated: true } & User) | { authenticated: false };
