@@ -60,6 +60,28 @@ def process_stripe_event(self, stripe_event_id: int) -> str:
     return fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
 
 
+# A row of a batch that hits a transient error waits this long, then goes on alone as `process_stripe_event`
+# with that task's back-off and retry budget (the first step of its back-off).
+RETRY_ALONE_AFTER_SECONDS = 2
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def process_stripe_events(stripe_event_ids: list[int]) -> None:
+    """The rows the web process handed over together: each applied in its own transaction, one after the other.
+
+    A row that fails fails alone, as it would in a message of its own: a transient error records the attempt
+    and re-sends the row by itself; any other error leaves it failed for an operator. The others go on.
+    If the re-send is refused too, the row stays `enqueued` and the sweeper sends it again."""
+    for stripe_event_id in stripe_event_ids:
+        try:
+            fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
+        except TRANSIENT_ERRORS as exc:
+            inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+            process_stripe_event.apply_async((stripe_event_id,), countdown=RETRY_ALONE_AFTER_SECONDS)
+        except Exception as exc:  # one row's error must not stop the rows after it
+            inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+
+
 @app.task(acks_late=True)
 def requeue_stale_stripe_events() -> dict[str, int]:
     requeued = inbox.stripe_events_requeue_stale(
