@@ -111,7 +111,9 @@ def test_a_transient_error_in_a_batch_records_the_attempt_and_resends_that_row_a
 
     monkeypatch.setattr(fulfilment, "process_stripe_event", flaky)
     resent = []
-    monkeypatch.setattr(tasks.process_stripe_event, "apply_async", lambda args, **options: resent.append((args, options)))
+    monkeypatch.setattr(
+        tasks.process_stripe_event, "apply_async", lambda args, **options: resent.append((args, options))
+    )
 
     # when
     result = tasks.process_stripe_events.apply(args=[[row.pk for row in rows]])
