@@ -63,3 +63,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Rows stored by this worker's last requests leave for the Celery workers now, not with the sweeper."""
+    from payments import queue
+
+    queue.hand_overs_flush()
