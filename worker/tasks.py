@@ -7,12 +7,13 @@ counts and errors, which django-celery-results keeps as task results (admin: "Ta
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from payments.services import (
@@ -29,6 +30,8 @@ from payments.services import (
 from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
 from worker.celery import app
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (TransientStripeError, OperationalError, InterfaceError)
 
@@ -76,8 +79,12 @@ def process_stripe_events(stripe_event_ids: list[int]) -> None:
         try:
             fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
         except TRANSIENT_ERRORS as exc:
-            inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+            # Re-sent first: with PostgreSQL gone, recording the attempt fails too, and the retry must not.
             process_stripe_event.apply_async((stripe_event_id,), countdown=RETRY_ALONE_AFTER_SECONDS)
+            try:
+                inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+            except DatabaseError:  # only bookkeeping: the row's retry is on its way
+                logger.warning("could not record the attempt of stripe event row %s", stripe_event_id, exc_info=True)
         except Exception as exc:  # one row's error must not stop the rows after it
             inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
 
