@@ -212,6 +212,10 @@ CHECKOUT_OPEN_PAYMENTS_LIMIT = env.int("CHECKOUT_OPEN_PAYMENTS_LIMIT", default=1
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)
+# The webhook's rows leave for the workers in groups: the ids stored within this many milliseconds of the
+# first, or this many ids, share one Celery message.
+HAND_OVER_MAX_WAIT_MS = env.float("HAND_OVER_MAX_WAIT_MS", default=2.0)
+HAND_OVER_MAX_IDS = env.int("HAND_OVER_MAX_IDS", default=100)
 # An unprocessed inbox row older than this is an alert (an ERROR log line and the `eventpay_alert` metric).
 STRIPE_EVENT_BACKLOG_ALERT_SECONDS = env.int("STRIPE_EVENT_BACKLOG_ALERT_SECONDS", default=300)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=600)

@@ -7,6 +7,7 @@ Django's apps (`worker` is an installed app), so `current_app` is configured in 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -14,9 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from kombu import Producer
 
 PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
+PROCESS_STRIPE_EVENTS = "worker.tasks.process_stripe_events"
 RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
 SEND_NOTIFICATION = "worker.tasks.send_notification"
 FETCH_CHARGE_DETAILS = "worker.tasks.fetch_charge_details"
@@ -72,6 +75,85 @@ def sent_in_batches(ids: Sequence[int], send: Callable[[int], Any]) -> Iterator[
             logger.warning("the broker refused a batch of %s tasks; the next sweep retries", len(batch), exc_info=True)
             return
         yield batch
+
+
+_hand_overs: list[GroupedHandOver] = []
+
+
+def hand_overs_flush() -> None:
+    """Sends what every grouped hand-over of this process holds: for a process about to exit."""
+    for hand_over in _hand_overs:
+        hand_over.flush()
+
+
+class GroupedHandOver:
+    """Hands ids to the broker in groups: the ids added by this process's threads within a few milliseconds
+    (`HAND_OVER_MAX_WAIT_MS` after the first, or `HAND_OVER_MAX_IDS` of them) leave in one message.
+
+    `add` only appends to a list: a daemon thread, started by the first `add` of each process, sends the
+    groups with `send(ids)`, and hands a group the broker refused to `refused(ids)`. What is waiting when the
+    process exits is sent by `flush` (atexit, and gunicorn's worker_exit). A process killed before its group
+    left loses only the message: the rows are stored, and the sweeper re-sends them."""
+
+    def __init__(self, *, send: Callable[[list[int]], object], refused: Callable[[list[int]], object]) -> None:
+        self._send, self._refused = send, refused
+        self._reset()
+        _hand_overs.append(self)
+        # A forked child has none of its parent's threads: it starts its own, and sends none of its parent's ids.
+        os.register_at_fork(after_in_child=self._reset)
+        atexit.register(self.flush)
+
+    def _reset(self) -> None:
+        self._pending: list[int] = []
+        self._arrived = threading.Condition()
+        self._sending = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, item_id: int) -> None:
+        with self._arrived:
+            self._pending.append(item_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="grouped-hand-over", daemon=True)
+                self._thread.start()
+            self._arrived.notify()
+
+    def flush(self) -> None:
+        """Sends, in the calling thread, every id added so far (after the group on its way, if any)."""
+        with self._sending, self._arrived:
+            group, self._pending = self._pending, []
+        self._publish(group)
+
+    def _run(self) -> None:
+        while True:
+            with self._arrived:
+                self._arrived.wait_for(lambda: self._pending)
+                self._arrived.wait_for(
+                    lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS,
+                    timeout=settings.HAND_OVER_MAX_WAIT_MS / 1000,
+                )
+            with self._sending:
+                with self._arrived:
+                    group, self._pending = self._pending, []
+                self._publish(group)
+
+    def _publish(self, ids: list[int]) -> None:
+        for start in range(0, len(ids), settings.HAND_OVER_MAX_IDS):
+            group = ids[start : start + settings.HAND_OVER_MAX_IDS]
+            try:
+                self._send(group)
+            except Exception:  # the broker is down: the rows are stored, and go back to waiting for the sweeper
+                logger.warning(
+                    "the broker refused a group of %s ids; the sweeper retries them", len(group), exc_info=True
+                )
+                try:
+                    self._refused(group)
+                except Exception:  # only bookkeeping: the rows stay enqueued, and the sweeper finds them stale
+                    logger.warning("could not note a refused group of %s ids", len(group), exc_info=True)
+
+
+def stripe_events_process(*, stripe_event_ids: list[int]) -> None:
+    """Asks a worker to apply these inbox rows, in one message; raises if the broker cannot take it."""
+    _send(PROCESS_STRIPE_EVENTS, stripe_event_ids)
 
 
 def stripe_event_process(*, stripe_event_id: int) -> None:

@@ -84,10 +84,13 @@ def _fresh_limits():
 
 @pytest.fixture
 def enqueued(monkeypatch) -> list[int]:
-    """Records the inbox rows handed to the broker, instead of sending them (the queue is not the subject)."""
+    """Records the inbox rows handed to the broker, instead of sending them (the queue is not the subject):
+    the webhook's grouped hand-over and the single sends of the sweeper and the operators."""
     from payments import queue
+    from payments.services import inbox
 
     sent: list[int] = []
+    monkeypatch.setattr(inbox.stripe_events_hand_over, "add", sent.append)
     monkeypatch.setattr(queue, "stripe_event_process", lambda *, stripe_event_id: sent.append(stripe_event_id))
     return sent
 
@@ -114,6 +117,7 @@ def broker_down(monkeypatch):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(queue, "stripe_event_process", refuse)
+    monkeypatch.setattr(queue, "stripe_events_process", refuse)
     monkeypatch.setattr(queue, "stripe_events_retry", refuse)
 
 

@@ -7,6 +7,7 @@ counts and errors, which django-celery-results keeps as task results (admin: "Ta
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from billiard.einfo import ExceptionInfo
 from celery import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from payments.services import (
@@ -31,6 +32,8 @@ from payments.services import (
 from payments.services.audit import Actor
 from payments.stripe_gateway import TransientStripeError
 from worker.celery import app
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (TransientStripeError, OperationalError, InterfaceError)
 
@@ -73,6 +76,32 @@ class StripeEventTask(Task[Any, Any]):
 )
 def process_stripe_event(self: StripeEventTask, stripe_event_id: int) -> str:
     return fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
+
+
+# A row of a batch that hits a transient error waits this long, then goes on alone as `process_stripe_event`
+# with that task's back-off and retry budget (the first step of its back-off).
+RETRY_ALONE_AFTER_SECONDS = 2
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def process_stripe_events(stripe_event_ids: list[int]) -> None:
+    """The rows the web process handed over together: each applied in its own transaction, one after the other.
+
+    A row that fails fails alone, as it would in a message of its own: a transient error records the attempt
+    and re-sends the row by itself; any other error leaves it failed for an operator. The others go on.
+    If the re-send is refused too, the row stays `enqueued` and the sweeper sends it again."""
+    for stripe_event_id in stripe_event_ids:
+        try:
+            fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
+        except TRANSIENT_ERRORS as exc:
+            # Re-sent first: with PostgreSQL gone, recording the attempt fails too, and the retry must not.
+            process_stripe_event.apply_async((stripe_event_id,), countdown=RETRY_ALONE_AFTER_SECONDS)
+            try:
+                inbox.stripe_event_record_attempt(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
+            except DatabaseError:  # only bookkeeping: the row's retry is on its way
+                logger.warning("could not record the attempt of stripe event row %s", stripe_event_id, exc_info=True)
+        except Exception as exc:  # one row's error must not stop the rows after it
+            inbox.stripe_event_mark_failed(stripe_event_id=stripe_event_id, error=f"{type(exc).__name__}: {exc}")
 
 
 @app.task(acks_late=True)

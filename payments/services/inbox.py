@@ -10,7 +10,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -86,10 +86,10 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
     """The webhook's path: stores a verified event and hands it to the workers; None for a duplicate.
 
     Runs outside a transaction, as the view does: one statement committed on its own
-    (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), one round trip and one WAL flush per
-    event, and a duplicate writes nothing. The row is stored
-    as `enqueued` because the publish follows at once; if it fails the row goes back to
-    `received`, and a process that dies in between leaves a row the sweeper re-sends anyway
+    (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), and a duplicate writes nothing. Only then is the id
+    handed over, grouped with the ids of the requests around it (`stripe_events_hand_over`): the row is
+    stored as `enqueued` because the publish follows within milliseconds; a group the broker refuses
+    goes back to `received`, and a process that dies in between leaves rows the sweeper re-sends anyway
     (it looks at `received_at`/`enqueued_at`, both set by this insert).
     """
     return _receive(_new_row(event, payload, status=StripeEvent.Status.ENQUEUED))
@@ -105,11 +105,24 @@ def _receive(row: StripeEvent) -> int | None:
     if stripe_event_id is None:
         return None
     _count_api_version_drift(row)
-    if not _publish(stripe_event_id):
-        StripeEvent.objects.filter(pk=stripe_event_id, status=StripeEvent.Status.ENQUEUED).update(
+    stripe_events_hand_over.add(stripe_event_id)
+    return stripe_event_id
+
+
+def _hand_over_refused(stripe_event_ids: list[int]) -> None:
+    try:
+        StripeEvent.objects.filter(pk__in=stripe_event_ids, status=StripeEvent.Status.ENQUEUED).update(
             status=StripeEvent.Status.RECEIVED, enqueued_at=None
         )
-    return stripe_event_id
+    finally:
+        # Runs on the hand-over's own thread, and rarely: it keeps no database connection open between refusals.
+        connection.close()
+
+
+# One per process: the webhook's rows leave for the workers in groups, one `process_stripe_events` message each.
+stripe_events_hand_over = queue.GroupedHandOver(
+    send=lambda ids: queue.stripe_events_process(stripe_event_ids=ids), refused=_hand_over_refused
+)
 
 
 _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_key]
@@ -130,7 +143,9 @@ def _insert_ignoring_duplicate(row: StripeEvent) -> int | None:
     """Inserts the row unless its Stripe id is stored already; its id, or None. The ORM has no insert that
     both ignores a conflict and returns the new key, so this is SQL on Django's cursor: logged, captured by
     tests and seen by tracing like every other query, after Django's per-request connection health check."""
-    row.received_at = row.enqueued_at = timezone.now()
+    row.received_at = timezone.now()
+    if row.status == StripeEvent.Status.ENQUEUED:
+        row.enqueued_at = row.received_at
     params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _INSERT_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(_insert_ignoring_duplicate_sql(), params)
@@ -151,14 +166,10 @@ def _publish(stripe_event_id: int) -> bool:
 
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:
     """Stores a verified event; returns the new row, or None when its Stripe id is already stored."""
-    try:
-        with transaction.atomic():
-            row = _new_row(event, payload)
-            row.save(force_insert=True)
-    except IntegrityError:
-        if StripeEvent.objects.filter(stripe_id=event["id"]).exists():
-            return None
-        raise
+    row = _new_row(event, payload)
+    row.pk = _insert_ignoring_duplicate(row)
+    if row.pk is None:
+        return None
     _count_api_version_drift(row)
     return row
 

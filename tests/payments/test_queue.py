@@ -2,11 +2,16 @@
 
 import base64
 import json
+import signal
+import subprocess
+import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import redis
+import requests
 from celery import current_app
 from django.conf import settings
 from django.utils import timezone
@@ -14,10 +19,10 @@ from freezegun import freeze_time
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
-from payments import queue
+from payments import queue, stripe_gateway
 from payments.models import StripeEvent
 from payments.services import inbox
-from tests.factories import stored_stripe_event
+from tests.factories import stored_stripe_event, stripe_event_body
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +113,57 @@ def test_rows_whose_batch_redis_drops_stay_stranded_for_the_next_sweep(broker_me
         list(StripeEvent.objects.filter(pk__in=[r.pk for r in rows]).values_list("status", "enqueued_at"))
         == [(StripeEvent.Status.RECEIVED, None)] * 3
     )
+
+
+def _signed_post(url: str, body: dict) -> int:
+    payload = json.dumps(body)
+    signature = stripe_gateway.sign_payload(payload, settings.STRIPE_WEBHOOK_SECRETS[0])
+    headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+    return requests.post(f"{url}/api/payments/webhook/", data=payload, headers=headers, timeout=10).status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_webhooks_leave_in_fewer_messages_than_rows_and_every_row_in_one(live_server, broker_messages):
+    # given: 60 deliveries, 8 at a time, to a real server in this process
+    bodies = [stripe_event_body("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(60)]
+
+    # when
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda body: _signed_post(live_server.url, body), bodies))
+    inbox.stripe_events_hand_over.flush()
+
+    # then: every stored row is in exactly one message, and the messages carry several rows each
+    held = broker_messages()
+    assert set(statuses) == {200}
+    assert {name for name, _ in held} == {queue.PROCESS_STRIPE_EVENTS}
+    sent = sorted(pk for _, args in held for pk in args[0])
+    assert sent == sorted(StripeEvent.objects.values_list("pk", flat=True))
+    assert len(held) < len(bodies)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_whose_process_died_before_the_hand_over_is_sent_by_the_sweeper(worker_env, broker_messages):
+    # given: a web process stores a row, then is killed before its hand-over's group leaves
+    body = stripe_event_body("customer.created", {"id": "cus_killed", "object": "customer"})
+    script = (
+        "import json, os, signal, sys, django; django.setup()\n"
+        "from payments.services import inbox\n"
+        "body = json.loads(sys.argv[1])\n"
+        "inbox.stripe_event_receive(event=body, payload=sys.argv[1].encode())\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**worker_env, "HAND_OVER_MAX_WAIT_MS": "60000", "HAND_OVER_MAX_IDS": "1000"}
+    killed = subprocess.run([sys.executable, "-c", script, json.dumps(body)], env=env, check=False, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    row = StripeEvent.objects.get(stripe_id=body["id"])
+    assert row.status == StripeEvent.Status.ENQUEUED and broker_messages() == []
+
+    # when: the row is older than the sweeper's threshold
+    with freeze_time(timezone.now() + timedelta(seconds=settings.STRIPE_EVENT_SWEEP_AFTER_SECONDS + 1)):
+        requeued = inbox.stripe_events_requeue_stale(
+            older_than=timedelta(seconds=settings.STRIPE_EVENT_SWEEP_AFTER_SECONDS)
+        )
+
+    # then
+    assert requeued == 1
+    assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [row.pk])]

@@ -77,3 +77,55 @@ def test_a_transient_error_that_outlasts_the_retries_leaves_the_row_failed(monke
     assert result.failed()
     assert (row.status, row.attempts) == (StripeEvent.Status.FAILED, 3)
     assert row.last_error == "TransientStripeError: Could not connect to Stripe."
+
+
+def test_a_batch_applies_every_row_and_one_failing_row_fails_alone():
+    # given: three rows in one message, the middle one unreadable
+    first = stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
+    broken = StripeEvent.objects.create(stripe_id="evt_broken", type="payment_intent.succeeded", payload="{}")
+    last = stored_stripe_event("customer.created", {"id": "cus_2", "object": "customer"})
+
+    # when
+    result = tasks.process_stripe_events.apply(args=[[first.pk, broken.pk, last.pk]])
+
+    # then: the broken row is failed with its error; the rows around it are closed
+    assert result.successful()
+    statuses = dict(StripeEvent.objects.values_list("pk", "status"))
+    assert statuses == {
+        first.pk: StripeEvent.Status.IGNORED,
+        broken.pk: StripeEvent.Status.FAILED,
+        last.pk: StripeEvent.Status.IGNORED,
+    }
+    assert StripeEvent.objects.get(pk=broken.pk).last_error.startswith("KeyError")
+
+
+def test_a_transient_error_in_a_batch_records_the_attempt_and_resends_that_row_alone(monkeypatch):
+    # given: the database drops the connection while the second row is applied
+    rows = [stored_stripe_event("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(3)]
+    real = fulfilment.process_stripe_event
+
+    def flaky(*, stripe_event_id):
+        if stripe_event_id == rows[1].pk:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(stripe_event_id=stripe_event_id)
+
+    monkeypatch.setattr(fulfilment, "process_stripe_event", flaky)
+    resent = []
+    monkeypatch.setattr(
+        tasks.process_stripe_event, "apply_async", lambda args, **options: resent.append((args, options))
+    )
+
+    # when
+    result = tasks.process_stripe_events.apply(args=[[row.pk for row in rows]])
+
+    # then: the others are closed, the flaky one keeps its attempt and goes on alone, after a back-off
+    assert result.successful()
+    for row in rows:
+        row.refresh_from_db()
+    assert [row.status for row in rows] == [
+        StripeEvent.Status.IGNORED,
+        StripeEvent.Status.RECEIVED,
+        StripeEvent.Status.IGNORED,
+    ]
+    assert (rows[1].attempts, rows[1].last_error) == (1, "OperationalError: server closed the connection unexpectedly")
+    assert resent == [((rows[1].pk,), {"countdown": tasks.RETRY_ALONE_AFTER_SECONDS})]

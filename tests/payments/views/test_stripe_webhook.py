@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from payments import stripe_gateway
 from payments.models import Payment, StripeEvent
+from payments.services import inbox
 from tests.factories import PaymentFactory, payment_intent_object, stripe_event_body
 
 pytestmark = pytest.mark.django_db
@@ -151,12 +152,14 @@ def test_only_post_is_allowed(stripe_client):
     assert stripe_client.get(URL).status_code == 405
 
 
+@pytest.mark.django_db(transaction=True)  # the refusal is noted on the hand-over's thread, its own connection
 def test_broker_down_still_acknowledges_a_stored_event(stripe_client, broker_down):
     # given: publishing fails (the chaos tests stop a real Redis; here the broker call itself raises)
     body = stripe_event_body("payment_intent.succeeded", {"id": "pi_1", "object": "payment_intent"})
 
     # when
     response = _post(stripe_client, body)
+    inbox.stripe_events_hand_over.flush()
 
     # then: stored, left in `received` for the sweeper
     assert response.status_code == 200
@@ -216,15 +219,16 @@ def test_the_enqueue_goes_through_celerys_publish_with_its_signals(stripe_client
     # when: a delivery is stored and handed to the real broker
     try:
         response = _post(stripe_client, body)
+        inbox.stripe_events_hand_over.flush()
     finally:
         before_task_publish.disconnect(before)
         after_task_publish.disconnect(after)
 
-    # then: both signals fired once, for the inbox row's task
+    # then: both signals fired once, for the message carrying the inbox row
     assert response.status_code == 200
     row = StripeEvent.objects.get(stripe_id=body["id"])
     assert published == [
-        ("before", "worker.tasks.process_stripe_event", [row.pk]),
-        ("after", "worker.tasks.process_stripe_event", [row.pk]),
+        ("before", "worker.tasks.process_stripe_events", [[row.pk]]),
+        ("after", "worker.tasks.process_stripe_events", [[row.pk]]),
     ]
     assert row.status == StripeEvent.Status.ENQUEUED
