@@ -6,8 +6,7 @@ revoke every token of the user.
 """
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.mail import get_connection, send_mail
@@ -19,10 +18,8 @@ from knox.models import AuthToken
 
 from core.models import VerifiedEmail
 
-User = get_user_model()
 
-
-def api_token_create(*, user: AbstractBaseUser) -> str:
+def api_token_create(*, user: User) -> str:
     """A new token for a script; only its digest is stored, so the key is shown this once."""
     _, key = AuthToken.objects.create(user=user)
     return key
@@ -32,13 +29,13 @@ def api_token_revoke(*, token: AuthToken) -> None:
     token.delete()
 
 
-def api_tokens_revoke_all(*, user: AbstractBaseUser) -> int:
+def api_tokens_revoke_all(*, user: User) -> int:
     deleted, _ = AuthToken.objects.filter(user=user).delete()
     return deleted
 
 
 @transaction.atomic
-def user_password_set(*, user: AbstractBaseUser, password: str) -> None:
+def user_password_set(*, user: User, password: str) -> None:
     """A new password ends every session of the user (Django checks each session's password hash) and
     revokes every API token, so whoever had the old password or a leaked token is out."""
     user.set_password(password)
@@ -72,7 +69,7 @@ def password_reset_request(*, email: str) -> int:
     return len(users)
 
 
-def password_reset_user(*, uid: str, token: str) -> AbstractBaseUser | None:
+def password_reset_user(*, uid: str, token: str) -> User | None:
     """The user a reset link is for, or None when the link is malformed, used or expired."""
     try:
         user = User.objects.get(pk=urlsafe_base64_decode(uid).decode())
@@ -84,11 +81,11 @@ def password_reset_user(*, uid: str, token: str) -> AbstractBaseUser | None:
 EMAIL_VERIFICATION_SALT = "core.accounts.email_verification"
 
 
-def email_is_verified(*, user: AbstractBaseUser) -> bool:
+def email_is_verified(*, user: User) -> bool:
     return VerifiedEmail.objects.filter(user=user, email__iexact=user.email).exists()
 
 
-def email_verification_send(*, user: AbstractBaseUser) -> None:
+def email_verification_send(*, user: User) -> None:
     """Emails a link that proves the user reads their address: the user and the address, signed
     (django.core.signing), valid EMAIL_VERIFICATION_MAX_AGE_HOURS."""
     key = signing.dumps({"user": user.pk, "email": user.email}, salt=EMAIL_VERIFICATION_SALT)
@@ -100,7 +97,7 @@ def email_verification_send(*, user: AbstractBaseUser) -> None:
     _account_email_send(template="email_verification", to=user.email, context=context)
 
 
-def email_verify(*, key: str) -> AbstractBaseUser | None:
+def email_verify(*, key: str) -> User | None:
     """Marks the address of a verification link verified; None when the link is forged, expired, or for an
     address the user has since changed."""
     try:

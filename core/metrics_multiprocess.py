@@ -18,6 +18,7 @@ from pathlib import Path
 from prometheus_client.metrics_core import Metric
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import CollectorRegistry
 
 # Values a process adds up over its life, which must outlive it; gauges are the live processes' own.
 _ARCHIVED_TYPES = ("counter", "histogram", "summary")
@@ -58,6 +59,9 @@ def metrics_archive_process(*, directory: Path, pid: int) -> None:
 
 class ArchivedMultiProcessCollector(MultiProcessCollector):
     """prometheus_client's multiprocess collector, reading its directory between two archivings."""
+
+    def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
+        super().__init__(registry, path)
 
     def collect(self) -> list[Metric]:
         with _directory_lock(Path(self._path), fcntl.LOCK_SH):
