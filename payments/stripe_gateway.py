@@ -21,7 +21,6 @@ import stripe
 from django.conf import settings
 from stripe.params import EventListParams, PaymentIntentCancelParams, PaymentIntentCreateParams
 
-from payments import metrics
 from payments.consts import IntentStatus, StripeObjectType
 
 # Pinned: Stripe shapes its responses and our webhook events by this version.
@@ -153,6 +152,10 @@ def _call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return fn(*args, **kwargs)
     except stripe.RateLimitError as exc:
+        # Imported here: the metrics read the models, and the gateway is imported before Django's apps
+        # are ready (the benchmarks sign their events with it).
+        from payments import metrics
+
         metrics.count_stripe_rate_limited(call=getattr(fn, "__qualname__", "unknown"))
         raise StripeRateLimited(str(exc.user_message or exc)) from exc
     except stripe.APIConnectionError as exc:
