@@ -189,6 +189,9 @@ class PasswordResetRequestView(_AuthThrottled):
         return Response({"detail": self.ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
+LINK_EXPIRED = "This link has expired or was used already; ask for a new one."
+
+
 class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64)
     token = serializers.CharField(max_length=128)
@@ -197,9 +200,7 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     def validate(self, attrs):
         user = password_reset_user(uid=attrs["uid"], token=attrs["token"])
         if user is None:
-            raise serializers.ValidationError(
-                {"token": "This link has expired or was used already; ask for a new one."}
-            )
+            raise serializers.ValidationError({"token": LINK_EXPIRED})
         try:
             validate_password(attrs["new_password"], user)
         except DjangoValidationError as exc:
