@@ -25,6 +25,7 @@ FROM ${PYTHON_IMAGE} AS wheels
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY accounts/ accounts/
 COPY core/ core/
 COPY events/ events/
 COPY payments/ payments/

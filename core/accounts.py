@@ -1,4 +1,6 @@
-"""Account services: API tokens (django-rest-knox) and passwords.
+"""Account rules: API tokens (django-rest-knox), passwords, and the links that reset a password or verify an
+address (the account API in `accounts/` records their emails in the outbox; a worker makes the link and
+sends it).
 
 Tokens are stored as SHA-512 digests (knox), expire after REST_KNOX["TOKEN_TTL"], and are revoked by
 deleting their row: logout revokes the token the request used, "log out everywhere" and a password change
@@ -9,9 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.core.mail import get_connection, send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from knox.models import AuthToken
@@ -43,30 +43,25 @@ def user_password_set(*, user: User, password: str) -> None:
     api_tokens_revoke_all(user=user)
 
 
-def password_reset_request(*, email: str) -> int:
-    """Emails a single-use link to set a new password to each active account with this address; returns how
-    many were sent. The caller answers the same whatever the count, so the answer reveals no account.
-
-    The link carries Django's PasswordResetTokenGenerator token: it is derived from the password hash and
-    the last login, so it stops working once used (or once the user logs in), and after
-    PASSWORD_RESET_TIMEOUT."""
-    # Only to a verified address: a stranger who registered with someone else's address cannot have the
-    # owner of that address mailed.
-    users = [
+def password_reset_users(*, email: str) -> list[User]:
+    """The accounts a reset request for this address emails a link to (the caller records the emails and
+    answers the same whatever the count, so the answer reveals no account): each active account with a
+    usable password whose address is this one and verified. A stranger who registered with someone else's
+    address cannot have the owner of that address mailed."""
+    return [
         u
         for u in User.objects.filter(verified_email__email__iexact=email, email__iexact=email, is_active=True)
         if u.has_usable_password()
     ]
-    site = settings.SITE_URL.rstrip("/")
-    for user in users:
-        uid = urlsafe_base64_encode(force_bytes(user.pk))
-        context = {
-            "user": user,
-            "reset_url": f"{site}/reset-password/{uid}/{default_token_generator.make_token(user)}",
-            "valid_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-        }
-        _account_email_send(template="password_reset", to=user.email, context=context)
-    return len(users)
+
+
+def password_reset_link(*, user: User) -> str:
+    """A single-use link to set a new password, made when the email is sent (it is never stored).
+
+    It carries Django's PasswordResetTokenGenerator token: derived from the password hash and the last
+    login, so it stops working once used (or once the user logs in), and after PASSWORD_RESET_TIMEOUT."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return f"{settings.SITE_URL.rstrip('/')}/reset-password/{uid}/{default_token_generator.make_token(user)}"
 
 
 def password_reset_user(*, uid: str, token: str) -> User | None:
@@ -85,16 +80,11 @@ def email_is_verified(*, user: User) -> bool:
     return VerifiedEmail.objects.filter(user=user, email__iexact=user.email).exists()
 
 
-def email_verification_send(*, user: User) -> None:
-    """Emails a link that proves the user reads their address: the user and the address, signed
-    (django.core.signing), valid EMAIL_VERIFICATION_MAX_AGE_HOURS."""
-    key = signing.dumps({"user": user.pk, "email": user.email}, salt=EMAIL_VERIFICATION_SALT)
-    context = {
-        "user": user,
-        "verify_url": f"{settings.SITE_URL.rstrip('/')}/verify-email/{key}",
-        "valid_hours": settings.EMAIL_VERIFICATION_MAX_AGE_HOURS,
-    }
-    _account_email_send(template="email_verification", to=user.email, context=context)
+def email_verification_link(*, user: User, email: str) -> str:
+    """A link that proves the user reads this address: the user and the address, signed
+    (django.core.signing), valid EMAIL_VERIFICATION_MAX_AGE_HOURS; made when the email is sent."""
+    key = signing.dumps({"user": user.pk, "email": email}, salt=EMAIL_VERIFICATION_SALT)
+    return f"{settings.SITE_URL.rstrip('/')}/verify-email/{key}"
 
 
 def email_verify(*, key: str) -> User | None:
@@ -111,13 +101,3 @@ def email_verify(*, key: str) -> User | None:
         return None
     VerifiedEmail.objects.update_or_create(user=user, defaults={"email": user.email})
     return user
-
-
-def _account_email_send(*, template: str, to: str, context: dict[str, object]) -> None:
-    send_mail(
-        subject=render_to_string(f"core/email/{template}.subject.txt", context).strip(),
-        message=render_to_string(f"core/email/{template}.txt", context),
-        from_email=None,
-        recipient_list=[to],
-        connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
-    )

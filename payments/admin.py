@@ -392,7 +392,8 @@ class PaymentAdmin(LargeTableAdminMixin, ActedOnAdminMixin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
-    """Every email to an organiser, with its status; failed sends show their error and can be retried."""
+    """Every email to an organiser (a payment's facts and the account's emails), with its status; failed sends
+    show their error and can be retried."""
 
     list_display = (
         "id",
@@ -406,9 +407,9 @@ class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
         "sent_at",
     )
     list_filter = ("status", "kind", age_filter("created_at", "created"))
-    search_fields = ("to_email", "payment__payment_intent_id")
-    search_help_text = "An email address or a PaymentIntent id (pi_…)."
-    list_select_related = ("payment",)
+    search_fields = ("to_email", "user__username", "payment__payment_intent_id")
+    search_help_text = "An email address, a username or a PaymentIntent id (pi_…)."
+    list_select_related = ("payment", "user")
     list_per_page = 50
     actions = ("retry_sending",)
     fields = (
@@ -429,6 +430,8 @@ class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="payment")
     def payment_link(self, obj: Notification):
+        if obj.payment_id is None:
+            return "— (an account email)"
         url = reverse("admin:payments_payment_change", args=[obj.payment_id])
         return format_html('<a href="{}">Payment {}</a>', url, obj.payment_id)
 
@@ -462,7 +465,7 @@ class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
         actor = Actor.from_user(request.user)
         records = [
             notifications.notification_retry(notification=row, actor=actor)
-            for row in queryset.select_related("payment").order_by("created_at", "id")
+            for row in queryset.select_related("payment", "user").order_by("created_at", "id")
         ]
         _summarise(self, request, records, "Retry sending")
 

@@ -1,22 +1,39 @@
+from django.conf import settings
 from django.db import models
 
 
-class Notification(models.Model):
-    """One email to an organiser about one fact of one payment: unique per payment and kind, written by
-    fulfilment in the transaction that changes the payment, sent by a worker, then marked sent."""
+class NotificationKind(models.TextChoices):
+    LIVE = "live", "Your event is live"
+    PAYMENT_FAILED = "payment_failed", "Your payment failed"
+    REFUNDED = "refunded", "Your payment was refunded"
+    EMAIL_VERIFICATION = "email_verification", "Confirm your email address"
+    PASSWORD_RESET = "password_reset", "Set a new password"
 
-    class Kind(models.TextChoices):
-        LIVE = "live", "Your event is live"
-        PAYMENT_FAILED = "payment_failed", "Your payment failed"
-        REFUNDED = "refunded", "Your payment was refunded"
+
+# An account's emails: no payment, one per request.
+ACCOUNT_KINDS = (NotificationKind.EMAIL_VERIFICATION, NotificationKind.PASSWORD_RESET)
+
+
+class Notification(models.Model):
+    """One email, written where its reason is recorded and sent by a worker, then marked sent (the outbox).
+
+    A payment's facts (live, payment failed, refunded) are unique per payment and kind, written by fulfilment
+    in the transaction that changes the payment. An account's emails (verify the address, reset the password)
+    have no payment: one row per request, its link made when it is sent and never stored."""
+
+    Kind = NotificationKind
+    ACCOUNT_KINDS = ACCOUNT_KINDS
 
     class Status(models.TextChoices):
         PENDING = "pending"
         SENT = "sent"
         FAILED = "failed"
 
-    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="notifications")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
+    payment = models.ForeignKey(
+        "payments.Payment", on_delete=models.PROTECT, related_name="notifications", null=True, blank=True
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     to_email = models.EmailField(blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -35,6 +52,12 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["status", "created_at"])]
         constraints = [
             models.UniqueConstraint(fields=["payment", "kind"], name="notification_one_per_payment_and_kind"),
+            # A payment's fact has its payment; an account's email has none.
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ACCOUNT_KINDS, payment__isnull=True)
+                | (~models.Q(kind__in=ACCOUNT_KINDS) & models.Q(payment__isnull=False)),
+                name="notification_payment_iff_payment_kind",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["pending", "sent", "failed"]), name="notification_status_valid"
             ),

@@ -1,5 +1,5 @@
 """Emails to organisers, sent exactly once per fact: "your event is live", "your payment failed", "your
-payment was refunded".
+payment was refunded"; and the account's emails (confirm the address, set a new password), one per request.
 
 1. Fulfilment records the fact (`notification_record`) in the transaction that changes the payment, under
    its row lock: one row per payment and kind (a unique constraint), so a duplicated or reordered webhook,
@@ -9,6 +9,11 @@ payment was refunded".
 3. The worker (`notification_send`) locks the row, does nothing if it is already sent, else sends it
    through Django's email API and marks it sent in the same transaction. A redelivered task, the sweeper's
    copy and an operator's retry wait for that lock, then find the row sent.
+
+Account emails (`account_email_record`) take the same path from step 2: the account API writes the row
+with the request, so the answer does not wait for the SMTP server (nor tells by its timing whether an
+address has an account). Their links are made when the email is sent and never stored: the row keeps the
+email with the link withheld, and the admin's preview withholds it too.
 
 The one window left is a worker that dies after the SMTP server accepted the message and before the
 commit: the row is still pending and is sent again, with the same Message-ID header, which mail clients
@@ -24,22 +29,24 @@ from functools import partial
 from typing import cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import accounts
 from core.models import VerifiedEmail
 from payments import queue
-from payments.models import Notification, OperatorAction, Payment
+from payments.models import Notification, NotificationKind, OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
 
-KIND_OF_STATUS: dict[str, Notification.Kind] = {
+KIND_OF_STATUS: dict[str, NotificationKind] = {
     Payment.Status.SUCCEEDED: Notification.Kind.LIVE,
     Payment.Status.FAILED: Notification.Kind.PAYMENT_FAILED,
     Payment.Status.REFUNDED: Notification.Kind.REFUNDED,
@@ -72,8 +79,18 @@ def notification_record(*, payment: Payment) -> Notification | None:
     # `enqueued_at` back to empty, and a process that dies in between leaves a row the sweeper re-sends
     # anyway (it looks at `created_at` and `enqueued_at`, both set here). As the webhook's inbox row.
     notification = Notification.objects.create(
-        payment=payment, kind=kind, to_email=payment.user.email, enqueued_at=timezone.now()
+        user=payment.user, payment=payment, kind=kind, to_email=payment.user.email, enqueued_at=timezone.now()
     )
+    transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
+    return notification
+
+
+def account_email_record(*, user: User, kind: str) -> Notification:
+    """Records an account's email (Notification.ACCOUNT_KINDS) to the user's address, handed to a worker
+    after the commit; each request is one email."""
+    if kind not in Notification.ACCOUNT_KINDS:
+        raise ValueError(f"{kind} is not an account email")
+    notification = Notification.objects.create(user=user, kind=kind, to_email=user.email, enqueued_at=timezone.now())
     transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
     return notification
 
@@ -130,7 +147,7 @@ def notification_send(*, notification_id: int) -> str:
         try:
             notification = (
                 Notification.objects.select_for_update(of=("self",))
-                .select_related("payment__event", "payment__user")
+                .select_related("payment__event", "user")
                 .get(pk=notification_id)
             )
         except Notification.DoesNotExist:
@@ -140,10 +157,12 @@ def notification_send(*, notification_id: int) -> str:
             return notification.status
         if not notification.to_email:
             error, permanent = "The organiser has no email address.", True
-        elif not VerifiedEmail.objects.filter(
-            user=notification.payment.user, email__iexact=notification.to_email
-        ).exists():
-            # Someone may have signed up with another person's address: nothing goes there unverified.
+        elif (
+            notification.kind != Notification.Kind.EMAIL_VERIFICATION
+            and not VerifiedEmail.objects.filter(user=notification.user, email__iexact=notification.to_email).exists()
+        ):
+            # Someone may have signed up with another person's address: nothing but the question whether it
+            # is theirs goes there unverified.
             error, permanent = "The organiser has not verified this email address.", True
         else:
             message = notification_message(notification)
@@ -156,10 +175,12 @@ def notification_send(*, notification_id: int) -> str:
                 notification.sent_at = timezone.now()
                 notification.attempts += 1
                 notification.last_error = ""
-                # The message is built from rendered strings (`notification_message`): no lazy or binary part.
-                notification.subject = str(message.subject)
-                notification.body_text = str(message.body)
-                notification.body_html = cast(str, message.alternatives[0][0])
+                # What was sent, as the admin shows it; an account email again, with its link withheld.
+                if notification.kind in Notification.ACCOUNT_KINDS:
+                    kept = notification_render(notification)
+                else:  # built from rendered strings (`notification_message`): no lazy or binary part
+                    kept = (str(message.subject), str(message.body), cast(str, message.alternatives[0][0]))
+                notification.subject, notification.body_text, notification.body_html = kept
                 notification.save(update_fields=SENT_FIELDS)
                 logger.info("notification %s (%s) sent", notification.pk, notification.kind)
                 return notification.status
@@ -212,8 +233,9 @@ def notification_retry(*, notification: Notification, actor: Actor) -> OperatorA
 
 
 def notification_message(notification: Notification) -> EmailMultiAlternatives:
-    """The email for a notification, plain text and HTML, from templates/payments/email/<kind>.*."""
-    subject, text, html = notification_render(notification)
+    """The email for a notification, plain text and HTML, from templates/payments/email/<kind>.*, with its
+    link if it is an account email."""
+    subject, text, html = notification_render(notification, with_secret_link=True)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -225,24 +247,43 @@ def notification_message(notification: Notification) -> EmailMultiAlternatives:
     return message
 
 
-def notification_render(notification: Notification) -> tuple[str, str, str]:
-    """Subject, plain text and HTML of a notification, as they would be sent now."""
-    payment = notification.payment
-    event = payment.event
+WITHHELD_LINK = "(the link is withheld: it works only for the person it was emailed to)"
+
+
+def notification_render(notification: Notification, *, with_secret_link: bool = False) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of a notification, as they would be sent now. An account email's link
+    (password reset, address verification) is a credential: only the email itself carries it."""
     site = settings.SITE_URL.rstrip("/")
-    context = {
-        "organiser": payment.user,
-        "event": event,
-        "payment": payment,
-        "amount": format_amount(payment.amount, payment.currency),
-        "receipt_url": f"{site}/payments/{payment.pk}/receipt",
-        "event_url": f"{site}/events/{event.pk}",
-        "public_url": f"{site}/e/{event.pk}",
-        "pay_url": f"{site}/events/{event.pk}/pay",
-    }
+    context: dict[str, object] = {"organiser": notification.user}
+    if notification.kind in Notification.ACCOUNT_KINDS:
+        context.update(_account_email_context(notification, with_secret_link=with_secret_link))
+    else:
+        payment = notification.payment
+        assert payment is not None  # a payment's fact has its payment (a check constraint)
+        event = payment.event
+        context.update(
+            event=event,
+            payment=payment,
+            amount=format_amount(payment.amount, payment.currency),
+            receipt_url=f"{site}/payments/{payment.pk}/receipt",
+            event_url=f"{site}/events/{event.pk}",
+            public_url=f"{site}/e/{event.pk}",
+            pay_url=f"{site}/events/{event.pk}/pay",
+        )
     template = f"payments/email/{notification.kind}"
     subject = " ".join(render_to_string(f"{template}.subject.txt", context).split())
     return subject, render_to_string(f"{template}.txt", context), render_to_string(f"{template}.html", context)
+
+
+def _account_email_context(notification: Notification, *, with_secret_link: bool) -> dict[str, object]:
+    user = notification.user
+    if notification.kind == Notification.Kind.PASSWORD_RESET:
+        link = accounts.password_reset_link(user=user) if with_secret_link else WITHHELD_LINK
+        return {"reset_url": link, "valid_hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
+    link = (
+        accounts.email_verification_link(user=user, email=notification.to_email) if with_secret_link else WITHHELD_LINK
+    )
+    return {"verify_url": link, "valid_hours": settings.EMAIL_VERIFICATION_MAX_AGE_HOURS}
 
 
 def format_amount(amount: int, currency: str) -> str:

@@ -2,6 +2,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from celery import current_app
 from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
@@ -9,9 +10,13 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from payments.models import Notification
+from payments.services.notifications import WITHHELD_LINK
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# Account emails are written to the outbox with the request and handed to a worker at its commit: these
+# tests commit for real (a transactional database) and run the worker's task at once, in this process.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("tasks_in_process")]
 
 PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "a-brand-new-passphrase"
@@ -264,3 +269,33 @@ def test_no_reset_email_goes_to_an_unverified_address(mailoutbox):
 
     assert (response.status_code, response.json()) == (202, {"detail": RESET_ANSWER})
     assert mailoutbox == []
+
+
+def test_an_account_email_waits_in_the_outbox_when_it_cannot_be_handed_over(api_client, broker_down, mailoutbox):
+    current_app.conf.task_always_eager = False  # through the broker, which is down, as in production
+    body = {"username": "ada", "email": "ada@example.com", "password": "a-long-enough-passphrase"}
+
+    response = api_client.post(reverse("register"), body, format="json")
+
+    # The sign-up does not wait for the broker nor for the SMTP server: the sweeper sends the row later.
+    assert response.status_code == 201, response.content
+    row = Notification.objects.get(user__username="ada")
+    assert (row.kind, row.status, row.to_email, row.payment, row.enqueued_at) == (
+        "email_verification", "pending", "ada@example.com", None, None
+    )  # fmt: skip
+    assert mailoutbox == []
+
+
+def test_an_account_emails_link_is_sent_but_never_stored_nor_shown(mailoutbox, admin_client):
+    user = UserFactory()
+    APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
+    link = "/reset-password/{uid}/{token}".format(**_reset_link_parts(mailoutbox[0]))
+    row = Notification.objects.get(user=user, kind="password_reset")
+
+    page = admin_client.get(reverse("admin:payments_notification_change", args=[row.pk]))
+
+    assert row.status == "sent" and mailoutbox[0].extra_headers["Message-ID"] == row.message_id
+    assert link not in row.body_text + row.body_html
+    assert WITHHELD_LINK in row.body_text
+    assert page.status_code == 200
+    assert link not in page.content.decode() and "reset-password/" not in page.content.decode()

@@ -174,7 +174,7 @@ def _notification(status=Notification.Status.PENDING, **fields) -> Notification:
     event = EventFactory(title="Rock & <Roll>")
     payment = PaymentFactory(event=event, status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
     return Notification.objects.create(
-        payment=payment, kind="live", to_email="ada@example.com", status=status, **fields
+        user=payment.user, payment=payment, kind="live", to_email="ada@example.com", status=status, **fields
     )
 
 

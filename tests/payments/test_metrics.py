@@ -254,7 +254,9 @@ def test_emails_not_sent_are_counted_by_status():
         (Notification.Kind.REFUNDED, Notification.Status.PENDING),
         (Notification.Kind.PAYMENT_FAILED, Notification.Status.SENT),
     ]:
-        Notification.objects.create(payment=payment, kind=kind, to_email=payment.user.email, status=status)
+        Notification.objects.create(
+            user=payment.user, payment=payment, kind=kind, to_email=payment.user.email, status=status
+        )
 
     # when
     metrics = scrape()

@@ -3,6 +3,7 @@ on Redis and PostgreSQL, and an SMTP server process (aiosmtpd). Duplicated webho
 server that is down is retried with back-off until the email is sent, once."""
 
 import json
+import re
 
 import pytest
 import redis
@@ -75,7 +76,9 @@ def test_an_smtp_server_that_is_down_is_retried_with_back_off_until_the_email_is
         {**worker_env, "REDIS_URL": private_redis, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}, "mailer"
     )
     payment = PaymentFactory(status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
-    notification = Notification.objects.create(payment=payment, kind="live", to_email=payment.event.owner.email)
+    notification = Notification.objects.create(
+        user=payment.user, payment=payment, kind="live", to_email=payment.event.owner.email
+    )
 
     # when: the task runs and fails; the SMTP server comes up while the task waits for its retry
     with app.connection_for_write(private_redis) as broker:
@@ -98,3 +101,45 @@ def test_an_smtp_server_that_is_down_is_retried_with_back_off_until_the_email_is
     assert sent.attempts >= 2 and sent.last_error == ""
     assert [m["Message-ID"] for m in messages(maildir)] == [notification.message_id]
     assert "Retry in" in worker.log()
+
+
+def _link(message, pattern: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(pattern, text)
+    assert match, text
+    return match[1]
+
+
+def test_a_new_organisers_account_emails_are_sent_by_the_worker_and_their_links_work(stack, smtp_server):
+    # given: an organiser signs up; the verification email leaves through the outbox and a worker
+    browser = stack.session()
+    email = "grace@example.com"
+    body = {"username": "grace", "email": email, "password": "a-long-enough-passphrase"}
+    assert browser.post(f"{stack.url}/api/auth/register/", json=body).status_code == 201
+    [verification] = wait_until(lambda: smtp_server.messages(to=email), message="the verification email")
+
+    # when: the link is followed, then a new password is asked for from another browser
+    key = _link(verification, r"/verify-email/(\S+)")
+    verified = requests.post(f"{stack.url}/api/auth/email/verify/", json={"key": key}, timeout=10)
+    stranger = stack.session()
+    asked = stranger.post(f"{stack.url}/api/auth/password/reset/", json={"email": email})
+    reset = wait_until(
+        lambda: [m for m in smtp_server.messages(to=email) if m["Subject"] == "Set a new EventPay password"],
+        message="the reset email",
+    )[0]
+    uid, token = _link(reset, r"/reset-password/([^/\s]+/[^/\s]+)").split("/")
+    confirmed = stranger.post(
+        f"{stack.url}/api/auth/password/reset/confirm/",
+        json={"uid": uid, "token": token, "new_password": "new-pass-phrase-9"},
+    )
+
+    # then: the address is verified, the password changed, and the outbox kept both emails without their links
+    assert verified.status_code == 204 and asked.status_code == 202 and confirmed.status_code == 204
+    assert browser.get(f"{stack.url}/api/auth/me/").json() == {"authenticated": False}
+    rows = Notification.objects.filter(user__username="grace").order_by("id")
+    assert [(r.kind, r.status, r.payment_id) for r in rows] == [
+        ("email_verification", "sent", None),
+        ("password_reset", "sent", None),
+    ]
+    assert all(key not in r.body_text and token not in r.body_text for r in rows)
+    assert [m["Message-ID"] for m in smtp_server.messages(to=email)] == [r.message_id for r in rows]

@@ -51,7 +51,9 @@ def _refunded(payment: Payment) -> str:
 
 def _notification(**fields) -> Notification:
     payment = PaymentFactory(status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
-    return Notification.objects.create(payment=payment, kind=Kind.LIVE, **{"to_email": payment.user.email, **fields})
+    return Notification.objects.create(
+        user=payment.user, payment=payment, kind=Kind.LIVE, **{"to_email": payment.user.email, **fields}
+    )
 
 
 # --- recorded by fulfilment, once per fact -----------------------------------------------------
@@ -135,7 +137,9 @@ def test_a_notification_is_sent_as_text_and_html_and_marked_sent(smtp):
     # given
     event = EventFactory(title="Rock & <Roll>", owner=UserFactory(email="ada@example.com"))
     payment = PaymentFactory(event=event, status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
-    notification = Notification.objects.create(payment=payment, kind=Kind.LIVE, to_email="ada@example.com")
+    notification = Notification.objects.create(
+        user=payment.user, payment=payment, kind=Kind.LIVE, to_email="ada@example.com"
+    )
 
     # when
     status = notifications.notification_send(notification_id=notification.pk)
@@ -166,7 +170,9 @@ def test_a_sent_notification_is_never_sent_again(smtp):
 def test_nothing_is_sent_to_an_address_its_organiser_has_not_verified(smtp):
     owner = UserFactory(email="stranger@example.com", email_verified=False)
     payment = PaymentFactory(event=EventFactory(owner=owner), status=Payment.Status.FAILED)
-    notification = Notification.objects.create(payment=payment, kind=Kind.PAYMENT_FAILED, to_email=owner.email)
+    notification = Notification.objects.create(
+        user=payment.user, payment=payment, kind=Kind.PAYMENT_FAILED, to_email=owner.email
+    )
 
     status = notifications.notification_send(notification_id=notification.pk)
 
@@ -182,7 +188,9 @@ def test_the_failure_email_links_back_to_pay_and_says_why(smtp):
         status=Payment.Status.FAILED,
         last_error="Your card was declined.",
     )
-    notification = Notification.objects.create(payment=payment, kind=Kind.PAYMENT_FAILED, to_email="cy@example.com")
+    notification = Notification.objects.create(
+        user=payment.user, payment=payment, kind=Kind.PAYMENT_FAILED, to_email="cy@example.com"
+    )
 
     notifications.notification_send(notification_id=notification.pk)
 

@@ -1,6 +1,7 @@
 from django.contrib.auth import authenticate, get_user_model, login, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -15,12 +16,13 @@ from core.accounts import (
     api_token_revoke,
     api_tokens_revoke_all,
     email_is_verified,
-    email_verification_send,
     email_verify,
-    password_reset_request,
     password_reset_user,
+    password_reset_users,
     user_password_set,
 )
+from payments.models import Notification
+from payments.services.notifications import account_email_record
 
 User = get_user_model()
 
@@ -86,8 +88,9 @@ class RegisterView(_SessionCreating):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = User.objects.create_user(username=data["username"], email=data["email"], password=data["password"])
-        email_verification_send(user=user)
+        with transaction.atomic():  # an account always has its verification email in the outbox
+            user = User.objects.create_user(username=data["username"], email=data["email"], password=data["password"])
+            account_email_record(user=user, kind=Notification.Kind.EMAIL_VERIFICATION)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -185,7 +188,10 @@ class PasswordResetRequestView(_AuthThrottled):
     def post(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        password_reset_request(email=serializer.validated_data["email"])
+        # Only rows are written here, sent later by a worker: the answer takes as long for an account as
+        # for none.
+        for user in password_reset_users(email=serializer.validated_data["email"]):
+            account_email_record(user=user, kind=Notification.Kind.PASSWORD_RESET)
         return Response({"detail": self.ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -247,7 +253,7 @@ class EmailVerificationResendView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
         if not email_is_verified(user=request.user):
-            email_verification_send(user=request.user)
+            account_email_record(user=request.user, kind=Notification.Kind.EMAIL_VERIFICATION)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
