@@ -187,11 +187,11 @@ class Stack:
 
 
 def unfinished_tasks(logs: str) -> set[str]:
-    """Celery task ids a worker's log shows received and never finished (succeeded, raised, retried)."""
+    """Celery task ids (a group of inbox rows, or one) a worker's log shows received and never finished."""
     received, finished = set(), set()
     for line in logs.splitlines():
         match = re.search(
-            r"Task worker\.tasks\.process_stripe_event\[([0-9a-f-]+)\] (received|succeeded|raised|retry)", line
+            r"Task worker\.tasks\.process_stripe_events?\[([0-9a-f-]+)\] (received|succeeded|raised|retry)", line
         )
         if match:
             (received if match.group(2) == "received" else finished).add(match.group(1))
