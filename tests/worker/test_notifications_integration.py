@@ -113,8 +113,9 @@ def _link(message, pattern: str) -> str:
 def test_a_new_organisers_account_emails_are_sent_by_the_worker_and_their_links_work(stack, smtp_server):
     # given: an organiser signs up; the verification email leaves through the outbox and a worker
     browser = stack.session()
-    email = "grace@example.com"
-    body = {"username": "grace", "email": email, "password": "a-long-enough-passphrase"}
+    # (an address no other test uses: the SMTP server lasts the whole session)
+    email = "grace.outbox@example.com"
+    body = {"username": "grace_outbox", "email": email, "password": "a-long-enough-passphrase"}
     assert browser.post(f"{stack.url}/api/auth/register/", json=body).status_code == 201
     [verification] = wait_until(lambda: smtp_server.messages(to=email), message="the verification email")
 
@@ -136,7 +137,7 @@ def test_a_new_organisers_account_emails_are_sent_by_the_worker_and_their_links_
     # then: the address is verified, the password changed, and the outbox kept both emails without their links
     assert verified.status_code == 204 and asked.status_code == 202 and confirmed.status_code == 204
     assert browser.get(f"{stack.url}/api/auth/me/").json() == {"authenticated": False}
-    rows = Notification.objects.filter(user__username="grace").order_by("id")
+    rows = Notification.objects.filter(user__username="grace_outbox").order_by("id")
     assert [(r.kind, r.status, r.payment_id) for r in rows] == [
         ("email_verification", "sent", None),
         ("password_reset", "sent", None),
