@@ -93,8 +93,10 @@ ENV STRIPE_SECRET_KEY=$OFFLINE_STRIPE_SECRET_KEY \
     STRIPE_WEBHOOK_SECRET=$OFFLINE_STRIPE_WEBHOOK_SECRET \
     DJANGO_SECRET_KEY=$OFFLINE_DJANGO_SECRET_KEY \
     DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1,[::1],web \
-    DJANGO_SECURE_SSL_REDIRECT=false
-RUN mkdir -p /var/lib/localstripe && chown eventpay:eventpay /var/lib/localstripe
+    DJANGO_SECURE_SSL_REDIRECT=false \
+    EMAIL_URL=smtp://mail:8025
+RUN mkdir -p /var/lib/localstripe /var/lib/eventpay-mail && \
+    chown eventpay:eventpay /var/lib/localstripe /var/lib/eventpay-mail
 USER eventpay
 ENTRYPOINT ["eventpay-offline-entrypoint"]
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]

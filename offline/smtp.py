@@ -1,7 +1,12 @@
-"""A local SMTP server for `make run` and the tests: aiosmtpd (from PyPI), keeping every message it
-receives in a Maildir and printing one line per message, so that no email leaves the machine.
+"""A local SMTP server for `make run`, the compose file's offline profile and the tests: aiosmtpd (from
+PyPI), keeping every message it receives in a Maildir and printing one line per message, so that no email
+leaves the machine.
 
     python -m aiosmtpd -n -l 127.0.0.1:8025 -c offline.smtp.MailCatcher var/mail
+
+What it kept, oldest first (`--to` one address, `--body` with each message's plain text and its links):
+
+    python -m offline.smtp var/mail [--to ADDRESS] [--body]
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import email
 import mailbox
 import sys
 from argparse import ArgumentParser
+from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage, Message
 from pathlib import Path
@@ -39,3 +45,22 @@ def messages(maildir: Path) -> list[EmailMessage]:
     box = mailbox.Maildir(maildir, create=True)
     received = [(box.get_message(key).get_date(), box.get_bytes(key)) for key in box.iterkeys()]
     return [email.message_from_bytes(raw, policy=policy.default) for _, raw in sorted(received)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = ArgumentParser(prog="python -m offline.smtp", description="List the emails a Maildir holds.")
+    parser.add_argument("maildir", type=Path)
+    parser.add_argument("--to", help="only the messages to this address")
+    parser.add_argument("--body", action="store_true", help="print each message's plain text too")
+    args = parser.parse_args(argv)
+    for message in messages(args.maildir):
+        if args.to and args.to.lower() not in str(message["To"]).lower():
+            continue
+        print(f"{message['Date']}\tto {message['To']}\t{message['Subject']}")
+        if args.body:
+            body = message.get_body(("plain",))
+            print(body.get_content() if body else "(no plain text)", end="\n\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -82,6 +82,11 @@ class Stack:
         )  # fmt: skip
         return [line.split("\t") for line in result.stdout.splitlines() if line]
 
+    def emails(self, to: str) -> str:
+        """The emails the offline profile's SMTP server kept for one address, with their plain text."""
+        lister = ["python", "-m", "offline.smtp", "/var/lib/eventpay-mail", "--to", to, "--body"]
+        return self.compose("exec", "-T", "mail", *lister).stdout
+
     def psql_in_background(self, script: str) -> subprocess.Popen:
         """A psql session that runs `script` (e.g. holds a lock for a while), left running."""
         process = subprocess.Popen(

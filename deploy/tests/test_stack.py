@@ -127,7 +127,7 @@ def test_the_production_image_runs_as_a_user_passes_check_deploy_and_has_no_offl
 # --- the product ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.services("web", "worker", "localstripe")
+@pytest.mark.services("web", "worker", "localstripe", "mail")
 def test_a_new_organiser_registers_creates_an_event_pays_through_localstripe_and_the_event_goes_live(stack):
     organiser = stack.organiser()
     config = requests.get(f"{stack.web_url}/api/payments/config/", timeout=10).json()
@@ -169,6 +169,10 @@ def test_a_new_organiser_registers_creates_an_event_pays_through_localstripe_and
     assert (current["status"], current["payment_status"]) == ("live", "succeeded")
     public = requests.get(f"{stack.web_url}/api/public/events/{event['id']}/", timeout=10)
     assert public.status_code == 200 and public.json()["status"] == "live"
+    # The worker sent the verification email to the profile's SMTP server, its link in it.
+    email = f"{organiser.username}@example.com"
+    kept = wait_until(lambda: stack.emails(to=email), timeout=60, what="the verification email")
+    assert "Confirm your email address for EventPay" in kept and "/verify-email/" in kept
 
 
 @pytest.mark.services("web", "worker", "localstripe")

@@ -93,10 +93,11 @@ def healthcheck_line(service: dict) -> str:
 # themselves (images, intervals, the exact commands) are not repeated here; `make test-deploy` runs them.
 
 
-def test_localstripe_runs_only_in_the_offline_profile(services):
-    # Production never starts the stand-in; every other service runs in every profile.
-    assert services["localstripe"]["profiles"] == ["offline"]
-    assert [name for name, service in services.items() if "profiles" in service] == ["localstripe"]
+def test_the_stand_ins_run_only_in_the_offline_profile(services):
+    # Production never starts the stand-ins (Stripe's, the mail server's); the app services run in every profile.
+    offline = {name for name, service in services.items() if service.get("profiles") == ["offline"]}
+    assert offline == {"localstripe", "mail"}
+    assert not {"web", "worker", "beat", "postgres", "redis"} & {n for n, s in services.items() if "profiles" in s}
 
 
 def test_every_service_waited_for_as_healthy_has_a_healthcheck(services):
