@@ -48,7 +48,7 @@ lint: install $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy
+	DJANGO_DEBUG=true $(BIN)/mypy
 	cd frontend && npm run lint && npm run typecheck
 
 test-python: install

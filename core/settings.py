@@ -17,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Fails closed: production unless DJANGO_DEBUG=true (`make run` and the tests set it).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list(
