@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: no later middleware may read a forwarded header that a client wrote itself.
+    "core.limits.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestBodyLimitMiddleware",
@@ -115,19 +117,28 @@ STORAGES = {
     },
 }
 
-# How many proxies of ours stand in front of gunicorn (a TLS proxy, a load balancer): each appends the
-# address it saw to X-Forwarded-For. 0 trusts no forwarded header (gunicorn exposed directly); see
-# core/limits.py and docs/DEPLOYMENT.md. It also decides whether X-Forwarded-Proto is trusted (below).
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+def _networks(name: str, values: list[str]) -> list[str]:
+    """Networks in CIDR (a bare address is a /32 or /128), refused at start if malformed."""
+    try:
+        return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+# The proxies of ours in front of gunicorn (a TLS proxy, a load balancer), as networks. Only a peer in one of
+# them is believed about X-Forwarded-For (who the client is) and X-Forwarded-Proto (https); from anyone else
+# those headers are dropped. Empty (the default) trusts no forwarded header: gunicorn is exposed directly.
+# See core/limits.py and docs/DEPLOYMENT.md.
+TRUSTED_PROXY_NETWORKS = _networks("TRUSTED_PROXY_NETWORKS", env.list("TRUSTED_PROXY_NETWORKS", default=[]))
+if "NUM_PROXIES" in env:
+    # Its replacement names the proxies instead of counting them; ignoring it would make every client the proxy.
+    raise ImproperlyConfigured("NUM_PROXIES is replaced by TRUSTED_PROXY_NETWORKS: the networks of the proxies.")
 
 # Who may read /api/metrics (core/metrics.py): a bearer token, and/or client networks (CIDR, comma-separated).
 # With neither, it is open in development and answers 404 in production.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-try:
-    METRICS_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False)) for n in METRICS_ALLOWED_NETWORKS]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from exc
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS", env.list("METRICS_ALLOWED_NETWORKS", default=[]))
 
 # The webhook endpoint answers 413 above this; Django refuses larger form bodies too.
 STRIPE_WEBHOOK_MAX_BYTES = 1024 * 1024
@@ -150,8 +161,9 @@ REST_FRAMEWORK = {
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "verification_email": env("THROTTLE_VERIFICATION_EMAIL", default="5/hour"),
     },
-    # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
-    "NUM_PROXIES": NUM_PROXIES,
+    # The throttles name a client by core.limits.client_ip (TRUSTED_PROXY_NETWORKS); 0 keeps DRF's own rule, if
+    # anything used it, on the connecting address (None would believe the whole X-Forwarded-For a client sends).
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -349,9 +361,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # X-Forwarded-Proto is trusted only behind a proxy of ours (NUM_PROXIES > 0), which must set it itself
-    # and drop any sent by the client; exposed directly, gunicorn would believe whatever a client sends.
-    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
+    # X-Forwarded-Proto is read only behind a proxy of ours, which must set it itself and drop any sent by the
+    # client; core.limits.ForwardedHeadersMiddleware drops it from any other peer.
+    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=bool(TRUSTED_PROXY_NETWORKS)):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -1,6 +1,6 @@
 """Login limits that hold: per username and per client, on the API and the admin, in a cache every
-process shares (Redis), with the client's address from the connection unless proxies of ours stand in
-front (NUM_PROXIES); registration on a budget of its own."""
+process shares (Redis), with the client's address from the connection unless it is a proxy of ours
+(TRUSTED_PROXY_NETWORKS); registration on a budget of its own."""
 
 import os
 import subprocess
@@ -135,8 +135,7 @@ def tight_auth_throttle(monkeypatch, settings):
 
 def test_a_forwarded_for_header_does_not_buy_a_client_new_budgets(tight_auth_throttle, settings):
     # given: gunicorn exposed directly (no proxy of ours): X-Forwarded-For is whatever the client wrote
-    settings.NUM_PROXIES = 0
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    settings.TRUSTED_PROXY_NETWORKS = []
 
     # when: every request claims another address
     answers = [
@@ -147,10 +146,23 @@ def test_a_forwarded_for_header_does_not_buy_a_client_new_budgets(tight_auth_thr
     assert answers == [400, 400, 400, 429]
 
 
-def test_behind_one_proxy_the_address_it_saw_is_the_client(tight_auth_throttle, settings):
+def test_with_a_proxy_in_front_a_client_connecting_directly_is_not_believed(tight_auth_throttle, settings):
+    # given: a proxy of ours in 10.0.0.0/24, and a client that reaches gunicorn without it
+    settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/24"]
+
+    # when: it writes the header a proxy would, naming another client each time
+    answers = [
+        _login("nobody", "wrong", ip="203.0.113.7", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        for n in range(4)
+    ]
+
+    # then: one client, one budget
+    assert answers == [400, 400, 400, 429]
+
+
+def test_behind_a_proxy_the_address_it_saw_is_the_client(tight_auth_throttle, settings):
     # given: one proxy of ours in front; it appends the address it saw, clients may prepend anything
-    settings.NUM_PROXIES = 1
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/24"]
     proxy = "10.0.0.2"
 
     # when: one client varies what it prepends; another client comes through the same proxy
