@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     # anything used it, on the connecting address (None would believe the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ApiSchema",
 }
 # API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after they are issued,
 # and are still sent as `Authorization: Token <key>`.
