@@ -60,8 +60,8 @@ def client_ip(request) -> str:
 
 
 class ForwardedHeadersMiddleware:
-    """Drops X-Forwarded-* from a peer that is not a proxy of ours, before Django (SECURE_PROXY_SSL_HEADER)
-    or anything else reads them: exposed directly, gunicorn would believe whatever a client sends."""
+    """Drops the forwarded headers of a peer that is not a proxy of ours, before Django (SECURE_PROXY_SSL_HEADER)
+    or anything else reads them: a client reaching gunicorn directly could otherwise claim https or an address."""
 
     def __init__(self, get_response):
         self.get_response = get_response
