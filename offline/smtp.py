@@ -28,7 +28,7 @@ class MailCatcher(Mailbox):
         # An existing empty directory (a fresh Docker volume) is not made a Maildir by `mailbox` itself.
         for part in ("tmp", "new", "cur"):
             (Path(mail_dir) / part).mkdir(parents=True, exist_ok=True)
-        super().__init__(mail_dir)
+        super().__init__(Path(mail_dir))
 
     def handle_message(self, message: Message) -> None:
         super().handle_message(message)
