@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 
 from bench.events import WEBHOOK_SECRET, signed_events, succeeded_body
 from bench.stack import Stack, flush_redis, seed_payments
@@ -131,11 +132,18 @@ def request_costs(stack: Stack, n: int) -> list[tuple[str, tuple[float, float]]]
             for s in signed_events(n + 100, "request")
         ]
         for environ in environs[:100]:
-            handler(environ, lambda status, headers: None).close()
-        results.append((name, _timed(n, lambda i, h=handler, e=environs: h(e[100 + i], lambda *a: None).close())))
+            handler(environ, _start_response).close()
+        results.append((name, _timed(n, lambda i, h=handler, e=environs: h(e[100 + i], _start_response).close())))
     StripeEvent.objects.all().delete()
     flush_redis(stack)
     return results
+
+
+def _start_response(
+    status: str, headers: list[tuple[str, str]], exc_info: object = None, /
+) -> Callable[[bytes], object]:
+    """A WSGI server's part, which the costs leave out: the status and headers go nowhere."""
+    return lambda data: None
 
 
 def fulfilment_cost(n: int = 300) -> tuple[list[tuple[str, tuple[float, float]]], list[str]]:
@@ -149,7 +157,10 @@ def fulfilment_cost(n: int = 300) -> tuple[list[tuple[str, tuple[float, float]]]
     rows = []
     for payment_id, event_id, payment_intent_id in seed_payments(n + 1, "cost"):
         body = succeeded_body(payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id)
-        rows.append(inbox.stripe_event_store(event=json.loads(body), payload=body.encode()).pk)
+        row = inbox.stripe_event_store(event=json.loads(body), payload=body.encode())
+        if row is None:
+            raise RuntimeError(f"{payment_intent_id}: its event was stored before")
+        rows.append(row.pk)
     with CaptureQueriesContext(connection) as queries:
         fulfilment.process_stripe_event(stripe_event_id=rows.pop())
     statements = [q["sql"] for q in queries.captured_queries]

@@ -20,7 +20,7 @@ def _measured_wrk(stack: Stack, name: str, path: str, pool: Path, seconds: int) 
     figures = run_wrk(stack.web_port, path, pool, seconds)
     usage = meter.since(start)
     usage.add("load generator", figures["load_cpu"])
-    return figures, Phase(name, figures["requests"], figures["duration_us"] / 1e6, usage)
+    return figures, Phase(name, int(figures["requests"]), figures["duration_us"] / 1e6, usage)
 
 
 def ingest(stack: Stack, config: Config) -> tuple[dict[str, list[dict]], dict[str, Phase]]:
@@ -86,7 +86,7 @@ def _inbox_insert_script(table: str, body: str) -> str:
         "attempts": "0", "last_error": "''", "processed_at": "NULL",
         "kind": "'snapshot'", "related_object_type": "''", "related_object_id": "''",
     }  # fmt: skip
-    columns = [f.column for f in StripeEvent._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in StripeEvent._meta.concrete_fields if f.column and not f.primary_key]
     missing = set(columns) - set(values)
     if missing:
         raise RuntimeError(f"the pgbench statement does not fill {sorted(missing)}: add them")

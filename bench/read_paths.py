@@ -77,6 +77,8 @@ def read_paths(port: int, config: Config, facts: dict, who: dict[str, dict[str, 
     some_row = StripeEvent.objects.filter(pk__gte=StripeEvent.objects.order_by("pk").values("pk")[:1]).order_by("pk")
     middle = some_row.filter(pk__gte=config.rows // 2).values_list("stripe_id", flat=True).first()
     payment = Payment.objects.order_by("pk").filter(pk__gte=config.events // 3).first()
+    if payment is None:
+        raise RuntimeError("the database holds no payment to search for")
     public_event = event_list_public().order_by("starts_at", "id").values_list("pk", flat=True).first()
     # The deepest page the paginators offer, or the last page of a database too small to reach it (a quick run).
     rows = sum(facts["inbox"].values())

@@ -236,9 +236,9 @@ def _package(path: str) -> str:
     return head.removesuffix(".py") or "(native)"
 
 
-def parse_folded(folded: str) -> tuple[int, Counter, Counter]:
+def parse_folded(folded: str) -> tuple[int, Counter[tuple[str, str]], Counter[str]]:
     """Samples, inclusive samples per frame and self samples per package, from py-spy's folded stacks."""
-    total, inclusive, by_package = 0, Counter(), Counter()
+    total, inclusive, by_package = 0, Counter[tuple[str, str]](), Counter[str]()
     for line in folded.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():

@@ -149,12 +149,13 @@ def seed_payments(count: int, prefix: str) -> list[tuple[int, int, str]]:
     events = Event.objects.bulk_create(
         [Event(owner=user, title=f"{prefix} {i}", starts_at=starts) for i in range(count)], batch_size=1000
     )
+    intents = [f"pi_{prefix}{uuid.uuid4().hex[:20]}" for _ in events]
     payments = Payment.objects.bulk_create(
-        [Payment(user=user, event=e, payment_intent_id=f"pi_{prefix}{uuid.uuid4().hex[:20]}", amount=1500,
-                 currency="usd") for e in events],
+        [Payment(user=user, event=e, payment_intent_id=pi, amount=1500, currency="usd")
+         for e, pi in zip(events, intents, strict=True)],
         batch_size=1000,
     )  # fmt: skip
-    return [(p.pk, p.event_id, p.payment_intent_id) for p in payments]
+    return [(p.pk, p.event_id, pi) for p, pi in zip(payments, intents, strict=True)]
 
 
 def post_all(stack: Stack, deliveries: list, concurrency: int = 16, timeout: float = 120) -> list[int]:
@@ -187,7 +188,10 @@ def drain(stack: Stack, done: Callable[[], bool], name: str, count: int, timeout
     try:
         meter = cpu_meter(stack, worker=process)
         start = meter.snapshot()
-        ready = json.loads(redis.Redis.from_url(stack.redis_url).get("bench:worker_ready"))
+        announced = redis.Redis.from_url(stack.redis_url).get("bench:worker_ready")
+        if announced is None:
+            raise RuntimeError(f"{name}: the worker consumes but did not announce its readiness (bench/tasks.py)")
+        ready = json.loads(announced)
         start.processes["celery"] = {int(pid): cpu for pid, cpu in ready["cpu"].items()}
         deadline = time.monotonic() + timeout
         while not done():
