@@ -5,8 +5,7 @@ The policy itself is in settings (`CONTENT_SECURITY_POLICY`, or `CONTENT_SECURIT
 
 - the pages that are not the React app loosen it for what their templates need, and only that: the
   admin and the API docs have inline `<style>` and `style=` attributes and data: images, and no Stripe;
-- the Reporting API's `Reporting-Endpoints` header naming the endpoint `report-to` refers to, and the
-  `Permissions-Policy` that lets only this site and Stripe.js ask for a payment;
+- the `Permissions-Policy` that lets only this site and Stripe.js ask for a payment;
 - `POST /api/csp-report/`: each violation a browser reports (the `report-uri` format,
   `application/csp-report`, and the Reporting API's, `application/reports+json`) is logged as one line
   and counted in `eventpay_csp_violations_total` by directive, so a new script on the payment page is seen.
@@ -71,9 +70,6 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         response = super().process_response(request, response)
-        response.headers.setdefault(
-            "Reporting-Endpoints", f'{settings.CSP_REPORT_ENDPOINT_NAME}="{settings.CSP_REPORT_URL}"'
-        )
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response
 
@@ -132,7 +128,7 @@ def violations(data: Any) -> list[dict[str, str]]:
 
 @extend_schema(exclude=True)  # the browser's, not a client's
 class CspReportView(APIView):
-    """Where browsers send violation reports (`report-uri` and `report-to`). Anyone may call it, hence the
+    """Where browsers send violation reports (`report-uri`; the Reporting API's format too). Anyone may call it, hence the
     throttle per client and the body bound; it only logs and counts."""
 
     authentication_classes: list = []
