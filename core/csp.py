@@ -43,7 +43,7 @@ TEMPLATE_PAGES_POLICY = {
     "style-src": ["'self'", "'unsafe-inline'"],
     "img-src": ["'self'", "data:"],
     "script-src": ["'self'"],
-    "frame-src": ["'self'"],
+    "frame-src": ["'none'"],
     "connect-src": ["'self'"],
 }
 TEMPLATE_PAGES = ("/admin/", "/api/docs/")

@@ -220,7 +220,7 @@ _CSP_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'", *STRIPE_JS_ORIGINS],
-        "frame-src": ["'self'", *STRIPE_JS_ORIGINS, "https://hooks.stripe.com"],
+        "frame-src": [*STRIPE_JS_ORIGINS, "https://hooks.stripe.com"],
         "connect-src": ["'self'", "https://api.stripe.com"],
         "img-src": ["'self'", "https://*.stripe.com"],
         "object-src": ["'none'"],
