@@ -74,11 +74,19 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         return response
 
 
-class CspReportParser(JSONParser):
+class ReportParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:  # json's answer to "[[[[…" within the size bound
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
+class CspReportParser(ReportParser):
     media_type = "application/csp-report"
 
 
-class ReportsParser(JSONParser):
+class ReportsParser(ReportParser):
     media_type = "application/reports+json"
 
 
@@ -133,7 +141,7 @@ class CspReportView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [CspReportParser, ReportsParser, JSONParser]
+    parser_classes = [CspReportParser, ReportsParser, ReportParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "csp_report"
 

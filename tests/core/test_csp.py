@@ -188,9 +188,20 @@ def test_an_unknown_directive_is_counted_as_other():
         ("[]", "application/reports+json", 400),
         ("[1, 2]", "application/reports+json", 400),
         ('"just a string"', "application/json", 400),
+        ("[" * 30_000, "application/reports+json", 400),
+        (b"\xff\xfe", "application/csp-report", 400),
         ("csp-report=1", "application/x-www-form-urlencoded", 415),
     ],
-    ids=["not-json", "report-not-an-object", "empty-batch", "batch-of-numbers", "a-string", "form"],
+    ids=[
+        "not-json",
+        "report-not-an-object",
+        "empty-batch",
+        "batch-of-numbers",
+        "a-string",
+        "nested",
+        "not-utf8",
+        "form",
+    ],
 )
 def test_malformed_reports_are_refused_with_a_message(body, content_type, status):
     # when
