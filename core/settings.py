@@ -228,7 +228,7 @@ _CSP_POLICY = {
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
         # report-uri only: Chromium ignores it once report-to is present, and then delivered no report at all
-        # (headless Chromium 156, Reporting-Endpoints set). The endpoint takes both formats for when it does.
+        # (headless Chromium 156, Reporting-Endpoints set); the endpoint already takes the Reporting API's format.
         "report-uri": [CSP_REPORT_URL],
     }
 }
