@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_results",
     "axes",
+    "csp",
     "core",
     "events",
     "payments",
@@ -47,6 +48,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, which answers the React app's files (index.html too) without the middleware below it.
+    "core.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,7 +59,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.middleware.AdminIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -148,6 +151,7 @@ REST_FRAMEWORK = {
         "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "verification_email": env("THROTTLE_VERIFICATION_EMAIL", default="5/hour"),
+        "csp_report": env("THROTTLE_CSP_REPORT", default="60/min"),
     },
     # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
     "NUM_PROXIES": NUM_PROXIES,
@@ -204,6 +208,40 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 # Each call to Stripe gives up after these (the SDK retries twice): a slow Stripe must not hold web threads.
 STRIPE_CONNECT_TIMEOUT_SECONDS: float = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
 STRIPE_READ_TIMEOUT_SECONDS: float = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
+
+# Content-Security-Policy on every response (django-csp; core/csp.py): scripts only from this site and
+# Stripe.js, frames, connections and images as Stripe documents for Stripe.js and the PaymentElement. The
+# offline stand-in's script and API route are served by this site, so offline mode needs nothing more.
+# CSP_REPORT_ONLY=true sends the same policy as Content-Security-Policy-Report-Only (a staged rollout).
+CSP_REPORT_URL = "/api/csp-report/"
+CSP_REPORT_MAX_BYTES = 64 * 1024
+STRIPE_JS_ORIGINS = ["https://js.stripe.com", "https://*.js.stripe.com"]
+_CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *STRIPE_JS_ORIGINS],
+        "frame-src": [*STRIPE_JS_ORIGINS, "https://hooks.stripe.com"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        "img-src": ["'self'", "https://*.stripe.com"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # report-uri only: Chromium ignores it once report-to is present, and then delivered no report at all
+        # (headless Chromium 156, Reporting-Endpoints set); the endpoint already takes the Reporting API's format.
+        "report-uri": [CSP_REPORT_URL],
+    }
+}
+# (No CSP_REPORT_ONLY setting: django-csp 4 refuses to start with its 3.x setting names.)
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP_POLICY
+else:
+    CONTENT_SECURITY_POLICY = _CSP_POLICY
+# Only this site and Stripe.js may ask the browser for a payment (Apple Pay, Google Pay).
+PERMISSIONS_POLICY = 'payment=(self "https://js.stripe.com")'
+# Other sites (Stripe among them) are told this site's origin, never a page's path or query (a client secret).
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
 EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lower()
