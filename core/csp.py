@@ -25,7 +25,6 @@ from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,6 +33,7 @@ from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
 from core.metrics import CSP_VIOLATIONS
+from core.parsers import JSONParser
 
 logger = logging.getLogger(__name__)
 
@@ -74,19 +74,11 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         return response
 
 
-class ReportParser(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:  # json's answer to "[[[[…" within the size bound
-            raise ParseError("JSON parse error - nested too deeply.") from None
-
-
-class CspReportParser(ReportParser):
+class CspReportParser(JSONParser):
     media_type = "application/csp-report"
 
 
-class ReportsParser(ReportParser):
+class ReportsParser(JSONParser):
     media_type = "application/reports+json"
 
 
@@ -141,7 +133,7 @@ class CspReportView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [CspReportParser, ReportsParser, ReportParser]
+    parser_classes = [CspReportParser, ReportsParser, JSONParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "csp_report"
 
