@@ -224,6 +224,8 @@ PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default
 # hourly re-check of succeeded payments' charges (refunds, disputes): Stripe's rate limits are shared.
 PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
 PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
+# Refunds Stripe took whose webhook never came, applied per run of the refunds' reconcile (every 5 min).
+REFUND_RECONCILE_BATCH_SIZE = env.int("REFUND_RECONCILE_BATCH_SIZE", default=50)
 
 # Email to organisers (payments/services/notifications.py), e.g. smtp://user:password@smtp.example.com:587
 # with ?tls=True, or smtp+ssl://…:465. Development prints emails to the log; `make run` starts an SMTP server.

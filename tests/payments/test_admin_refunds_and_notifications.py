@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from payments import queue, stripe_gateway
 from payments.models import Notification, OperatorAction, Payment, RefundRequest
-from payments.services import fulfilment, reconciliation, refunds
+from payments.services import fulfilment, refunds
 from payments.services.audit import Actor
-from tests.conftest import paid_payment
+from tests.conftest import live_payment
 from tests.factories import EventFactory, PaymentFactory, UserFactory, refunded_charge_object
 
 pytestmark = pytest.mark.django_db
@@ -48,22 +48,13 @@ def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-def _live_payment() -> Payment:
-    """Paid at localstripe and applied through fulfilment: the event is live."""
-    payment, _ = paid_payment()
-    reconciliation.payment_reconcile(payment=payment)
-    payment.refresh_from_db()
-    assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active
-    return payment
-
-
 # --- refunds ----------------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("webhooks_off")
 def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(operator, api_client):
     # given
-    payment = _live_payment()
+    payment = live_payment()
     public = reverse("public-event-list")
     assert [e["id"] for e in api_client.get(public).json()["results"]] == [payment.event_id]
 
@@ -93,7 +84,7 @@ def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(oper
 @pytest.mark.usefixtures("webhooks_off")
 def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
     # given: refunded once
-    payment = _live_payment()
+    payment = live_payment()
     _act(operator, PAYMENTS, "refund", [payment], reason="Fraud")
 
     # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
@@ -132,7 +123,7 @@ def test_only_a_succeeded_payment_is_refunded(operator, status):
 @pytest.mark.usefixtures("webhooks_off")
 def test_stripe_unreachable_keeps_the_request_and_its_key_for_the_next_click(settings):
     # given
-    payment = _live_payment()
+    payment = live_payment()
     reachable = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
 
@@ -224,7 +215,7 @@ def test_an_operator_retries_many_failed_sends_at_once_and_each_is_audited(opera
 @pytest.mark.usefixtures("webhooks_off")
 def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
     # given: Stripe refunded the payment for a stored request, and nothing told our ledger
-    payment = _live_payment()
+    payment = live_payment()
     request = RefundRequest.objects.create(payment=payment, idempotency_key="k-beat", actor="olga", reason="Duplicate")
     refund = stripe_gateway.create_refund(
         payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
@@ -243,3 +234,29 @@ def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
     assert counts == {"applied": 1, "errors": 0}
     assert payment.status == Payment.Status.REFUNDED and payment.event.is_active is False
     assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 0, "errors": 0}
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_beat_applies_at_most_a_batch_of_refunds_per_run_the_oldest_first(settings):
+    # given: three refunds Stripe took whose webhooks never came, and a batch of two
+    settings.REFUND_RECONCILE_BATCH_SIZE = 2
+    payments = [live_payment() for _ in range(3)]
+    for age, payment in zip((3, 1, 2), payments, strict=True):
+        request = RefundRequest.objects.create(
+            payment=payment, idempotency_key=f"k-batch-{payment.pk}", actor="olga", reason="Duplicate"
+        )
+        stripe_gateway.create_refund(
+            payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
+        )
+        RefundRequest.objects.filter(pk=request.pk).update(
+            status=RefundRequest.Status.SUBMITTED, updated_at=timezone.now() - timedelta(hours=age)
+        )
+
+    # when
+    first = refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10))
+
+    # then: the two oldest now, the last on the next run
+    refunded = set(Payment.objects.filter(status=Payment.Status.REFUNDED).values_list("pk", flat=True))
+    assert first == {"applied": 2, "errors": 0}
+    assert refunded == {payments[0].pk, payments[2].pk}
+    assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 1, "errors": 0}
