@@ -226,6 +226,8 @@ PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=2
 PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
 # Refunds Stripe took whose webhook never came, applied per run of the refunds' reconcile (every 5 min).
 REFUND_RECONCILE_BATCH_SIZE = env.int("REFUND_RECONCILE_BATCH_SIZE", default=50)
+# Payments one admin Refund action may take (a "select all" over more is refused).
+ADMIN_REFUND_MAX_PER_ACTION = env.int("ADMIN_REFUND_MAX_PER_ACTION", default=20)
 
 # Email to organisers (payments/services/notifications.py), e.g. smtp://user:password@smtp.example.com:587
 # with ?tls=True, or smtp+ssl://…:465. Development prints emails to the log; `make run` starts an SMTP server.

@@ -8,6 +8,7 @@ failed sends retried one or many, audited."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -59,7 +60,7 @@ def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(oper
     assert [e["id"] for e in api_client.get(public).json()["results"]] == [payment.event_id]
 
     # when
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="Organiser asked: duplicate event")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Organiser asked: duplicate event", confirm="yes")
 
     # then: Stripe refunded it once, with our stored key, and the ledger follows
     assert _messages(response) == ["Refund: 1 done, 0 skipped, 0 errors."]
@@ -85,10 +86,10 @@ def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(oper
 def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
     # given: refunded once
     payment = live_payment()
-    _act(operator, PAYMENTS, "refund", [payment], reason="Fraud")
+    _act(operator, PAYMENTS, "refund", [payment], reason="Fraud", confirm="yes")
 
     # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
-    again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again")
+    again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again", confirm="yes")
     outcome = fulfilment.handle_charge_refunded(refunded_charge_object(payment))
 
     # then
@@ -103,7 +104,7 @@ def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
 def test_a_refund_needs_a_reason(operator):
     payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
 
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="   ")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="   ", confirm="yes")
 
     assert _messages(response) == ["A reason is required to refund a payment."]
     assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
@@ -113,7 +114,7 @@ def test_a_refund_needs_a_reason(operator):
 def test_only_a_succeeded_payment_is_refunded(operator, status):
     payment = PaymentFactory(status=status)
 
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="Asked by the organiser")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Asked by the organiser", confirm="yes")
 
     assert _messages(response) == ["Refund: 0 done, 1 skipped, 0 errors."]
     assert not RefundRequest.objects.exists()
@@ -156,6 +157,61 @@ def test_the_payment_page_shows_the_card_and_the_refund(operator):
     page = operator.get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
 
     assert "4242" in page and "submitted (requested by olga" in page and "Duplicate" in page and "re_1" in page
+
+
+def test_the_refund_action_shows_the_count_and_the_totals_and_refunds_nothing_until_confirmed(operator):
+    # given: two succeeded payments in two currencies and a pending one
+    payments = [
+        PaymentFactory(status=Payment.Status.SUCCEEDED, amount=1500, currency="usd"),
+        PaymentFactory(status=Payment.Status.SUCCEEDED, amount=2000, currency="eur"),
+        PaymentFactory(status=Payment.Status.PENDING, amount=1500, currency="usd"),
+    ]
+
+    # when
+    response = _act(operator, PAYMENTS, "refund", payments, reason="Event called off")
+
+    # then
+    page = response.content.decode()
+    assert "Refund payments: are you sure?" in page
+    assert "3 payments selected;\n  2 succeeded and will be refunded in full at Stripe:" in page
+    assert "<strong>20.00 EUR, 15.00 USD</strong>" in page and "The others are skipped." in page
+    assert 'name="confirm" value="yes"' in page and 'value="Event called off"' in page
+    for payment in payments:
+        assert f'name="_selected_action" value="{payment.pk}"' in page
+    assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
+
+
+def test_refunding_needs_its_own_permission_not_just_the_change_permission(db):
+    # given: a staff user who may change payments, not refund them
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "change_payment"]))
+    client = Client()
+    client.force_login(staff)
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
+
+    # when
+    offered = client.get(PAYMENTS).content.decode()
+    response = _act(client, PAYMENTS, "refund", [payment], reason="Duplicate", confirm="yes")
+
+    # then
+    assert 'value="reconcile_now"' in offered and 'value="refund"' not in offered
+    assert _messages(response) == ["No action selected."]
+    assert not RefundRequest.objects.exists()
+    staff.user_permissions.add(Permission.objects.get(codename="refund_payment"))
+    assert 'value="refund"' in client.get(PAYMENTS).content.decode()
+
+
+def test_select_all_over_the_cap_refunds_nothing(operator, settings):
+    # given: more succeeded payments than one action may refund
+    settings.ADMIN_REFUND_MAX_PER_ACTION = 2
+    payments = [PaymentFactory(status=Payment.Status.SUCCEEDED) for _ in range(3)]
+
+    # when: "select all", confirmed
+    response = _act(operator, PAYMENTS, "refund", payments[:1], reason="Duplicate", select_across="1", confirm="yes")
+
+    # then
+    assert _messages(response) == ["At most 2 payments are refunded in one action: select fewer."]
+    assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
 
 
 # --- notifications ----------------------------------------------------------------------------
