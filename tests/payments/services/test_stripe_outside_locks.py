@@ -47,6 +47,11 @@ def _elsewhere(work: Callable[[], object]) -> object:
         return pool.submit(run).result()
 
 
+def _webhook(event_type: str, data_object: dict) -> str:
+    """Stripe's event, stored in the inbox (by the webhook's web thread) and applied (by a worker)."""
+    return fulfilment.process_stripe_event(stripe_event_id=stored_stripe_event(event_type, data_object).pk)
+
+
 def _hang(monkeypatch, call: str, meanwhile: Callable[[], None]) -> dict[str, object]:
     """The gateway's `call` hangs, the first time, while `meanwhile` runs, then answers as Stripe would; what
     the caller held then (an open transaction) is recorded."""
@@ -73,8 +78,7 @@ def test_a_refund_waiting_for_stripe_blocks_neither_the_refund_webhook_nor_check
         meanwhile["checkout"] = _elsewhere(
             lambda: checkout.checkout_start(user=payment.user, event_id=payment.event_id)
         )
-        row = stored_stripe_event("charge.refunded", refunded_charge_object(payment))
-        meanwhile["webhook"] = _elsewhere(lambda: fulfilment.process_stripe_event(stripe_event_id=row.pk))
+        meanwhile["webhook"] = _elsewhere(lambda: _webhook("charge.refunded", refunded_charge_object(payment)))
 
     seen = _hang(monkeypatch, "create_refund", arrive)
 
@@ -82,9 +86,9 @@ def test_a_refund_waiting_for_stripe_blocks_neither_the_refund_webhook_nor_check
     action = refunds.payment_refund(payment=payment, actor=Actor(name="olga"), reason="Duplicate")
 
     # then: the webhook was applied and checkout answered while Stripe hung, the refund recorded after
-    assert seen["in_transaction"] is False
-    assert meanwhile["request"] == RefundRequest.Status.SUBMITTING
     assert meanwhile["webhook"] == "processed"
+    assert meanwhile["request"] == RefundRequest.Status.SUBMITTING
+    assert seen["in_transaction"] is False
     assert isinstance(meanwhile["checkout"], Conflict)
     assert str(meanwhile["checkout"]) == "This event is already active."
     assert action.outcome == "done"
@@ -125,8 +129,9 @@ def test_deleting_a_draft_while_stripe_hangs_blocks_neither_its_webhooks_nor_che
 
     def arrive() -> None:
         meanwhile["lease"] = Event.objects.get(pk=event.pk).deletion_started_at
-        row = stored_stripe_event("payment_intent.payment_failed", declined_intent_object(payment))
-        meanwhile["webhook"] = _elsewhere(lambda: fulfilment.process_stripe_event(stripe_event_id=row.pk))
+        meanwhile["webhook"] = _elsewhere(
+            lambda: _webhook("payment_intent.payment_failed", declined_intent_object(payment))
+        )
         meanwhile["checkout"] = _elsewhere(lambda: checkout.checkout_start(user=event.owner, event_id=event.pk))
         meanwhile["second delete"] = _elsewhere(lambda: _delete(event))
 
@@ -136,10 +141,10 @@ def test_deleting_a_draft_while_stripe_hangs_blocks_neither_its_webhooks_nor_che
     response = _delete(event)
 
     # then: the webhook was applied and checkout answered (the open intent) while Stripe hung
-    assert seen["in_transaction"] is False
-    assert meanwhile["lease"] is not None
     assert meanwhile["webhook"] == "processed"
     assert isinstance(meanwhile["checkout"], checkout.Checkout) and meanwhile["checkout"].payment.pk == payment.pk
+    assert meanwhile["lease"] is not None
+    assert seen["in_transaction"] is False
     assert meanwhile["second delete"].status_code == 409
     assert meanwhile["second delete"].json() == {"detail": "This event is being deleted."}
     assert response.status_code == 204
