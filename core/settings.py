@@ -262,6 +262,10 @@ PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default
 # hourly re-check of succeeded payments' charges (refunds, disputes): Stripe's rate limits are shared.
 PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
 PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
+# Refunds Stripe took whose webhook never came, applied per run of the refunds' reconcile (every 5 min).
+REFUND_RECONCILE_BATCH_SIZE = env.int("REFUND_RECONCILE_BATCH_SIZE", default=50)
+# Payments one admin Refund action may take (a "select all" over more is refused).
+ADMIN_REFUND_MAX_PER_ACTION = env.int("ADMIN_REFUND_MAX_PER_ACTION", default=20)
 
 # Email to organisers (payments/services/notifications.py), e.g. smtp://user:password@smtp.example.com:587
 # with ?tls=True, or smtp+ssl://…:465. Development prints emails to the log; `make run` starts an SMTP server.
@@ -295,12 +299,18 @@ CACHES = {
 }
 
 # Login lockout (django-axes, counters in the cache above): after LOGIN_FAILURE_LIMIT failed logins a
-# username is locked for LOGIN_LOCKOUT_MINUTES whatever client tries it, and so is a client whatever
-# usernames it tries; the API and /admin/login/ alike. Failures during a lockout extend it.
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# client is locked for LOGIN_LOCKOUT_MINUTES on that username (the pair: the owner, from their own address,
+# still logs in), and an address whatever usernames it tries; the API and /admin/login/ alike. Failures
+# during a lockout do not extend it. A guess spread over many addresses meets a softer limit per username
+# (core/login_lockout.py): LOGIN_USERNAME_FAILURE_LIMIT failures within a fixed window of
+# LOGIN_USERNAME_LOCKOUT_MINUTES lock the username until that window ends.
+AXES_HANDLER = "core.login_lockout.LoginLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=30)
+LOGIN_USERNAME_LOCKOUT = timedelta(minutes=env.int("LOGIN_USERNAME_LOCKOUT_MINUTES", default=5))
 AXES_CLIENT_IP_CALLABLE = "core.limits.client_ip"
 AXES_LOCKOUT_CALLABLE = "core.limits.lockout_response"
 # The cache handler keeps no database log: nothing for axes's admin pages to show.
