@@ -92,7 +92,8 @@ def wait_in_words(seconds: float) -> str:
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes's answer to a locked-out login: 429 with Retry-After, `{"detail"}` on the API."""
-    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    # A username's own (softer, shorter) lockout says how long it has left (core/login_lockout.py).
+    seconds = getattr(request, "login_lockout_seconds", None) or int(settings.AXES_COOLOFF_TIME.total_seconds())
     message = f"Too many failed logins: try again in {wait_in_words(seconds)}."
     response: HttpResponse
     if request.path.startswith("/api/"):

@@ -27,7 +27,7 @@ import os
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
@@ -38,6 +38,14 @@ from core.metrics_multiprocess import ArchivedMultiProcessCollector
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 
 _collectors: list[Collector] = []
+
+CSP_VIOLATIONS = Counter(
+    "eventpay_csp_violations",
+    "Content-Security-Policy violations browsers reported (core/csp.py), by directive: a script, frame or "
+    "connection the pages do not declare.",
+    ["directive"],
+    registry=PROCESS_REGISTRY,
+)
 
 
 def register_collector(collector: Collector) -> None:

@@ -297,11 +297,13 @@ def test_production_settings_are_secure_and_serve_hashed_compressed_static_files
     assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["hsts"] >= 31536000
     assert values["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    # WhiteNoise right after SecurityMiddleware, which sees no forwarded header a client wrote itself.
-    middleware = values["middleware"]
-    assert middleware[:3] == [
+    # WhiteNoise as early as it can be: after only the middleware whose headers its answers need too, and
+    # after the one that drops forwarded headers a client wrote itself.
+    assert values["middleware"][:5] == [
         "core.limits.ForwardedHeadersMiddleware",
         "django.middleware.security.SecurityMiddleware",
+        "core.csp.ContentSecurityPolicyMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
     ]
 
