@@ -28,10 +28,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.exceptions import ApplicationError
+from core.limits import ClientRateThrottle
 from core.metrics import CSP_VIOLATIONS
 from core.parsers import JSONParser
 
@@ -134,7 +134,7 @@ class CspReportView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes = [CspReportParser, ReportsParser, JSONParser]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "csp_report"
 
     def post(self, request: Request) -> Response:

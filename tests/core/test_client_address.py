@@ -4,6 +4,9 @@ TRUSTED_PROXY_NETWORKS is a proxy of ours and is believed; anyone else's forward
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
 
 from core.limits import ForwardedHeadersMiddleware, client_ip
 
@@ -65,3 +68,23 @@ def test_forwarded_headers_reach_django_only_from_a_proxy_of_ours(settings, peer
     # then: a client reaching gunicorn directly cannot claim https (nor an address, nor a host)
     assert seen["secure"] is kept
     assert bool(seen["headers"]) is kept
+
+
+def test_the_csp_report_budget_is_per_client_behind_a_proxy(monkeypatch, settings):
+    # given: a proxy of ours in front, and a budget of one report a minute per client
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "csp_report": "1/min"}
+    )
+    client = APIClient()
+
+    def report(client_address: str):
+        return client.post(
+            reverse("csp-report"), {}, format="json", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=client_address
+        )
+
+    # when
+    first, again, other = report("198.51.100.1"), report("198.51.100.1"), report("198.51.100.2")
+
+    # then: one client's reports do not spend another's budget
+    assert first.status_code != 429 and other.status_code != 429
+    assert again.status_code == 429

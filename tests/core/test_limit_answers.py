@@ -21,6 +21,7 @@ LIMITS = [
     ("verification_email", "email-resend", True, {}),
     ("event_create", "event-list", True, {"title": ""}),
     ("checkout", "create-payment-intent", True, {"event_id": 10**9}),
+    ("csp_report", "csp-report", False, {}),
 ]
 
 
