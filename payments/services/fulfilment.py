@@ -56,9 +56,9 @@ def _apply_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | N
     """Locks the row and, if it is still open, applies it and closes it; returns its resulting status.
     `fetched` is a thin event's object (or the outcome when there is none to apply); None for a snapshot."""
     with transaction.atomic():
-        row = StripeEvent.objects.select_for_update().get(pk=stripe_event_id)
-        if row.status in StripeEvent.FINISHED_STATUSES:
-            return row.status
+        row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
+        if row is None or row.status in StripeEvent.FINISHED_STATUSES:  # pruned, or finished by a duplicate
+            return row.status if row else ""
         outcome = _apply(row, fetched)
         inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
