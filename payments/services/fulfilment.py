@@ -188,11 +188,16 @@ def handle_charge_succeeded(charge: StripeCharge) -> Outcome:
     return Outcome.processed(f"Card details of payment {payment.pk} recorded.")
 
 
+# The PaymentIntent events, each with the state it moves the intent's payment to.
+INTENT_TARGETS: dict[str, str] = {
+    StripeEventType.PAYMENT_INTENT_SUCCEEDED: Status.SUCCEEDED,
+    StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: Status.FAILED,
+    StripeEventType.PAYMENT_INTENT_PROCESSING: Status.PENDING,
+    StripeEventType.PAYMENT_INTENT_CANCELED: Status.CANCELED,
+}
+
 HANDLERS: dict[str, Handler[Any]] = {
-    StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
-    StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
-    StripeEventType.PAYMENT_INTENT_PROCESSING: _intent_handler(Status.PENDING),
-    StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
+    **{event_type: _intent_handler(target) for event_type, target in INTENT_TARGETS.items()},
     StripeEventType.CHARGE_REFUNDED: Handler(StripeCharge.from_dict, handle_charge_refunded),
     StripeEventType.CHARGE_DISPUTE_CLOSED: Handler(StripeDispute.from_dict, handle_charge_dispute_closed),
     StripeEventType.CHARGE_SUCCEEDED: Handler(StripeCharge.from_dict, handle_charge_succeeded),
