@@ -1,5 +1,6 @@
 """Stripe's names that EventPay acts on: event types (the fulfilment handler table is keyed by these),
-the API objects a thin event relates to, and PaymentIntent statuses."""
+the API objects a thin event relates to, and the statuses of PaymentIntents and Disputes.
+Code compares Stripe's status strings with these names, never with literals."""
 
 
 class StripeEventType:
@@ -47,3 +48,10 @@ class IntentStatus:
     IN_FLIGHT = frozenset({SUCCEEDED, PROCESSING, REQUIRES_CAPTURE})
     # Stripe decides nothing more about these.
     FINAL = frozenset({SUCCEEDED, CANCELED})
+
+
+class DisputeStatus:
+    """A Dispute's `status` at Stripe: once closed, `lost` (the money went back to the cardholder) or `won`."""
+
+    LOST = "lost"
+    WON = "won"

@@ -21,7 +21,7 @@ import stripe
 from django.conf import settings
 from stripe.params import EventListParams, PaymentIntentCancelParams, PaymentIntentCreateParams
 
-from payments.consts import IntentStatus, StripeObjectType
+from payments.consts import DisputeStatus, IntentStatus, StripeObjectType
 
 # Pinned: Stripe shapes its responses and our webhook events by this version.
 API_VERSION = "2026-10-28.endive"
@@ -67,7 +67,9 @@ class StripeIntent:
         amount = _as_int(data.get("amount"))
         received = data.get("amount_received")
         # localstripe has no `amount_received`; a succeeded intent there received its amount.
-        amount_received = _as_int(received) if received is not None else (amount if status == "succeeded" else 0)
+        amount_received = (
+            _as_int(received) if received is not None else (amount if status == IntentStatus.SUCCEEDED else 0)
+        )
         last_payment_error = data.get("last_payment_error") or {}
         return cls(
             id=str(data.get("id") or ""),
@@ -79,6 +81,10 @@ class StripeIntent:
             client_secret=str(data.get("client_secret") or ""),
             last_error=str(last_payment_error.get("message") or "") if isinstance(last_payment_error, dict) else "",
         )
+
+    @property
+    def payment_intent_id(self) -> str:
+        return self.id
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class EventNotification:
 def payment_intent_id_of(obj: dict[str, Any]) -> str:
     """The PaymentIntent an API object is about: a PaymentIntent's own id, or the `payment_intent` of a
     Charge, Refund or Dispute (an id, or the object when expanded); "" when it names none."""
-    if obj.get("object") == "payment_intent":
+    if obj.get("object") == StripeObjectType.PAYMENT_INTENT:
         return str(obj.get("id") or "")
     payment_intent = obj.get("payment_intent")
     if isinstance(payment_intent, dict):
@@ -209,7 +215,8 @@ def cancel_payment_intent(payment_intent_id: str) -> StripeIntent:
 
 @dataclass(frozen=True)
 class StripeCharge:
-    """What a PaymentIntent's latest Charge says about the card and the refunds: for receipts and refunds."""
+    """What a PaymentIntent's latest Charge says about the card and the refunds: for receipts and refunds.
+    `refunded` is the one place "fully refunded" is decided (Stripe's flag, or every minor unit refunded)."""
 
     id: str
     payment_intent_id: str
@@ -219,8 +226,12 @@ class StripeCharge:
     card_brand: str = ""
     card_last4: str = ""
     receipt_url: str = ""
-    # A dispute's status (`lost`, `won`, …) when the charge was disputed and the dispute expanded.
+    # A dispute's status (`DisputeStatus`) when the charge was disputed and the dispute expanded.
     dispute_status: str = ""
+
+    @property
+    def dispute_lost(self) -> bool:
+        return self.dispute_status == DisputeStatus.LOST
 
     @classmethod
     def from_dict(cls, charge: dict[str, Any], *, payment_method: dict[str, Any] | None = None) -> StripeCharge:
@@ -244,6 +255,28 @@ class StripeCharge:
             receipt_url=str(charge.get("receipt_url") or "")[:500],
             dispute_status=str(dispute.get("status") or "") if isinstance(dispute, dict) else "",
         )
+
+
+@dataclass(frozen=True)
+class StripeDispute:
+    """A Dispute of one of our charges, as `charge.dispute.closed` carries it or a thin event's fetch returns it."""
+
+    id: str
+    payment_intent_id: str
+    status: str
+
+    @classmethod
+    def from_dict(cls, dispute: dict[str, Any]) -> StripeDispute:
+        return cls(
+            id=str(dispute.get("id") or ""),
+            payment_intent_id=payment_intent_id_of(dispute),
+            status=str(dispute.get("status") or ""),
+        )
+
+    @property
+    def lost(self) -> bool:
+        """The cardholder's bank took the money back, as a refund would have."""
+        return self.status == DisputeStatus.LOST
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from django.db import transaction
 
@@ -27,7 +28,7 @@ from payments.models import Payment, StripeEvent
 from payments.services import inbox, receipts
 from payments.services.inbox import Outcome
 from payments.services.transitions import Change, Transition, payment_transition
-from payments.stripe_gateway import StripeCharge, StripeIntent, livemode, payment_intent_id_of
+from payments.stripe_gateway import StripeCharge, StripeDispute, StripeIntent, livemode
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +38,27 @@ Status = Payment.Status
 def process_stripe_event(*, stripe_event_id: int) -> str:
     """Applies one inbox row through the handler table; returns the row's resulting status.
 
-    An attempt that raises rolls back whole; the task records it (`inbox.stripe_event_record_attempt`),
-    and a transient error fetching a thin event's object is retried the same way."""
-    # The locking read of the row tells its kind: a snapshot is applied in that one transaction. A thin
-    # event's object is fetched between two transactions (a Stripe call never holds a lock), then the
-    # row is locked and checked again, as a duplicate may have finished it meanwhile.
-    result = _process_locked(stripe_event_id, fetched=None)
-    if isinstance(result, StripeEvent):  # given its object, the second pass always ends with a status
-        result = _process_locked(stripe_event_id, fetched=_thin_event_object(result))
-    return str(result)
+    Two steps: a thin event's object is fetched from Stripe first, outside any transaction (a Stripe call
+    never holds a lock), then the row is locked, checked again (a duplicate may have finished it
+    meanwhile) and applied. An attempt that raises rolls back whole; the task records it
+    (`inbox.stripe_event_record_attempt`), and a transient error fetching the object is retried the same way."""
+    row = StripeEvent.objects.filter(pk=stripe_event_id).first()
+    if row is None:
+        logger.warning("stripe event row %s does not exist", stripe_event_id)
+        return ""
+    if row.status in StripeEvent.FINISHED_STATUSES:
+        return row.status
+    fetched = _thin_event_object(row) if _wants_object(row) else None
+    return _apply_locked(stripe_event_id, fetched=fetched)
 
 
-def _process_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | None) -> str | StripeEvent:
-    """The row's resulting status, or the row itself when it is a thin event whose object must be fetched first."""
+def _apply_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | None) -> str:
+    """Locks the row and, if it is still open, applies it and closes it; returns its resulting status.
+    `fetched` is a thin event's object (or the outcome when there is none to apply); None for a snapshot."""
     with transaction.atomic():
-        try:
-            row = StripeEvent.objects.select_for_update().get(pk=stripe_event_id)
-        except StripeEvent.DoesNotExist:
-            logger.warning("stripe event row %s does not exist", stripe_event_id)
-            return ""
-        if row.status in StripeEvent.FINISHED_STATUSES:
-            return row.status
-        if fetched is None and _wants_object(row):
-            return row
+        row = StripeEvent.objects.select_for_update().filter(pk=stripe_event_id).first()
+        if row is None or row.status in StripeEvent.FINISHED_STATUSES:  # pruned, or finished by a duplicate
+            return row.status if row else ""
         outcome = _apply(row, fetched)
         inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
@@ -77,7 +76,7 @@ def _mode(live: bool) -> str:
     return "live-mode" if live else "test-mode"
 
 
-def _handler(row: StripeEvent) -> Callable[[dict[str, Any]], Outcome] | None:
+def _handler(row: StripeEvent) -> Handler[Any] | None:
     return (THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS).get(row.type)
 
 
@@ -114,16 +113,16 @@ def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcom
             return Outcome.ignored("An event destination's ping: answered and recorded, nothing to apply.")
         return Outcome.ignored(f"EventPay does not act on {row.type}.")
     if row.kind == StripeEvent.Kind.SNAPSHOT:
-        return handler(json.loads(row.payload)["data"]["object"])
+        return handler.apply(handler.read(json.loads(row.payload)["data"]["object"]))
     if isinstance(fetched, Outcome):
         return fetched
-    if fetched is None:  # `_process_locked` fetches every thin event that has a handler
+    if fetched is None:  # `process_stripe_event` fetches every thin event that has a handler
         raise ValueError(f"Thin event {row.stripe_id} reached its handler without its object.")
-    payment_intent_id = payment_intent_id_of(fetched)
-    if payment_intent_id and not row.payment_intent_id:
-        inbox.stripe_event_note_payment_intent(stripe_event_id=row.pk, payment_intent_id=payment_intent_id)
-        row.payment_intent_id = payment_intent_id
-    return handler(fetched)
+    obj = handler.read(fetched)
+    if obj.payment_intent_id and not row.payment_intent_id:
+        inbox.stripe_event_note_payment_intent(stripe_event_id=row.pk, payment_intent_id=obj.payment_intent_id)
+        row.payment_intent_id = obj.payment_intent_id
+    return handler.apply(obj)
 
 
 def outcome_of(transition: Transition) -> Outcome:
@@ -135,59 +134,73 @@ def outcome_of(transition: Transition) -> Outcome:
     return Outcome.processed(transition.reason)
 
 
-# Handlers: one per event type, each takes the event's `data.object`.
+# Handlers: one per event type, each reads the event's `data.object` as the gateway's typed object.
 
 
-def _intent_handler(target: str) -> Callable[[dict[str, Any]], Outcome]:
-    def handle(obj: dict[str, Any]) -> Outcome:
-        intent = StripeIntent.from_dict(obj)
+class _AboutAPayment(Protocol):
+    @property
+    def payment_intent_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_AboutAPayment)
+
+
+@dataclass(frozen=True)
+class Handler(Generic[T]):
+    """How one event type is applied: `read` types its object (`StripeIntent.from_dict`, …), `apply` acts on it."""
+
+    read: Callable[[dict[str, Any]], T]
+    apply: Callable[[T], Outcome]
+
+
+def _intent_handler(target: str) -> Handler[StripeIntent]:
+    def handle(intent: StripeIntent) -> Outcome:
         return outcome_of(payment_transition(payment_intent_id=intent.id, target=target, intent=intent))
 
-    return handle
+    return Handler(StripeIntent.from_dict, handle)
 
 
-def handle_charge_refunded(charge: dict[str, Any]) -> Outcome:
-    payment_intent_id = payment_intent_id_of(charge)
-    if not payment_intent_id:
+def handle_charge_refunded(charge: StripeCharge) -> Outcome:
+    if not charge.payment_intent_id:
         return Outcome.ignored("Charge has no PaymentIntent.")
-    amount = int(charge.get("amount") or 0)
-    refunded = int(charge.get("amount_refunded") or 0)
-    if not (charge.get("refunded") or (amount and refunded >= amount)):
-        return Outcome.processed(f"Partial refund of {refunded} of {amount}; payment unchanged.")
-    return outcome_of(payment_transition(payment_intent_id=payment_intent_id, target=Status.REFUNDED))
+    if not charge.refunded:
+        return Outcome.processed(f"Partial refund of {charge.amount_refunded} of {charge.amount}; payment unchanged.")
+    return outcome_of(payment_transition(payment_intent_id=charge.payment_intent_id, target=Status.REFUNDED))
 
 
-def handle_charge_dispute_closed(dispute: dict[str, Any]) -> Outcome:
+def handle_charge_dispute_closed(dispute: StripeDispute) -> Outcome:
     """A lost dispute took the money back, as a refund does: the payment becomes `refunded` (the
     contract's states are kept; the inbox row's outcome says why) and the event stops being live."""
-    payment_intent_id = payment_intent_id_of(dispute)
-    if not payment_intent_id:
+    if not dispute.payment_intent_id:
         return Outcome.ignored("Dispute has no PaymentIntent.")
-    status = dispute.get("status") or ""
-    if status != "lost":
-        return Outcome.processed(f"Dispute {dispute.get('id')} closed as {status}; payment unchanged.")
-    outcome = outcome_of(payment_transition(payment_intent_id=payment_intent_id, target=Status.REFUNDED))
-    return Outcome(outcome.status, f"Dispute {dispute.get('id')} lost. {outcome.reason}")
+    if not dispute.lost:
+        return Outcome.processed(f"Dispute {dispute.id} closed as {dispute.status}; payment unchanged.")
+    outcome = outcome_of(payment_transition(payment_intent_id=dispute.payment_intent_id, target=Status.REFUNDED))
+    return Outcome(outcome.status, f"Dispute {dispute.id} lost. {outcome.reason}")
 
 
-def handle_charge_succeeded(charge: dict[str, Any]) -> Outcome:
+def handle_charge_succeeded(charge: StripeCharge) -> Outcome:
     """The card and Stripe's receipt link, for the receipt; the payment's state comes from its intent's events."""
-    details = StripeCharge.from_dict(charge)
-    payment = details.payment_intent_id and Payment.objects.filter(payment_intent_id=details.payment_intent_id).first()
+    payment = charge.payment_intent_id and Payment.objects.filter(payment_intent_id=charge.payment_intent_id).first()
     if not payment:
         return Outcome.ignored("Charge of a PaymentIntent not created by EventPay.")
-    receipts.payment_record_charge(payment_id=payment.pk, charge=details)
+    receipts.payment_record_charge(payment_id=payment.pk, charge=charge)
     return Outcome.processed(f"Card details of payment {payment.pk} recorded.")
 
 
-HANDLERS: dict[str, Callable[[dict[str, Any]], Outcome]] = {
-    StripeEventType.PAYMENT_INTENT_SUCCEEDED: _intent_handler(Status.SUCCEEDED),
-    StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: _intent_handler(Status.FAILED),
-    StripeEventType.PAYMENT_INTENT_PROCESSING: _intent_handler(Status.PENDING),
-    StripeEventType.PAYMENT_INTENT_CANCELED: _intent_handler(Status.CANCELED),
-    StripeEventType.CHARGE_REFUNDED: handle_charge_refunded,
-    StripeEventType.CHARGE_DISPUTE_CLOSED: handle_charge_dispute_closed,
-    StripeEventType.CHARGE_SUCCEEDED: handle_charge_succeeded,
+# The PaymentIntent events, each with the state it moves the intent's payment to.
+INTENT_TARGETS: dict[str, str] = {
+    StripeEventType.PAYMENT_INTENT_SUCCEEDED: Status.SUCCEEDED,
+    StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: Status.FAILED,
+    StripeEventType.PAYMENT_INTENT_PROCESSING: Status.PENDING,
+    StripeEventType.PAYMENT_INTENT_CANCELED: Status.CANCELED,
+}
+
+HANDLERS: dict[str, Handler[Any]] = {
+    **{event_type: _intent_handler(target) for event_type, target in INTENT_TARGETS.items()},
+    StripeEventType.CHARGE_REFUNDED: Handler(StripeCharge.from_dict, handle_charge_refunded),
+    StripeEventType.CHARGE_DISPUTE_CLOSED: Handler(StripeDispute.from_dict, handle_charge_dispute_closed),
+    StripeEventType.CHARGE_SUCCEEDED: Handler(StripeCharge.from_dict, handle_charge_succeeded),
 }
 
 # Each snapshot type's thin twin (`v1.charge.refunded`), applied by the same handler to the fetched object.

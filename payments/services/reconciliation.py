@@ -225,7 +225,7 @@ def payments_recheck_charges() -> dict[str, object]:
         if charge is None:
             continue
         # A lost dispute took the money back like a refund: the payment's state for it is `refunded`.
-        reason = "refunded" if charge.refunded else "lost in a dispute" if charge.dispute_status == "lost" else ""
+        reason = "refunded" if charge.refunded else "lost in a dispute" if charge.dispute_lost else ""
         if not reason:
             continue
         with transaction.atomic():

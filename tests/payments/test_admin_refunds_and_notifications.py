@@ -90,7 +90,7 @@ def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
 
     # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
     again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again", confirm="yes")
-    outcome = fulfilment.handle_charge_refunded(refunded_charge_object(payment))
+    outcome = fulfilment.handle_charge_refunded(stripe_gateway.StripeCharge.from_dict(refunded_charge_object(payment)))
 
     # then
     assert _messages(again) == ["Refund: 0 done, 1 skipped, 0 errors."]

@@ -45,11 +45,13 @@ def test_a_succeeded_event_is_applied_in_one_transaction_of_seven_statements(mon
     with CaptureQueriesContext(connection) as queries:
         status = fulfilment.process_stripe_event(stripe_event_id=row.pk)
 
-    # then: the row, the event with its payment and organiser, three writes and the email's record, written
-    # as handed over; once committed, the email is handed to a worker, which writes nothing more
+    # then: the row's kind (a snapshot: nothing to fetch), then in one transaction the row, the event with its
+    # payment and organiser, three writes and the email's record, written as handed over; once committed,
+    # the email is handed to a worker, which writes nothing more
     statements = _statements(queries)
     assert status == StripeEvent.Status.PROCESSED
     assert [sql.split(" ", 1)[0] for sql in statements] == [
+        "SELECT",  # the inbox row, unlocked: a thin event's object would be fetched now
         "BEGIN",
         "SELECT",  # the inbox row, locked
         "SELECT",  # the payment, its event and organiser; event and payment locked
@@ -60,8 +62,9 @@ def test_a_succeeded_event_is_applied_in_one_transaction_of_seven_statements(mon
         "UPDATE",  # the inbox row, closed
         "COMMIT",
     ]
-    assert statements[1].endswith("FOR UPDATE")
-    assert statements[2].endswith('FOR UPDATE OF "events_event", "payments_payment"')
+    assert not statements[0].endswith("FOR UPDATE")
+    assert statements[2].endswith("FOR UPDATE")
+    assert statements[3].endswith('FOR UPDATE OF "events_event", "payments_payment"')
     assert not [sql for sql in statements if "SAVEPOINT" in sql]
     email = Notification.objects.get(payment=payment, kind=Notification.Kind.LIVE)
     assert handed_over == [email.pk] and email.enqueued_at is not None
@@ -77,9 +80,9 @@ def test_a_duplicate_of_a_finished_row_is_one_read():
     with CaptureQueriesContext(connection) as queries:
         status = fulfilment.process_stripe_event(stripe_event_id=row.pk)
 
-    # then: its row, read under lock, says it is finished
+    # then: its row says it is finished, before any transaction or lock
     assert status == StripeEvent.Status.PROCESSED
-    assert [sql.split(" ", 1)[0] for sql in _statements(queries)] == ["BEGIN", "SELECT", "COMMIT"]
+    assert [sql.split(" ", 1)[0] for sql in _statements(queries)] == ["SELECT"]
 
 
 def test_fulfilment_locks_the_event_before_the_payment_as_checkout_does():

@@ -330,5 +330,14 @@ def test_a_charge_reads_refunds_and_disputes():
     read = stripe_gateway.StripeCharge.from_dict
     assert read({"amount": 1500, "amount_refunded": 1500, "refunded": False}).refunded is True
     assert read({"amount": 1500, "amount_refunded": 500, "refunded": False}).refunded is False
-    assert read({"amount": 1500, "dispute": {"id": "dp_1", "status": "lost"}}).dispute_status == "lost"
+    assert read({"amount": 1500, "dispute": {"id": "dp_1", "status": "lost"}}).dispute_lost is True
+    assert read({"amount": 1500, "dispute": {"id": "dp_1", "status": "won"}}).dispute_lost is False
     assert read({"amount": 1500, "dispute": "dp_1"}).dispute_status == ""
+
+
+def test_a_dispute_names_its_payment_intent_and_whether_it_was_lost():
+    read = stripe_gateway.StripeDispute.from_dict
+    lost = read({"id": "dp_1", "object": "dispute", "payment_intent": {"id": "pi_1"}, "status": "lost"})
+    won = read({"id": "dp_2", "object": "dispute", "payment_intent": "pi_2", "status": "won"})
+    assert (lost.payment_intent_id, lost.lost) == ("pi_1", True)
+    assert (won.payment_intent_id, won.lost) == ("pi_2", False)
