@@ -26,6 +26,7 @@ from payments.services.fulfilment_batch import stripe_events_fulfil
 from tests.db import other_connection
 from tests.factories import (
     PaymentFactory,
+    UserFactory,
     declined_intent_object,
     payment_intent_object,
     refunded_charge_object,
@@ -108,7 +109,7 @@ deliveries = st.lists(
     initial=st.lists(st.sampled_from([Status.PENDING, Status.FAILED]), min_size=3, max_size=3),
     sent=deliveries,
     batch_size=st.integers(min_value=1, max_value=16),
-    redelivered=st.lists(st.integers(min_value=0, max_value=13), max_size=3),
+    redelivered=st.lists(st.integers(min_value=0, max_value=13), max_size=3, unique=True),
 )
 @settings(
     max_examples=60,
@@ -117,21 +118,24 @@ deliveries = st.lists(
 )
 def test_batches_leave_the_database_exactly_as_one_row_at_a_time(initial, sent, batch_size, redelivered):
     with freeze_time("2026-12-05 12:00:00"), transaction.atomic():
-        # given: three payments and what Stripe sent about them, stored in that order; some rows come twice
-        payments = [PaymentFactory(status=status) for status in initial]
+        # given: three payments and what Stripe sent about them, stored in that order; then some rows are
+        # delivered again, in messages of their own (a redelivery, the sweeper, an operator's retry)
+        organiser = UserFactory()  # one organiser: hashing a password per payment would be most of the test
+        payments = [PaymentFactory(event__owner=organiser, status=status) for status in initial]
         ids = [_store(_body(payments[n], kind)) for n, kind in sent]
-        message = sorted(ids + [ids[n] for n in redelivered if n < len(ids)])
+        again = [ids[n] for n in redelivered if n < len(ids)]
 
         # when: the same rows, one at a time
         with transaction.atomic():
-            for stripe_event_id in message:
+            for stripe_event_id in ids + again:
                 fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
             one_at_a_time = _state()
             transaction.set_rollback(True)
 
         # and: in batches, cut in stored order
-        for start in range(0, len(message), batch_size):
-            _apply_batch(message[start : start + batch_size])
+        for message in (ids, again):
+            for start in range(0, len(message), batch_size):
+                _apply_batch(message[start : start + batch_size])
 
         # then
         assert _state() == one_at_a_time
@@ -172,9 +176,9 @@ def _statement_kinds(queries: CaptureQueriesContext) -> list[str]:
 def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
     # given: payments each with one event, of every type the batch applies
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
-    rows = []
+    rows, organiser = [], UserFactory()
     for n in range(size):
-        payment = PaymentFactory()
+        payment = PaymentFactory(event__owner=organiser)
         if n % 3 == 1:
             rows.append(stored_stripe_event(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment)))
         elif n % 3 == 2:
@@ -207,8 +211,11 @@ def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
 
 
 def _succeeded_rows(count: int) -> list[StripeEvent]:
+    organiser = UserFactory()
     return [
-        stored_stripe_event(StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(PaymentFactory()))
+        stored_stripe_event(
+            StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(PaymentFactory(event__owner=organiser))
+        )
         for _ in range(count)
     ]
 
