@@ -7,6 +7,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from bench.drain import markdown as drain_markdown
 from bench.harness import verdict
 from bench.scale import SECTION_END, SECTION_START
 
@@ -32,7 +33,7 @@ def _mean(runs: list[dict], key: str) -> float:
 
 
 def write_report(
-    config, facts, *, costs, statements, ingest, ingest_phases, ceiling, flamegraph, folded, noop, burst, latency
+    config, facts, *, costs, statements, ingest, ingest_phases, ceiling, flamegraph, folded, noop, burst, latency, drain
 ) -> None:
     lines: list[str] = ["# EventPay benchmarks", ""]
     lines += [
@@ -55,6 +56,7 @@ def write_report(
     ]
     lines += _ingest_section(config, ingest, ceiling)
     lines += _cpu_section(ingest_phases, ceiling, noop, burst)
+    lines += drain_markdown(drain)
     lines += _burst_section(noop, burst)
     lines += _latency_section(latency)
     lines += ["## Per-call costs (in-process, sequential, µs per call)", ""]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cpu import CpuMeter, Usage, process_tree
+from bench.drain import drain_costs
 from bench.events import (
     WEBHOOK_SECRET,
     burst_plans,
@@ -756,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
         facts = machine_facts()
         log("per-call costs")
         fulfilment_rows, fulfilment_statements = fulfilment_cost()
+        log("drain in-process: one at a time vs batched")
+        drain = drain_costs(_seed_payments)
         costs = per_call_costs(stack) + fulfilment_rows
         log("ingest")
         ingest_results, ingest_phases = ingest(stack, config)
@@ -774,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(
         config, facts, costs=costs, statements=fulfilment_statements, ingest=ingest_results,
         ingest_phases=ingest_phases, ceiling=ceiling, flamegraph=flamegraph, folded=folded, noop=noop,
-        burst=burst_results, latency=latency_results,
+        burst=burst_results, latency=latency_results, drain=drain,
     )  # fmt: skip
     log(f"wrote {config.out}")
     return 0
