@@ -250,8 +250,8 @@ def payment_transitions_bulk(*, facts: Sequence[IntentFact]) -> list[Transition 
         .order_by()
     }
     events: dict[int, Event] = {}
-    for payment in payments.values():  # payments of one event share its instance, as its row
-        payment.event = events.setdefault(payment.event_id, payment.event)
+    for locked in payments.values():  # payments of one event share its instance, as its row
+        locked.event = events.setdefault(locked.event_id, locked.event)
 
     results: list[Transition | None] = []
     written_payments: dict[int, Payment] = {}
@@ -278,8 +278,8 @@ def payment_transitions_bulk(*, facts: Sequence[IntentFact]) -> list[Transition 
             written_events[payment.event_id] = payment.event
 
     now = timezone.now()
-    for payment in written_payments.values():
-        payment.updated_at = now  # `auto_now` is save()'s; bulk_update leaves it to the caller
+    for written_payment in written_payments.values():
+        written_payment.updated_at = now  # `auto_now` is save()'s; bulk_update leaves it to the caller
     if written_payments:
         Payment.objects.bulk_update(
             written_payments.values(), ["status", "last_error", "updated_at", "succeeded_at", "refunded_at"]

@@ -88,9 +88,7 @@ def _apply_batch(stripe_event_ids: list[int]) -> None:
 
 def _state() -> dict[str, list]:
     """Every row fulfilment may write, by value; notifications without their ids (inserted in another order)."""
-    notifications = [
-        {key: value for key, value in row.items() if key != "id"} for row in Notification.objects.values()
-    ]
+    notifications = [{key: value for key, value in row.items() if key != "id"} for row in Notification.objects.values()]
     return {
         "payments": list(Payment.objects.order_by("pk").values()),
         "events": list(Event.objects.order_by("pk").values()),
@@ -99,9 +97,7 @@ def _state() -> dict[str, list]:
     }
 
 
-deliveries = st.lists(
-    st.tuples(st.integers(min_value=0, max_value=2), st.sampled_from(KINDS)), min_size=1, max_size=14
-)
+deliveries = st.lists(st.tuples(st.integers(min_value=0, max_value=2), st.sampled_from(KINDS)), min_size=1, max_size=14)
 
 
 @pytest.mark.django_db
@@ -180,7 +176,9 @@ def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
     for n in range(size):
         payment = PaymentFactory(event__owner=organiser)
         if n % 3 == 1:
-            rows.append(stored_stripe_event(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment)))
+            rows.append(
+                stored_stripe_event(StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED, declined_intent_object(payment))
+            )
         elif n % 3 == 2:
             processing = payment_intent_object(payment, status="processing", amount_received=0)
             rows.append(stored_stripe_event(StripeEventType.PAYMENT_INTENT_PROCESSING, processing))
