@@ -18,6 +18,7 @@ from django.utils import timezone
 from payments import metrics, queue, selectors
 from payments.consts import StripeObjectType
 from payments.models import StripeEvent
+from payments.services.bulk_writes import rows_update
 from payments.stripe_gateway import API_VERSION, EventNotification, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def stripe_events_close(*, closing: Sequence[tuple[StripeEvent, Outcome]]) -> No
     for row, outcome in closing:
         row.status, row.processed_at, row.attempts = outcome.status, now, row.attempts + 1
         row.last_error = outcome.reason[:MAX_ERROR_LENGTH] if outcome.status == StripeEvent.Status.FAILED else ""
-    StripeEvent.objects.bulk_update([row for row, _ in closing], ["status", "processed_at", "attempts", "last_error"])
+    rows_update([row for row, _ in closing], ["status", "processed_at", "attempts", "last_error"])
     for row, outcome in closing:
         metrics.count_stripe_event_closed(
             event_type=row.type, status=outcome.status, received_at=row.received_at, processed_at=now

@@ -29,6 +29,7 @@ from events.models import Event
 from payments.consts import IntentStatus
 from payments.models import Payment
 from payments.services import notifications, receipts
+from payments.services.bulk_writes import rows_update
 from payments.stripe_gateway import StripeIntent, charge_events_are_sent
 
 logger = logging.getLogger(__name__)
@@ -279,12 +280,8 @@ def payment_transitions_bulk(*, facts: Sequence[IntentFact]) -> list[Transition 
 
     now = timezone.now()
     for written_payment in written_payments.values():
-        written_payment.updated_at = now  # `auto_now` is save()'s; bulk_update leaves it to the caller
-    if written_payments:
-        Payment.objects.bulk_update(
-            written_payments.values(), ["status", "last_error", "updated_at", "succeeded_at", "refunded_at"]
-        )
+        written_payment.updated_at = now  # `auto_now` is save()'s
+    rows_update(list(written_payments.values()), ["status", "last_error", "updated_at", "succeeded_at", "refunded_at"])
     notifications.notifications_record(reached=reached)
-    if written_events:
-        Event.objects.bulk_update(written_events.values(), ["payment_status", "is_active", "activated_at"])
+    rows_update(list(written_events.values()), ["payment_status", "is_active", "activated_at"])
     return results
