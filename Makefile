@@ -16,12 +16,12 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true
 
-.PHONY: run test install frontend lint test-python test-frontend chromium clean bench bench-scale audit
+.PHONY: run test install frontend lint test-python test-frontend chromium wrk clean bench bench-scale audit
 
 run: install frontend/dist/index.html
 	$(BIN)/python -m offline.run
 
-test: install chromium frontend/dist/index.html lint test-frontend test-python
+test: install chromium wrk frontend/dist/index.html lint test-frontend test-python
 
 install: $(STAMP)
 
@@ -48,7 +48,7 @@ lint: install $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy
+	DJANGO_DEBUG=true $(BIN)/mypy
 	cd frontend && npm run lint && npm run typecheck
 
 test-python: install
@@ -56,16 +56,14 @@ test-python: install
 
 # Load and burst benchmarks of the webhook path on a stack of their own (a fresh PostgreSQL database
 # eventpay_bench, a private Redis, gunicorn, Celery): writes bench/BENCHMARKS.md. Takes about 5 minutes.
-bench: install
-	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+bench: install wrk
 	$(BIN)/python -m bench.run
 
 # Every read path (API lists, metrics, admin, beat's selectors) and webhook ingest timed on a database of its
 # own grown to production size: 10M inbox rows and 1M events by default (about 15 minutes to build on 2 cores;
 # kept for `--reuse`). BENCH_SCALE_ARGS='--rows 200000 --events 20000' for a quick run. Writes its section of
 # bench/BENCHMARKS.md.
-bench-scale: install
-	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+bench-scale: install wrk
 	$(BIN)/python -m bench.scale $(BENCH_SCALE_ARGS)
 
 # Code and dependency audits; docs/SECURITY.md gives every accepted finding and its reason.
@@ -80,6 +78,10 @@ audit: install $(NODE_STAMP)
 # The end-to-end tests drive Debian's Chromium (Playwright never downloads a browser here).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The benchmarks' load generator, also run by their smoke tests (tests/bench/) in `make test`.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist var

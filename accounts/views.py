@@ -8,7 +8,6 @@ from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.accounts import (
@@ -21,6 +20,7 @@ from core.accounts import (
     password_reset_users,
     user_password_set,
 )
+from core.limits import ClientRateThrottle
 from payments.models import Notification
 from payments.services.notifications import account_email_record
 
@@ -68,7 +68,7 @@ class CredentialsSerializer(serializers.Serializer):
 
 class _AuthThrottled(APIView):
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "auth"
 
 
@@ -157,7 +157,7 @@ class PasswordChangeView(APIView):
     session making the change stays logged in."""
 
     permission_classes = [IsAuthenticated]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "auth"
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None})
@@ -247,7 +247,7 @@ class EmailVerifyView(APIView):
 class EmailVerificationResendView(APIView):
     """Sends the caller a new verification link (a per-user budget, THROTTLE_VERIFICATION_EMAIL)."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "verification_email"
 
     @extend_schema(request=None, responses={204: None})

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 from bench.cpu import process_cpu
 from bench.events import succeeded_body
+from bench.stack import seed_payments
 
 EVENTS = 1000
 WARM_UP = 50
-
-Seed = Callable[[int, str], list[tuple[int, int, str]]]
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,11 @@ class DrainCost:
         return None if self.postgres_cpu is None else self.python_cpu + self.postgres_cpu
 
 
-def _stored_rows(seed: Seed, count: int, prefix: str) -> list[int]:
+def _stored_rows(count: int, prefix: str) -> list[int]:
     from payments.services import inbox
 
     rows = []
-    for payment_id, event_id, payment_intent_id in seed(count, prefix):
+    for payment_id, event_id, payment_intent_id in seed_payments(count, prefix):
         body = succeeded_body(payment_intent_id=payment_intent_id, payment_id=payment_id, event_id=event_id)
         row = inbox.stripe_event_store(event=json.loads(body), payload=body.encode())
         assert row is not None
@@ -97,7 +96,7 @@ def _measured(path: str, drain: Callable[[list[int]], int], ids: list[int]) -> D
     return DrainCost(path, len(ids), transactions, statements, wall, cpu, postgres)
 
 
-def drain_costs(seed: Seed, *, events: int = EVENTS, batch_sizes: tuple[int, ...] | None = None) -> list[DrainCost]:
+def drain_costs(*, events: int = EVENTS, batch_sizes: tuple[int, ...] | None = None) -> list[DrainCost]:
     """One at a time, then each batch size (the web's largest hand-over by default), on `events` rows each."""
     from django.conf import settings
 
@@ -107,8 +106,8 @@ def drain_costs(seed: Seed, *, events: int = EVENTS, batch_sizes: tuple[int, ...
     paths += [(f"batches of {size}", _batched(size)) for size in batch_sizes or (10, settings.HAND_OVER_MAX_IDS)]
     costs = []
     for n, (path, drain) in enumerate(paths):
-        drain(_stored_rows(seed, WARM_UP, f"drainwarm{n}_"))  # imports, caches, prepared plans
-        costs.append(_measured(path, drain, _stored_rows(seed, events, f"drain{n}_")))
+        drain(_stored_rows(WARM_UP, f"drainwarm{n}_"))  # imports, caches, prepared plans
+        costs.append(_measured(path, drain, _stored_rows(events, f"drain{n}_")))
     StripeEvent.objects.all().delete()
     return costs
 

@@ -1,7 +1,7 @@
-"""The process harness every benchmark shares: start and stop processes, wait for them, run a load generator.
+"""The process harness every benchmark shares: its databases, a private Redis, gunicorn, waiting for them,
+stopping them, a load generator, the machine's facts and the one rendering of a verdict.
 
-The benchmark tools (bench.run, bench.scale) import it; it imports none of them, so bench/ has no import
-circle.
+The benchmark tools and their scenarios import it; it imports none of them, so bench/ has no import circle.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import platform
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,13 +19,74 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+
+from bench.events import WEBHOOK_SECRET
+from offline import processes
+from offline.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 CONNECTIONS = 32
 WRK_THREADS = 2
+
+
+def logger(tool: str) -> Callable[[str], None]:
+    """A tool's progress lines on stdout, stamped with its name and the time."""
+
+    def log(message: str) -> None:
+        print(f"[{tool} {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    return log
+
+
+def environment(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """What the in-process Django and the benchmark's gunicorn and workers share: production's settings
+    (`DJANGO_DEBUG=false`) on the benchmark's database and Redis, one secret key (an admin session made in
+    process is read by gunicorn), Stripe unreachable (nothing the benchmarks run calls it)."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": "600",
+        "REDIS_URL": redis_url,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_API_BASE": "http://127.0.0.1:9",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        # Each payment that succeeds emails its organiser: rendered by the worker, then sent nowhere.
+        "EMAIL_URL": "dummymail://",
+        **extra,
+    }
+
+
+def start_redis(tmp: Path, exit_stack: ExitStack) -> tuple[subprocess.Popen[bytes], str]:
+    """A private Redis server (the broker), stopped when the exit stack closes; the process and its URL."""
+    port = free_port()
+    process = processes.start_redis(port=port, directory=tmp / "redis", log_path=tmp / "redis.log")
+    exit_stack.callback(stop, process)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+def start_web(env: dict[str, str], tmp: Path, name: str, exit_stack: ExitStack) -> tuple[subprocess.Popen[bytes], int]:
+    """Gunicorn with bench/gunicorn.conf.py, stopped when the exit stack closes; the process and its port,
+    once it answers its health check."""
+    port = free_port()
+    web = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", str(BENCH / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=(tmp / f"gunicorn-{name}.log").open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    exit_stack.callback(stop, web)
+    wait_for_port(port, process=web)
+    wait_http(port, "/api/health/")
+    return web, port
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -86,14 +148,26 @@ def run_wrk(port: int, path: str, pool: Path, seconds: int) -> dict[str, float]:
     return figures
 
 
+def admin_url(database_url: str) -> tuple[str, str]:
+    """The URL of the server's `postgres` database (to create or drop others from) and the database's name."""
+    parsed = urllib.parse.urlparse(database_url)
+    return parsed._replace(path="/postgres").geturl(), parsed.path.lstrip("/")
+
+
+def drop_database(database_url: str) -> None:
+    import psycopg
+
+    url, name = admin_url(database_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def recreate_database(database_url: str) -> None:
     import psycopg
 
-    parsed = urllib.parse.urlparse(database_url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(database_url)
+    url, name = admin_url(database_url)
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 

@@ -18,7 +18,7 @@ def noop(n: int) -> None:
 
 @signals.worker_ready.connect
 def _announce_ready(sender, **kwargs):
-    # bench/run.py times a drain, and counts the CPU of this worker's processes, from this moment:
+    # bench/stack.py times a drain, and counts the CPU of this worker's processes, from this moment:
     # the worker's start-up is not counted.
     cpu = {pid: usage[0] for pid in process_tree(os.getpid()) if (usage := process_cpu(pid)) is not None}
     redis.Redis.from_url(app.conf.broker_url).set("bench:worker_ready", json.dumps({"at": time.time(), "cpu": cpu}))

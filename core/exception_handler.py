@@ -1,5 +1,7 @@
 """One place that turns errors into API answers: `{"detail": "…"}` (plus field errors for 400)."""
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
@@ -35,7 +37,9 @@ def api_exception_handler(exc, context):
         data = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
         response.data = {"detail": _first_message(data), **data}
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        # DRF has already set Retry-After from the same wait; the words are for a person.
+        # The same wait in the header (rounded up, as the words are: DRF's own rounds down, which is too early)
+        # and in words for a person.
+        response["Retry-After"] = str(math.ceil(exc.wait))
         response.data = {"detail": f"Too many requests: try again in {wait_in_words(exc.wait)}."}
     return response
 

@@ -23,22 +23,29 @@ caller gets the same 404, so the endpoint does not even say it exists.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import os
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from core.limits import client_ip
+from core.limits import address_in, client_ip
 from core.metrics_multiprocess import ArchivedMultiProcessCollector
 
 # Counters and histograms kept by this process (summed across processes in multiprocess mode).
 PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 
 _collectors: list[Collector] = []
+
+CSP_VIOLATIONS = Counter(
+    "eventpay_csp_violations",
+    "Content-Security-Policy violations browsers reported (core/csp.py), by directive: a script, frame or "
+    "connection the pages do not declare.",
+    ["directive"],
+    registry=PROCESS_REGISTRY,
+)
 
 
 def register_collector(collector: Collector) -> None:
@@ -59,13 +66,7 @@ def scrape_allowed(request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode()):
             return True
-    if networks:
-        try:
-            address = ipaddress.ip_address(client_ip(request))
-        except ValueError:
-            return False
-        return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
-    return False
+    return address_in(client_ip(request), networks)
 
 
 def metrics_view(request):

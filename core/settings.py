@@ -17,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Fails closed: production unless DJANGO_DEBUG=true (`make run` and the tests set it).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list(
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_results",
     "axes",
+    "csp",
     "core",
     "events",
     "payments",
@@ -46,7 +48,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: no later middleware may read a forwarded header that a client wrote itself.
+    "core.limits.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, which answers the React app's files (index.html too) without the middleware below it.
+    "core.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,7 +62,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.middleware.AdminIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -114,19 +120,28 @@ STORAGES = {
     },
 }
 
-# How many proxies of ours stand in front of gunicorn (a TLS proxy, a load balancer): each appends the
-# address it saw to X-Forwarded-For. 0 trusts no forwarded header (gunicorn exposed directly); see
-# core/limits.py and docs/DEPLOYMENT.md. It also decides whether X-Forwarded-Proto is trusted (below).
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+def _networks(name: str, values: list[str]) -> list[str]:
+    """Networks in CIDR (a bare address is a /32 or /128), refused at start if malformed."""
+    try:
+        return [str(ipaddress.ip_network(value, strict=False)) for value in values]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+# The proxies of ours in front of gunicorn (a TLS proxy, a load balancer), as networks. Only a peer in one of
+# them is believed about X-Forwarded-For (who the client is) and X-Forwarded-Proto (https); from anyone else
+# those headers are dropped. Empty (the default) trusts no forwarded header: gunicorn is exposed directly.
+# See core/limits.py and docs/DEPLOYMENT.md.
+TRUSTED_PROXY_NETWORKS = _networks("TRUSTED_PROXY_NETWORKS", env.list("TRUSTED_PROXY_NETWORKS", default=[]))
+if "NUM_PROXIES" in env:
+    # Its replacement names the proxies instead of counting them; ignoring it would make every client the proxy.
+    raise ImproperlyConfigured("NUM_PROXIES is replaced by TRUSTED_PROXY_NETWORKS: the networks of the proxies.")
 
 # Who may read /api/metrics (core/metrics.py): a bearer token, and/or client networks (CIDR, comma-separated).
 # With neither, it is open in development and answers 404 in production.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-try:
-    METRICS_ALLOWED_NETWORKS = [str(ipaddress.ip_network(n, strict=False)) for n in METRICS_ALLOWED_NETWORKS]
-except ValueError as exc:
-    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {exc}") from exc
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_NETWORKS", env.list("METRICS_ALLOWED_NETWORKS", default=[]))
 
 # The webhook endpoint answers 413 above this; Django refuses larger form bodies too.
 STRIPE_WEBHOOK_MAX_BYTES = 1024 * 1024
@@ -139,7 +154,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.exception_handler.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("THROTTLE_AUTH", default="20/min"),
@@ -148,11 +163,13 @@ REST_FRAMEWORK = {
         "event_create": env("THROTTLE_EVENT_CREATE", default="30/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "verification_email": env("THROTTLE_VERIFICATION_EMAIL", default="5/hour"),
+        "csp_report": env("THROTTLE_CSP_REPORT", default="60/min"),
     },
-    # Who a client is: NUM_PROXIES above (None would trust the whole X-Forwarded-For a client sends).
-    "NUM_PROXIES": NUM_PROXIES,
+    # The throttles name a client by core.limits.client_ip (TRUSTED_PROXY_NETWORKS); 0 keeps DRF's own rule, if
+    # anything used it, on the connecting address (None would believe the whole X-Forwarded-For a client sends).
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ApiSchema",
 }
 # API tokens (django-rest-knox): stored as SHA-512 digests, expire API_TOKEN_TTL_HOURS after they are issued,
 # and are still sent as `Authorization: Token <key>`.
@@ -205,6 +222,40 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 STRIPE_CONNECT_TIMEOUT_SECONDS: float = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
 STRIPE_READ_TIMEOUT_SECONDS: float = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)
 
+# Content-Security-Policy on every response (django-csp; core/csp.py): scripts only from this site and
+# Stripe.js, frames, connections and images as Stripe documents for Stripe.js and the PaymentElement. The
+# offline stand-in's script and API route are served by this site, so offline mode needs nothing more.
+# CSP_REPORT_ONLY=true sends the same policy as Content-Security-Policy-Report-Only (a staged rollout).
+CSP_REPORT_URL = "/api/csp-report/"
+CSP_REPORT_MAX_BYTES = 64 * 1024
+STRIPE_JS_ORIGINS = ["https://js.stripe.com", "https://*.js.stripe.com"]
+_CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *STRIPE_JS_ORIGINS],
+        "frame-src": [*STRIPE_JS_ORIGINS, "https://hooks.stripe.com"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        "img-src": ["'self'", "https://*.stripe.com"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # report-uri only: Chromium ignores it once report-to is present, and then delivered no report at all
+        # (headless Chromium 156, Reporting-Endpoints set); the endpoint already takes the Reporting API's format.
+        "report-uri": [CSP_REPORT_URL],
+    }
+}
+# (No CSP_REPORT_ONLY setting: django-csp 4 refuses to start with its 3.x setting names.)
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP_POLICY
+else:
+    CONTENT_SECURITY_POLICY = _CSP_POLICY
+# Only this site and Stripe.js may ask the browser for a payment (Apple Pay, Google Pay).
+PERMISSIONS_POLICY = 'payment=(self "https://js.stripe.com")'
+# Other sites (Stripe among them) are told this site's origin, never a page's path or query (a client secret).
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
 EVENT_ACTIVATION_FEE = env.int("EVENT_ACTIVATION_FEE", default=1500)
 EVENT_ACTIVATION_CURRENCY = env("EVENT_ACTIVATION_CURRENCY", default="usd").lower()
 # Unpaid checkouts (open payments, each a PaymentIntent at Stripe) one organiser may have at once.
@@ -224,6 +275,10 @@ PAYMENT_ABANDON_AFTER_SECONDS = env.int("PAYMENT_ABANDON_AFTER_SECONDS", default
 # hourly re-check of succeeded payments' charges (refunds, disputes): Stripe's rate limits are shared.
 PAYMENT_RECONCILE_BATCH_SIZE = env.int("PAYMENT_RECONCILE_BATCH_SIZE", default=200)
 PAYMENT_RECHECK_BATCH_SIZE = env.int("PAYMENT_RECHECK_BATCH_SIZE", default=50)
+# Refunds Stripe took whose webhook never came, applied per run of the refunds' reconcile (every 5 min).
+REFUND_RECONCILE_BATCH_SIZE = env.int("REFUND_RECONCILE_BATCH_SIZE", default=50)
+# Payments one admin Refund action may take (a "select all" over more is refused).
+ADMIN_REFUND_MAX_PER_ACTION = env.int("ADMIN_REFUND_MAX_PER_ACTION", default=20)
 
 # Email to organisers (payments/services/notifications.py), e.g. smtp://user:password@smtp.example.com:587
 # with ?tls=True, or smtp+ssl://…:465. Development prints emails to the log; `make run` starts an SMTP server.
@@ -257,12 +312,18 @@ CACHES = {
 }
 
 # Login lockout (django-axes, counters in the cache above): after LOGIN_FAILURE_LIMIT failed logins a
-# username is locked for LOGIN_LOCKOUT_MINUTES whatever client tries it, and so is a client whatever
-# usernames it tries; the API and /admin/login/ alike. Failures during a lockout extend it.
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# client is locked for LOGIN_LOCKOUT_MINUTES on that username (the pair: the owner, from their own address,
+# still logs in), and an address whatever usernames it tries; the API and /admin/login/ alike. Failures
+# during a lockout do not extend it. A guess spread over many addresses meets a softer limit per username
+# (core/login_lockout.py): LOGIN_USERNAME_FAILURE_LIMIT failures within a fixed window of
+# LOGIN_USERNAME_LOCKOUT_MINUTES lock the username until that window ends.
+AXES_HANDLER = "core.login_lockout.LoginLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+LOGIN_USERNAME_FAILURE_LIMIT = env.int("LOGIN_USERNAME_FAILURE_LIMIT", default=30)
+LOGIN_USERNAME_LOCKOUT = timedelta(minutes=env.int("LOGIN_USERNAME_LOCKOUT_MINUTES", default=5))
 AXES_CLIENT_IP_CALLABLE = "core.limits.client_ip"
 AXES_LOCKOUT_CALLABLE = "core.limits.lockout_response"
 # The cache handler keeps no database log: nothing for axes's admin pages to show.
@@ -348,9 +409,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    # X-Forwarded-Proto is trusted only behind a proxy of ours (NUM_PROXIES > 0), which must set it itself
-    # and drop any sent by the client; exposed directly, gunicorn would believe whatever a client sends.
-    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
+    # X-Forwarded-Proto is read only behind a proxy of ours, which must set it itself and drop any sent by the
+    # client; core.limits.ForwardedHeadersMiddleware drops it from any other peer.
+    if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=bool(TRUSTED_PROXY_NETWORKS)):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import metrics, views
+from core.csp import CspReportView
 
 api = [
     path("health/", views.health, name="health"),
@@ -15,8 +16,10 @@ api = [
     # Development only: the browser's route to the offline Stripe stand-in (not installed in production).
     *([path("payments/offline-stripe/", include("offline.urls"))] if settings.STRIPE_OFFLINE else []),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("csp-report/", CspReportView.as_view(), name="csp-report"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves Swagger UI's set-up script as a file: the policy admits no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^[\s\S]*$", views.api_not_found),  # any character, a newline (%0A) too
 ]
 

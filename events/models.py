@@ -29,6 +29,8 @@ class Event(models.Model):
     payment_status = models.CharField(max_length=16, null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # A deletion in progress (its lease): set while payments cancel the draft's PaymentIntent at Stripe.
+    deletion_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,10 +1,12 @@
 """What an organiser does to an event: create, edit, cancel, delete. Edits, cancellations and deletions are
-recorded in the event's audit trail (`EventAction`) in the same transaction, under the event's row lock."""
+recorded in the event's audit trail (`EventAction`) in the same transaction, under the event's row lock
+(a deletion calls Stripe first, with no lock held: see `event_delete`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -14,10 +16,21 @@ from django.utils import timezone
 from core.exceptions import Conflict, NotFound
 from events.models import Event, EventAction
 
-# Checks run before a draft is deleted, by the apps that hold something for it. Each raises an
-# ApplicationError to refuse, or releases what it holds (payments cancels the open PaymentIntent). Events
-# cannot import payments (dependencies run one way): payments registers its guard when Django starts.
-DeletionGuard = Callable[[Event], None]
+
+@dataclass(frozen=True)
+class DeletionGuard:
+    """What an app that holds something for a draft does when it is deleted. Events cannot import payments
+    (dependencies run one way): payments registers its guard when Django starts.
+
+    `release` runs outside any transaction (it may call Stripe) and raises an ApplicationError to refuse;
+    `check` runs under the event's row lock in the deleting transaction and refuses what began meanwhile;
+    `lease` is the longest `release` may take."""
+
+    release: Callable[[Event], None]
+    check: Callable[[Event], None]
+    lease: timedelta
+
+
 _deletion_guards: list[DeletionGuard] = []
 
 EDITABLE_FIELDS = ("title", "description", "location", "starts_at")
@@ -76,15 +89,53 @@ def event_cancel(*, event_id: int, owner: User) -> Event:
     return event
 
 
-@transaction.atomic
 def event_delete(*, event_id: int, owner: User) -> None:
-    """Deletes a draft that was never paid. The row stays, marked deleted, for the payments that point at it;
-    the guards release what other apps hold for it first (an open PaymentIntent is cancelled at Stripe)."""
+    """Deletes a draft that was never paid. The row stays, marked deleted, for the payments that point at it.
+
+    No transaction or row lock is held while the guards release what other apps hold for it (payments
+    cancels an open PaymentIntent at Stripe): the deletion takes a lease on the event (`deletion_started_at`),
+    commits, releases, then marks the event deleted under its lock, unless something began meanwhile. A lease
+    left by a deletion that died is taken over once it is older than the guards may take."""
+    event, started_at = _deletion_start(event_id=event_id, owner=owner)
+    try:
+        for guard in _deletion_guards:
+            guard.release(event)
+        _deletion_finish(event_id=event_id, owner=owner, started_at=started_at)
+    except Exception:
+        # The next attempt need not wait for the lease.
+        Event.objects.filter(pk=event_id, deletion_started_at=started_at).update(deletion_started_at=None)
+        raise
+
+
+def _deletion_lease() -> timedelta:
+    return sum((guard.lease for guard in _deletion_guards), timedelta(seconds=5))
+
+
+@transaction.atomic
+def _deletion_start(*, event_id: int, owner: User) -> tuple[Event, datetime]:
     event = _locked(event_id=event_id, owner=owner)
-    if event.activated_at is not None or event.cancelled_at is not None:
-        raise Conflict("This event has been paid: it can be cancelled, not deleted.")
+    _check_draft(event)
+    now = timezone.now()
+    if event.deletion_started_at is not None and event.deletion_started_at > now - _deletion_lease():
+        raise Conflict("This event is being deleted.")
+    event.deletion_started_at = now
+    event.save(update_fields=["deletion_started_at"])
+    return event, now
+
+
+@transaction.atomic
+def _deletion_finish(*, event_id: int, owner: User, started_at: datetime) -> None:
+    event = _locked(event_id=event_id, owner=owner)
+    if event.deletion_started_at != started_at:
+        raise Conflict("This event is being deleted.")  # our lease was taken over
+    _check_draft(event)
     for guard in _deletion_guards:
-        guard(event)
+        guard.check(event)
     event.deleted_at = timezone.now()
     event.save(update_fields=["deleted_at"])
     _record(event=event, user=owner, action=EventAction.Action.DELETE)
+
+
+def _check_draft(event: Event) -> None:
+    if event.activated_at is not None or event.cancelled_at is not None:
+        raise Conflict("This event has been paid: it can be cancelled, not deleted.")

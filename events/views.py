@@ -10,9 +10,10 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from core.limits import ClientRateThrottle
 from core.pagination import Cursor, Pages
 from events.models import Event
 from events.selectors import event_get_public, event_list_for_owner, event_list_public
@@ -30,7 +31,7 @@ class EventListCreateView(generics.ListAPIView[Event]):
 
     serializer_class = EventSerializer
     pagination_class = Pages
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "event_create"
 
     def get_throttles(self) -> list[BaseThrottle]:

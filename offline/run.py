@@ -89,6 +89,8 @@ def main() -> int:
     VAR.mkdir(exist_ok=True)
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
     env = dict(os.environ)
+    # Settings fail closed (production unless told otherwise); this is the development server.
+    env.setdefault("DJANGO_DEBUG", "true")
     port = int(env.get("PORT", "8000"))
     python = sys.executable
     bin_dir = Path(python).parent

@@ -24,6 +24,12 @@ from aiosmtpd.handlers import Mailbox
 
 
 class MailCatcher(Mailbox):
+    def __init__(self, mail_dir: str) -> None:
+        # An existing empty directory (a fresh Docker volume) is not made a Maildir by `mailbox` itself.
+        for part in ("tmp", "new", "cur"):
+            (Path(mail_dir) / part).mkdir(parents=True, exist_ok=True)
+        super().__init__(Path(mail_dir))
+
     def handle_message(self, message: Message) -> None:
         super().handle_message(message)
         print(f"mail to {message['To']}: {message['Subject']}", flush=True)

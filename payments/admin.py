@@ -14,10 +14,12 @@ from collections import Counter
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -366,9 +368,41 @@ class PaymentAdmin(LargeTableAdminMixin, ActedOnAdminMixin, admin.ModelAdmin):
         records = [reconciliation.payment_reconcile_now(payment=payment, actor=actor) for payment in queryset]
         _summarise(self, request, records, "Reconcile with Stripe")
 
-    @admin.action(description="Refund (succeeded payments; give a reason)", permissions=["change"])
+    @admin.action(description="Refund (succeeded payments; give a reason, then confirm)", permissions=["refund"])
     def refund(self, request, queryset):
-        self._resolve(request, queryset, refunds.payment_refund, "Refund")
+        # Money goes back: a permission of its own, a bounded selection ("select all" included), and a page
+        # showing how many and how much before anything is refunded.
+        cap = settings.ADMIN_REFUND_MAX_PER_ACTION
+        selected = list(queryset.order_by("pk")[: cap + 1])
+        if len(selected) > cap:
+            self.message_user(
+                request, f"At most {cap} payments are refunded in one action: select fewer.", messages.ERROR
+            )
+            return None
+        if request.POST.get("confirm") != "yes":
+            return self._refund_confirmation(request, selected)
+        self._resolve(request, selected, refunds.payment_refund, "Refund")
+        return None
+
+    def has_refund_permission(self, request) -> bool:
+        return request.user.has_perm("payments.refund_payment")
+
+    def _refund_confirmation(self, request, payments: list[Payment]) -> TemplateResponse:
+        refundable = [payment for payment in payments if payment.status == Payment.Status.SUCCEEDED]
+        totals: Counter[str] = Counter()
+        for payment in refundable:
+            totals[payment.currency] += payment.amount
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Refund payments: are you sure?",
+            "opts": self.model._meta,
+            "payments": payments,
+            "refundable": refundable,
+            "totals": [notifications.format_amount(amount, currency) for currency, amount in sorted(totals.items())],
+            "reason": request.POST.get("reason", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payments/payment/refund_confirmation.html", context)
 
     @admin.action(description="Refund or cancel at Stripe and reopen checkout (give a reason)", permissions=["change"])
     def reopen_checkout(self, request, queryset):

@@ -8,7 +8,7 @@ class PaymentsConfig(AppConfig):
         from core import metrics
         from events.services import event_deletion_guard_register
         from payments.metrics import DatabaseCollector
-        from payments.services.event_deletion import event_payments_release
+        from payments.services.event_deletion import event_payments_deletion_guard
 
         metrics.register_collector(DatabaseCollector())
-        event_deletion_guard_register(event_payments_release)
+        event_deletion_guard_register(event_payments_deletion_guard())

@@ -314,3 +314,15 @@ def paid_payment(card: str = "4242424242424242"):
     status, intent = pay_at_localstripe(started.client_secret, card)
     assert status == 200, intent
     return started.payment, intent
+
+
+def live_payment():
+    """Paid at localstripe and applied through fulfilment: the event is live."""
+    from payments.models import Payment
+    from payments.services import reconciliation
+
+    payment, _ = paid_payment()
+    reconciliation.payment_reconcile(payment=payment)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active
+    return payment

@@ -43,6 +43,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Refunding gives money back: an operator needs this, not just the change permission.
+        permissions = [("refund_payment", "Can refund payments")]
         indexes = [
             models.Index(fields=["status", "updated_at"]),
             # Newest first: the admin's list, and each organiser's payment history.

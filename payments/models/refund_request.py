@@ -8,6 +8,8 @@ class RefundRequest(models.Model):
 
     class Status(models.TextChoices):
         REQUESTED = "requested"  # stored; Stripe has not (yet) accepted it
+        # Being sent to Stripe, outside any transaction, since `updated_at`: the lease of the one sending it.
+        SUBMITTING = "submitting"
         SUBMITTED = "submitted"  # Stripe created the refund
         FAILED = "failed"  # Stripe refused it
 

@@ -278,8 +278,8 @@ def notification_render(notification: Notification, *, with_secret_link: bool = 
     if notification.kind in Notification.ACCOUNT_KINDS:
         context.update(_account_email_context(notification, with_secret_link=with_secret_link))
     else:
-        payment = notification.payment
-        assert payment is not None  # a payment's fact has its payment (a check constraint)
+        # A payment's fact always has its payment (the check constraint notification_payment_iff_payment_kind).
+        payment = cast(Payment, notification.payment)
         event = payment.event
         context.update(
             event=event,

@@ -14,6 +14,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,6 +74,8 @@ def payment_refund(*, payment: Payment, actor: Actor, reason: str) -> OperatorAc
             return record(Result.ERROR, f"Stripe could not be reached; refund again to retry the same request: {exc}")
         except stripe_gateway.StripeGatewayError as exc:
             return record(Result.ERROR, f"Stripe refused the refund: {exc}")
+        if request.status == RefundRequest.Status.SUBMITTING:
+            return record(Result.SKIPPED, f"A refund is being submitted to Stripe (requested by {request.actor}).")
         try:
             applied = refund_apply(payment=payment)
         except stripe_gateway.StripeGatewayError as exc:
@@ -85,34 +88,61 @@ def payment_refund(*, payment: Payment, actor: Actor, reason: str) -> OperatorAc
 
 
 def _submit(*, request_id: int) -> RefundRequest:
-    """Asks Stripe for the refund unless it was submitted already, under the request's row lock; a refusal
-    is kept on the row (and raised once the row is saved)."""
-    error: stripe_gateway.StripeGatewayError | None = None
-    with transaction.atomic():
-        request = RefundRequest.objects.select_for_update().select_related("payment").get(pk=request_id)
-        if request.status == RefundRequest.Status.SUBMITTED:
-            return request
-        try:
-            refund = stripe_gateway.create_refund(
-                payment_intent_id=request.payment.recorded_intent_id,
-                metadata={"payment_id": str(request.payment_id), "refund_request_id": str(request.pk)},
-                idempotency_key=request.idempotency_key,
-            )
-        except stripe_gateway.StripeGatewayError as exc:
-            error = exc
-            transient = isinstance(exc, stripe_gateway.TransientStripeError)
-            # A request Stripe may have received keeps its key, so that retrying it cannot refund twice.
-            request.status = RefundRequest.Status.REQUESTED if transient else RefundRequest.Status.FAILED
-            request.last_error = str(exc)[:2000]
-        else:
-            request.status = RefundRequest.Status.SUBMITTED
-            request.stripe_refund_id = refund.id
-            request.last_error = ""
-        request.save(update_fields=["status", "stripe_refund_id", "last_error", "updated_at"])
-    if error is not None:
-        logger.warning("refund of payment %s not submitted: %s", request.payment_id, error)
-        raise error
+    """Asks Stripe for the refund unless it was submitted already or is being submitted by someone else
+    (the request is returned `submitting` then); no transaction is open meanwhile. A refusal is kept on
+    the row (and raised once the row is saved)."""
+    request, claimed = _claim(request_id=request_id)
+    if not claimed:
+        return request
+    payment = Payment.objects.get(pk=request.payment_id)
+    try:
+        refund = stripe_gateway.create_refund(
+            payment_intent_id=payment.recorded_intent_id,
+            metadata={"payment_id": str(payment.pk), "refund_request_id": str(request.pk)},
+            idempotency_key=request.idempotency_key,
+        )
+    except stripe_gateway.StripeGatewayError as exc:
+        transient = isinstance(exc, stripe_gateway.TransientStripeError)
+        # A request Stripe may have received keeps its key, so that retrying it cannot refund twice.
+        status = RefundRequest.Status.REQUESTED if transient else RefundRequest.Status.FAILED
+        _record_answer(request_id=request_id, status=status, last_error=str(exc)[:2000])
+        logger.warning("refund of payment %s not submitted: %s", request.payment_id, exc)
+        raise
+    request = _record_answer(request_id=request_id, status=RefundRequest.Status.SUBMITTED, stripe_refund_id=refund.id)
     logger.info("refund %s of payment %s submitted", request.stripe_refund_id, request.payment_id)
+    return request
+
+
+def _lease_expired(request: RefundRequest) -> bool:
+    lease = timedelta(seconds=stripe_gateway.longest_call_seconds() + 5)
+    return request.updated_at < timezone.now() - lease
+
+
+@transaction.atomic
+def _claim(*, request_id: int) -> tuple[RefundRequest, bool]:
+    """The request, and whether this caller took its lease (and so asks Stripe). Locks the request's row
+    only: the payment's stays free for fulfilment and checkout."""
+    request = RefundRequest.objects.select_for_update().get(pk=request_id)
+    if request.status == RefundRequest.Status.SUBMITTED:
+        return request, False
+    if request.status == RefundRequest.Status.SUBMITTING and not _lease_expired(request):
+        return request, False
+    request.status = RefundRequest.Status.SUBMITTING
+    request.save(update_fields=["status", "updated_at"])
+    return request, True
+
+
+@transaction.atomic
+def _record_answer(*, request_id: int, status: str, stripe_refund_id: str = "", last_error: str = "") -> RefundRequest:
+    """Records Stripe's answer, unless a submitter that took the lease over recorded the refund already
+    (with the same key, Stripe made one refund for both)."""
+    request = RefundRequest.objects.select_for_update().get(pk=request_id)
+    if request.status == RefundRequest.Status.SUBMITTED:
+        return request
+    request.status = status
+    request.stripe_refund_id = stripe_refund_id
+    request.last_error = last_error
+    request.save(update_fields=["status", "stripe_refund_id", "last_error", "updated_at"])
     return request
 
 
@@ -131,12 +161,17 @@ def refund_apply(*, payment: Payment) -> str:
 
 def refunds_reconcile_submitted(*, older_than: timedelta) -> dict[str, int]:
     """Applies refunds Stripe took whose payment is still succeeded `older_than` later (beat): the webhook
-    was lost, or Stripe finished the refund after the operator's click."""
+    was lost, or Stripe finished the refund after the operator's click. At most REFUND_RECONCILE_BATCH_SIZE
+    of them per run, the oldest first: Stripe's rate limits are shared."""
     counts = {"applied": 0, "errors": 0}
     cutoff = timezone.now() - older_than
-    requests = RefundRequest.objects.filter(
-        status=RefundRequest.Status.SUBMITTED, payment__status=Payment.Status.SUCCEEDED, updated_at__lt=cutoff
-    ).select_related("payment")
+    requests = (
+        RefundRequest.objects.filter(
+            status=RefundRequest.Status.SUBMITTED, payment__status=Payment.Status.SUCCEEDED, updated_at__lt=cutoff
+        )
+        .select_related("payment")
+        .order_by("updated_at", "id")[: settings.REFUND_RECONCILE_BATCH_SIZE]
+    )
     for request in requests:
         try:
             refund_apply(payment=request.payment)

@@ -2,9 +2,9 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.limits import ClientRateThrottle
 from payments.serializers import CreatePaymentIntentSerializer
 from payments.services.checkout import checkout_start
 
@@ -23,7 +23,7 @@ CHECKOUT_RESPONSE = inline_serializer(
 class CreatePaymentIntentView(APIView):
     """Starts (or resumes) the checkout of one event; amount and currency come from settings."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientRateThrottle]
     throttle_scope = "checkout"
 
     @extend_schema(request=CreatePaymentIntentSerializer, responses={201: CHECKOUT_RESPONSE, 200: CHECKOUT_RESPONSE})

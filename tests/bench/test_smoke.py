@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.scale import SECTION_START
+from bench.report import SECTION_START
 
 pytestmark = pytest.mark.bench
 

@@ -288,7 +288,7 @@ def test_production_settings_are_secure_and_serve_hashed_compressed_static_files
         "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'proxy': s.SECURE_PROXY_SSL_HEADER, 'hsts': s.SECURE_HSTS_SECONDS,"
         "'static': s.STORAGES['staticfiles']['BACKEND'], 'middleware': s.MIDDLEWARE}))"
     )
-    result = run_python(code, production_env(NUM_PROXIES="1"))
+    result = run_python(code, production_env(TRUSTED_PROXY_NETWORKS="10.0.0.0/8"))
     assert result.returncode == 0, result.stderr
 
     values = json.loads(result.stdout)
@@ -297,7 +297,28 @@ def test_production_settings_are_secure_and_serve_hashed_compressed_static_files
     assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["hsts"] >= 31536000
     assert values["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    assert values["middleware"][1] == "whitenoise.middleware.WhiteNoiseMiddleware"
+    # WhiteNoise as early as it can be: after only the middleware whose headers its answers need too, and
+    # after the one that drops forwarded headers a client wrote itself.
+    assert values["middleware"][:5] == [
+        "core.limits.ForwardedHeadersMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "core.csp.ContentSecurityPolicyMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    ]
+
+
+def test_debug_is_off_unless_it_is_asked_for():
+    # given: production values without DJANGO_DEBUG (production_env sets it; a forgotten variable does not)
+    env = production_env()
+    del env["DJANGO_DEBUG"]
+
+    # when
+    result = run_python("from django.conf import settings as s; print(s.DEBUG)", env)
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

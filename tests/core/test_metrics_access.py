@@ -57,7 +57,7 @@ def test_with_networks_only_their_clients_read_the_metrics(settings):
     # given: Prometheus scrapes from 10.1.0.0/16, gunicorn exposed directly
     settings.DEBUG = False
     settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "", ["10.1.0.0/16"]
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    settings.TRUSTED_PROXY_NETWORKS = []
 
     # when
     inside = _scrape(REMOTE_ADDR="10.1.2.3")
@@ -68,6 +68,23 @@ def test_with_networks_only_their_clients_read_the_metrics(settings):
     assert inside.status_code == 200
     _assert_hidden(outside)
     _assert_hidden(forged)
+
+
+def test_behind_a_proxy_only_the_proxy_says_who_scrapes(settings):
+    # given: a proxy of ours in 10.9.0.0/24 in front; Prometheus scrapes through it from 10.1.0.0/16
+    settings.DEBUG = False
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_NETWORKS = "", ["10.1.0.0/16"]
+    settings.TRUSTED_PROXY_NETWORKS = ["10.9.0.0/24"]
+
+    # when
+    through_proxy = _scrape(REMOTE_ADDR="10.9.0.5", HTTP_X_FORWARDED_FOR="10.1.2.3")
+    outsider_through_proxy = _scrape(REMOTE_ADDR="10.9.0.5", HTTP_X_FORWARDED_FOR="10.1.2.3, 192.0.2.1")
+    forged_directly = _scrape(REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="10.1.2.3")
+
+    # then: the outsider prepending an allowed address, or reaching gunicorn itself, learns nothing
+    assert through_proxy.status_code == 200
+    _assert_hidden(outsider_through_proxy)
+    _assert_hidden(forged_directly)
 
 
 def test_a_token_or_a_network_is_enough_when_both_are_configured(settings):

@@ -48,6 +48,16 @@ def test_the_schema_is_served_and_documents_the_api(client):
         assert {"200", "4XX", "503"} <= set(operation["responses"])
         assert [p["name"] for p in operation["parameters"]] == ["Stripe-Signature"]
     assert "STRIPE_THIN_WEBHOOK_SECRET" in schema["paths"]["/api/payments/webhook/thin/"]["post"]["description"]
+    throttled = {
+        (path, method)
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        if "429" in op["responses"]
+    }
+    assert ("/api/events/", "post") in throttled and ("/api/events/", "get") not in throttled
+    assert ("/api/payments/create-payment-intent/", "post") in throttled and ("/api/auth/login/", "post") in throttled
+    retry_after = checkout["responses"]["429"]["headers"]["Retry-After"]
+    assert retry_after["required"] is True and retry_after["schema"]["type"] == "integer"
     for name in ("EventCreate", "PatchedEventUpdate"):  # the rules the serializers enforce, stated
         fields = schema["components"]["schemas"][name]["properties"]
         assert fields["title"]["minLength"] == 1
@@ -61,7 +71,9 @@ def test_the_docs_page_loads_nothing_from_the_internet(client):
     # then
     assert page.status_code == 200
     html = page.content.decode()
-    assert "/api/schema/" in html
+    # Swagger UI's set-up script is a file of its own (the Content-Security-Policy admits no inline script)
+    [script_url] = re.findall(r"""<script src=["'](/api/docs/[^"']+)""", html)
+    assert "/api/schema/" in client.get(script_url.replace("&amp;", "&")).content.decode()
     external = re.findall(r"""(?:src|href)=["'](https?:)?//""", html)
     assert not external, external
     assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", html)

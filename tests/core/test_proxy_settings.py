@@ -1,4 +1,4 @@
-"""What production settings trust from a proxy: X-Forwarded-Proto only behind proxies of ours."""
+"""What production settings trust from a proxy: forwarded headers only from the networks of proxies of ours."""
 
 import json
 
@@ -13,15 +13,14 @@ CODE = "import json; from django.conf import settings as s; print(json.dumps(s.S
     ("overrides", "trusted"),
     [
         ({}, None),
-        ({"NUM_PROXIES": "0"}, None),
-        ({"NUM_PROXIES": "1"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
-        ({"NUM_PROXIES": "2"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
-        ({"NUM_PROXIES": "0", "DJANGO_SECURE_PROXY_SSL_HEADER": "true"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
-        ({"NUM_PROXIES": "1", "DJANGO_SECURE_PROXY_SSL_HEADER": "false"}, None),
+        ({"TRUSTED_PROXY_NETWORKS": ""}, None),
+        ({"TRUSTED_PROXY_NETWORKS": "10.0.0.0/8"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
+        ({"TRUSTED_PROXY_NETWORKS": "10.0.0.0/8,fd00::/8"}, ["HTTP_X_FORWARDED_PROTO", "https"]),
+        ({"TRUSTED_PROXY_NETWORKS": "10.0.0.0/8", "DJANGO_SECURE_PROXY_SSL_HEADER": "false"}, None),
     ],
-    ids=["default", "no-proxy", "one-proxy", "two-proxies", "explicitly-on", "explicitly-off"],
+    ids=["default", "no-proxy", "one-network", "two-networks", "explicitly-off"],
 )
-def test_x_forwarded_proto_is_trusted_only_behind_a_proxy_of_ours(overrides, trusted):
+def test_x_forwarded_proto_is_read_only_behind_a_proxy_of_ours(overrides, trusted):
     # given: production settings with gunicorn exposed directly or behind proxies
 
     # when
@@ -30,3 +29,21 @@ def test_x_forwarded_proto_is_trusted_only_behind_a_proxy_of_ours(overrides, tru
     # then: exposed directly, a client's own X-Forwarded-Proto: https would pass for TLS
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == trusted
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"TRUSTED_PROXY_NETWORKS": "10.0.0.0/33"}, "TRUSTED_PROXY_NETWORKS"),
+        ({"TRUSTED_PROXY_NETWORKS": "the-load-balancer"}, "TRUSTED_PROXY_NETWORKS"),
+        ({"NUM_PROXIES": "1"}, "NUM_PROXIES is replaced by TRUSTED_PROXY_NETWORKS"),
+    ],
+    ids=["bad-prefix", "a-name", "the-old-count"],
+)
+def test_settings_refuse_to_start_on_a_proxy_setting_they_cannot_follow(overrides, message):
+    # when
+    result = run_python(CODE, production_env(**overrides))
+
+    # then: a count or a host name would silently make every client the proxy
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr

@@ -31,20 +31,47 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+# Every page says in the console what its Content-Security-Policy refused: the event, and Chromium's own line.
+REPORT_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  console.error(`securitypolicyviolation: ${event.effectiveDirective} blocked ${event.blockedURI} in ${event.sourceFile}`);
+});
+"""
+
+
+def is_csp_violation(console_line: str) -> bool:
+    return "securitypolicyviolation:" in console_line or "Content Security Policy" in console_line
+
+
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def csp_violations() -> list[str]:
+    """What the page's policy refused, from the console; the test fails if any is left at its end (a test
+    that provokes one takes it out)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest, csp_violations: list[str]) -> Iterator[Page]:
     """A phone-sized page; the browser's console errors are printed if the test fails."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.add_init_script(REPORT_VIOLATIONS)
     page = context.new_page()
     page.set_default_timeout(15_000)
     console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+
+    def on_console(line: str) -> None:
+        console.append(line)
+        if is_csp_violation(line):
+            csp_violations.append(line)
+
+    page.on("console", lambda message: on_console(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
     yield page
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         page.screenshot(path=str(screenshot_dir(request.node.name) / "failure.png"), full_page=True)
         print("browser console:\n" + "\n".join(console))
     context.close()
+    assert not csp_violations, "the Content-Security-Policy refused:\n" + "\n".join(csp_violations)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -117,9 +117,11 @@ def test_a_receipt_then_an_operators_refund_takes_the_event_off_the_public_list(
     admin.goto(f"{stack.url}/admin/payments/payment/")
     row = admin.get_by_role("row").filter(has_text=title)
     row.get_by_role("checkbox").check()
-    admin.get_by_label("Action:").select_option(label="Refund (succeeded payments; give a reason)")
+    admin.get_by_label("Action:").select_option(label="Refund (succeeded payments; give a reason, then confirm)")
     admin.get_by_label("Reason (to refund, reopen or accept)").fill("The organiser paid twice")
     admin.get_by_role("button", name="Go").click()
+    expect(admin.get_by_text("1 succeeded and will be refunded in full at Stripe")).to_be_visible()
+    admin.get_by_role("button", name="Yes, refund 1").click()
     expect(admin.get_by_text("Refund: 1 done, 0 skipped, 0 errors.")).to_be_visible()
     shots(admin, "admin-refunded")
 

@@ -19,8 +19,9 @@ def _send(port: int, to: str, subject: str, text: str) -> None:
 
 
 def test_the_lister_shows_one_addresss_emails_with_their_links(tmp_path):
-    # given: two emails received, to two people
+    # given: two emails received, to two people, in a directory that exists empty (as a fresh Docker volume)
     port, maildir = free_port(), tmp_path / "mail"
+    maildir.mkdir()
     server = processes.start_smtp(port=port, maildir=maildir, log_path=tmp_path / "smtp.log")
     try:
         _send(port, "ada@example.com", "Confirm your email address", "Open http://localhost/verify-email/abc")

@@ -8,15 +8,16 @@ failed sends retried one or many, audited."""
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from payments import queue, stripe_gateway
 from payments.models import Notification, OperatorAction, Payment, RefundRequest
-from payments.services import fulfilment, reconciliation, refunds
+from payments.services import fulfilment, refunds
 from payments.services.audit import Actor
-from tests.conftest import paid_payment
+from tests.conftest import live_payment
 from tests.factories import EventFactory, PaymentFactory, UserFactory, refunded_charge_object
 
 pytestmark = pytest.mark.django_db
@@ -48,27 +49,18 @@ def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
-def _live_payment() -> Payment:
-    """Paid at localstripe and applied through fulfilment: the event is live."""
-    payment, _ = paid_payment()
-    reconciliation.payment_reconcile(payment=payment)
-    payment.refresh_from_db()
-    assert payment.status == Payment.Status.SUCCEEDED and payment.event.is_active
-    return payment
-
-
 # --- refunds ----------------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("webhooks_off")
 def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(operator, api_client):
     # given
-    payment = _live_payment()
+    payment = live_payment()
     public = reverse("public-event-list")
     assert [e["id"] for e in api_client.get(public).json()["results"]] == [payment.event_id]
 
     # when
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="Organiser asked: duplicate event")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Organiser asked: duplicate event", confirm="yes")
 
     # then: Stripe refunded it once, with our stored key, and the ledger follows
     assert _messages(response) == ["Refund: 1 done, 0 skipped, 0 errors."]
@@ -93,11 +85,11 @@ def test_an_operator_refunds_a_payment_and_the_event_leaves_the_public_list(oper
 @pytest.mark.usefixtures("webhooks_off")
 def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
     # given: refunded once
-    payment = _live_payment()
-    _act(operator, PAYMENTS, "refund", [payment], reason="Fraud")
+    payment = live_payment()
+    _act(operator, PAYMENTS, "refund", [payment], reason="Fraud", confirm="yes")
 
     # when: the operator clicks again, and Stripe's charge.refunded webhook arrives
-    again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again")
+    again = _act(operator, PAYMENTS, "refund", [payment], reason="Fraud, again", confirm="yes")
     outcome = fulfilment.handle_charge_refunded(refunded_charge_object(payment))
 
     # then
@@ -112,7 +104,7 @@ def test_a_second_click_and_stripes_late_webhook_do_nothing_twice(operator):
 def test_a_refund_needs_a_reason(operator):
     payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
 
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="   ")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="   ", confirm="yes")
 
     assert _messages(response) == ["A reason is required to refund a payment."]
     assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
@@ -122,7 +114,7 @@ def test_a_refund_needs_a_reason(operator):
 def test_only_a_succeeded_payment_is_refunded(operator, status):
     payment = PaymentFactory(status=status)
 
-    response = _act(operator, PAYMENTS, "refund", [payment], reason="Asked by the organiser")
+    response = _act(operator, PAYMENTS, "refund", [payment], reason="Asked by the organiser", confirm="yes")
 
     assert _messages(response) == ["Refund: 0 done, 1 skipped, 0 errors."]
     assert not RefundRequest.objects.exists()
@@ -132,7 +124,7 @@ def test_only_a_succeeded_payment_is_refunded(operator, status):
 @pytest.mark.usefixtures("webhooks_off")
 def test_stripe_unreachable_keeps_the_request_and_its_key_for_the_next_click(settings):
     # given
-    payment = _live_payment()
+    payment = live_payment()
     reachable = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
 
@@ -165,6 +157,61 @@ def test_the_payment_page_shows_the_card_and_the_refund(operator):
     page = operator.get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
 
     assert "4242" in page and "submitted (requested by olga" in page and "Duplicate" in page and "re_1" in page
+
+
+def test_the_refund_action_shows_the_count_and_the_totals_and_refunds_nothing_until_confirmed(operator):
+    # given: two succeeded payments in two currencies and a pending one
+    payments = [
+        PaymentFactory(status=Payment.Status.SUCCEEDED, amount=1500, currency="usd"),
+        PaymentFactory(status=Payment.Status.SUCCEEDED, amount=2000, currency="eur"),
+        PaymentFactory(status=Payment.Status.PENDING, amount=1500, currency="usd"),
+    ]
+
+    # when
+    response = _act(operator, PAYMENTS, "refund", payments, reason="Event called off")
+
+    # then
+    page = response.content.decode()
+    assert "Refund payments: are you sure?" in page
+    assert "3 payments selected;\n  2 succeeded and will be refunded in full at Stripe:" in page
+    assert "<strong>20.00 EUR, 15.00 USD</strong>" in page and "The others are skipped." in page
+    assert 'name="confirm" value="yes"' in page and 'value="Event called off"' in page
+    for payment in payments:
+        assert f'name="_selected_action" value="{payment.pk}"' in page
+    assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
+
+
+def test_refunding_needs_its_own_permission_not_just_the_change_permission(db):
+    # given: a staff user who may change payments, not refund them
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "change_payment"]))
+    client = Client()
+    client.force_login(staff)
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
+
+    # when
+    offered = client.get(PAYMENTS).content.decode()
+    response = _act(client, PAYMENTS, "refund", [payment], reason="Duplicate", confirm="yes")
+
+    # then
+    assert 'value="reconcile_now"' in offered and 'value="refund"' not in offered
+    assert _messages(response) == ["No action selected."]
+    assert not RefundRequest.objects.exists()
+    staff.user_permissions.add(Permission.objects.get(codename="refund_payment"))
+    assert 'value="refund"' in client.get(PAYMENTS).content.decode()
+
+
+def test_select_all_over_the_cap_refunds_nothing(operator, settings):
+    # given: more succeeded payments than one action may refund
+    settings.ADMIN_REFUND_MAX_PER_ACTION = 2
+    payments = [PaymentFactory(status=Payment.Status.SUCCEEDED) for _ in range(3)]
+
+    # when: "select all", confirmed
+    response = _act(operator, PAYMENTS, "refund", payments[:1], reason="Duplicate", select_across="1", confirm="yes")
+
+    # then
+    assert _messages(response) == ["At most 2 payments are refunded in one action: select fewer."]
+    assert not RefundRequest.objects.exists() and not OperatorAction.objects.exists()
 
 
 # --- notifications ----------------------------------------------------------------------------
@@ -224,7 +271,7 @@ def test_an_operator_retries_many_failed_sends_at_once_and_each_is_audited(opera
 @pytest.mark.usefixtures("webhooks_off")
 def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
     # given: Stripe refunded the payment for a stored request, and nothing told our ledger
-    payment = _live_payment()
+    payment = live_payment()
     request = RefundRequest.objects.create(payment=payment, idempotency_key="k-beat", actor="olga", reason="Duplicate")
     refund = stripe_gateway.create_refund(
         payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
@@ -243,3 +290,29 @@ def test_beat_applies_a_refund_stripe_took_whose_webhook_never_came():
     assert counts == {"applied": 1, "errors": 0}
     assert payment.status == Payment.Status.REFUNDED and payment.event.is_active is False
     assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 0, "errors": 0}
+
+
+@pytest.mark.usefixtures("webhooks_off")
+def test_beat_applies_at_most_a_batch_of_refunds_per_run_the_oldest_first(settings):
+    # given: three refunds Stripe took whose webhooks never came, and a batch of two
+    settings.REFUND_RECONCILE_BATCH_SIZE = 2
+    payments = [live_payment() for _ in range(3)]
+    for age, payment in zip((3, 1, 2), payments, strict=True):
+        request = RefundRequest.objects.create(
+            payment=payment, idempotency_key=f"k-batch-{payment.pk}", actor="olga", reason="Duplicate"
+        )
+        stripe_gateway.create_refund(
+            payment_intent_id=payment.payment_intent_id, metadata={}, idempotency_key=request.idempotency_key
+        )
+        RefundRequest.objects.filter(pk=request.pk).update(
+            status=RefundRequest.Status.SUBMITTED, updated_at=timezone.now() - timedelta(hours=age)
+        )
+
+    # when
+    first = refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10))
+
+    # then: the two oldest now, the last on the next run
+    refunded = set(Payment.objects.filter(status=Payment.Status.REFUNDED).values_list("pk", flat=True))
+    assert first == {"applied": 2, "errors": 0}
+    assert refunded == {payments[0].pk, payments[2].pk}
+    assert refunds.refunds_reconcile_submitted(older_than=timedelta(minutes=10)) == {"applied": 1, "errors": 0}

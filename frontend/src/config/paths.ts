@@ -37,7 +37,17 @@ export const links = {
   signUp: (next?: string | null) => withNext(paths.signUp, next),
 } as const;
 
-/** Only same-site absolute paths may be used as a post-login destination. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : paths.myEvents;
+/**
+ * A post-login destination: a path on this site, as the browser itself would
+ * resolve it (it reads `/\\evil.com` as `//evil.com`), or my events.
+ */
+export function safeNext(next: string | null, origin: string = window.location.origin): string {
+  if (!next?.startsWith('/')) return paths.myEvents;
+  let url: URL;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return paths.myEvents;
+  }
+  return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : paths.myEvents;
 }

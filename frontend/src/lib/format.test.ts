@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatAmount, formatCard, isoToLocalDateTime, localDateTimeToIso, paymentNote } from './format';
+import { formatAmount, formatCard, isoToLocalDateTime, localDateTimeToIso, paymentNote, waitInWords } from './format';
 
 describe('formatAmount', () => {
   it('reads amounts in the minor unit of the currency', () => {
@@ -38,5 +38,20 @@ describe('isoToLocalDateTime', () => {
   it('is the inverse of localDateTimeToIso, to the minute', () => {
     expect(isoToLocalDateTime(localDateTimeToIso('2031-05-01T18:30'))).toBe('2031-05-01T18:30');
     expect(isoToLocalDateTime('not a date')).toBe('');
+  });
+});
+
+describe('waitInWords', () => {
+  // The same table as the API's words (tests/core/test_wait_in_words.py).
+  it.each([
+    [0.2, '1 second'],
+    [30, '30 seconds'],
+    [59.5, '1 minute'],
+    [60, '1 minute'],
+    [3120, '52 minutes'],
+    [3600, '1 hour'],
+    [3601, '2 hours'],
+  ])('reads %s seconds as "%s"', (seconds, words) => {
+    expect(waitInWords(seconds)).toBe(words);
   });
 });

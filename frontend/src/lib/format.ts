@@ -7,6 +7,24 @@ export function formatAmount(minorUnits: number, currency: string, locale?: stri
   return formatter.format(minorUnits / 10 ** exponent);
 }
 
+/**
+ * How long to wait, as a person reads it, rounded up: "52 minutes", "1 hour",
+ * "30 seconds" (the same words as the API's `detail`, core/limits.py).
+ */
+export function waitInWords(seconds: number): string {
+  const whole = Math.max(1, Math.ceil(seconds));
+  for (const [unit, size] of [
+    ['hour', 3600],
+    ['minute', 60],
+  ] as const) {
+    if (whole >= size) {
+      const count = Math.ceil(whole / size);
+      return `${count} ${unit}${count === 1 ? '' : 's'}`;
+    }
+  }
+  return `${whole} second${whole === 1 ? '' : 's'}`;
+}
+
 export function formatDateTime(iso: string, locale?: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;

@@ -2,7 +2,7 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 
-import { anEvent, me, mockApi } from '../test/api';
+import { anEvent, me, mockApi, throttled } from '../test/api';
 import { renderPage } from '../test/render';
 import { stripe } from '../test/stripe';
 import PaymentPage from './PaymentPage';
@@ -168,6 +168,18 @@ describe('PaymentPage', () => {
     expect(await screen.findByRole('heading', { name: 'Event cancelled' })).toBeInTheDocument();
     expect(screen.getByRole('link', { name: 'See the event' })).toHaveAttribute('href', '/events/7');
     expect(calls.some((c) => c.method === 'POST')).toBe(false);
+  });
+
+  it('says when to try again once the checkouts of the minute are spent', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: me },
+      'GET /api/events/7/': { status: 200, body: anEvent() },
+      'GET /api/payments/config/': config,
+      'POST /api/payments/create-payment-intent/': throttled(40),
+    });
+    renderPayment();
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Too many attempts. Try again in 40 seconds.');
   });
 
   it('shows an error for an unknown event', async () => {

@@ -2,7 +2,7 @@ import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { anonymous, mockApi, user } from '../test/api';
+import { anonymous, mockApi, throttled, user } from '../test/api';
 import { renderPage } from '../test/render';
 import SignUpPage from './SignUpPage';
 
@@ -28,6 +28,19 @@ describe('SignUpPage', () => {
 
     expect(await screen.findByText('A user with that username already exists.')).toHaveAttribute('role', 'alert');
     expect(screen.getByLabelText(/password/i)).toHaveAccessibleDescription('This password is too common.');
+  });
+
+  it('says when to try again once the sign-ups from this address are spent', async () => {
+    mockApi({
+      'GET /api/auth/me/': { status: 200, body: anonymous },
+      'POST /api/auth/register/': throttled(52 * 60),
+    });
+    renderPage(<SignUpPage />, { path: '/signup', url: '/signup' });
+
+    await submit();
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Too many attempts. Try again in 52 minutes.');
+    expect(screen.getByRole('button', { name: 'Sign up' })).toBeEnabled();
   });
 
   it('registers and continues to my events', async () => {

@@ -1,6 +1,6 @@
 import { vi } from 'vitest';
 
-export type Reply = { status: number; body?: unknown };
+export type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
 export type Call = { method: string; path: string; headers: Record<string, string>; body: unknown };
 type Route = Reply | Reply[] | ((call: Call) => Reply | Promise<Reply>);
 
@@ -47,6 +47,7 @@ export function mockApi(routes: Record<string, Route>) {
     return {
       ok: reply.status >= 200 && reply.status < 300,
       status: reply.status,
+      headers: new Headers(reply.headers),
       text: () => Promise.resolve(text),
       json: () => Promise.resolve(reply.body),
     } as Response;
@@ -54,6 +55,18 @@ export function mockApi(routes: Record<string, Route>) {
 
   vi.stubGlobal('fetch', fetchMock);
   return { fetchMock, calls, unmatched };
+}
+
+/**
+ * A limit's 429 as the API sends it: Retry-After in seconds (52 minutes by
+ * default) and a body the interface must not need (DRF's own words).
+ */
+export function throttled(seconds = 52 * 60): Reply {
+  return {
+    status: 429,
+    headers: { 'Retry-After': String(seconds) },
+    body: { detail: `Request was throttled. Expected available in ${seconds} seconds.` },
+  };
 }
 
 export const user = { id: 1, username: 'ada', email: 'ada@example.com' };

@@ -1,10 +1,37 @@
 import { describe, expect, it } from 'vitest';
 
-import { anEvent, aPublicEvent, cursored, mockApi, numbered, user } from '../../test/api';
+import { anEvent, aPublicEvent, cursored, mockApi, numbered, throttled, user } from '../../test/api';
 import { api } from './endpoints';
-import { ApiError, send } from './http';
+import { ApiError, parseRetryAfter, send } from './http';
 
 describe('the HTTP layer', () => {
+  it('turns a 429 into when to try again, from Retry-After', async () => {
+    mockApi({ 'POST /api/auth/login/': throttled(3120) });
+
+    const error = await api.auth.logIn({ username: 'ada', password: 'pw' }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 429, retryAfter: 3120, message: 'Too many attempts. Try again in 52 minutes.' });
+  });
+
+  it('keeps the detail of a 429 without Retry-After', async () => {
+    mockApi({ 'POST /api/auth/login/': { status: 429, body: { detail: 'Slow down.' } } });
+
+    await expect(api.auth.logIn({ username: 'ada', password: 'pw' })).rejects.toMatchObject({ message: 'Slow down.', retryAfter: null });
+  });
+
+  it.each([
+    ['120', 120],
+    [' 7 ', 7],
+    ['Thu, 01 Jan 2099 00:01:30 GMT', 90],
+    ['Thu, 01 Jan 2099 00:00:00 GMT', 0],
+    ['soon', null],
+    ['-5', null],
+    [null, null],
+  ])('reads Retry-After %j as %j seconds', (value, seconds) => {
+    expect(parseRetryAfter(value, Date.parse('2099-01-01T00:00:00Z'))).toBe(seconds);
+  });
+
   it('sends the csrftoken cookie as X-CSRFToken on unsafe methods', async () => {
     const { calls } = mockApi({ 'POST /api/auth/login/': { status: 200, body: user } });
 
@@ -39,7 +66,7 @@ describe('the HTTP layer', () => {
 
     const answer = await send('/api/form/', { method: 'POST', form: new URLSearchParams({ a: '1', 'b[c]': '2' }) });
 
-    expect(answer).toEqual({ status: 402, ok: false, data: { error: { code: 'card_declined' } } });
+    expect(answer).toEqual({ status: 402, ok: false, data: { error: { code: 'card_declined' } }, retryAfter: null });
     expect(calls[0]).toMatchObject({
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRFToken': 'test-csrf-token' },
       body: { a: '1', 'b[c]': '2' },

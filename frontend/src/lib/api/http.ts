@@ -2,18 +2,22 @@
 // cookie, the CSRF header on unsafe methods, JSON or form bodies, DRF errors
 // turned into ApiError.
 import { env } from '../../config/env';
+import { waitInWords } from '../format';
 
 export type FieldErrors = Record<string, string[]>;
 
 export class ApiError extends Error {
   readonly status: number;
   readonly fieldErrors: FieldErrors;
+  /** For a 429: how many seconds until the limit lets the caller in again (from Retry-After). */
+  readonly retryAfter: number | null;
 
-  constructor(status: number, message: string, fieldErrors: FieldErrors = {}) {
+  constructor(status: number, message: string, fieldErrors: FieldErrors = {}, retryAfter: number | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.fieldErrors = fieldErrors;
+    this.retryAfter = retryAfter;
   }
 
   /** The first message for one field, if the API reported any. */
@@ -39,8 +43,25 @@ function asMessages(value: unknown): string[] {
   return [];
 }
 
-/** DRF answers `{"detail": "..."}` or `{"field": ["..."], "non_field_errors": [...]}`. */
-export function parseApiError(status: number, body: unknown): ApiError {
+/** Retry-After in seconds: delay-seconds or an HTTP date (RFC 9110); null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  // An HTTP date names its day and month; Date.parse would also take "-5" for a year.
+  if (!/^[A-Za-z]{3}, /.test(trimmed)) return null;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/**
+ * DRF answers `{"detail": "..."}` or `{"field": ["..."], "non_field_errors": [...]}`.
+ * A 429 with Retry-After says when to try again, in words, whatever the body says.
+ */
+export function parseApiError(status: number, body: unknown, retryAfter: number | null = null): ApiError {
+  if (status === 429 && retryAfter !== null) {
+    return new ApiError(status, `Too many attempts. Try again in ${waitInWords(retryAfter)}.`, {}, retryAfter);
+  }
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     return new ApiError(status, fallbackMessage(status));
   }
@@ -89,7 +110,7 @@ export type SendOptions = {
   signal?: AbortSignal | undefined;
 };
 
-export type Answer = { status: number; ok: boolean; data: unknown };
+export type Answer = { status: number; ok: boolean; data: unknown; retryAfter: number | null };
 
 /**
  * One call, whatever its answer: the status and the parsed JSON body (null when
@@ -124,12 +145,12 @@ export async function send(path: string, { method = 'GET', body, form, signal }:
       data = null;
     }
   }
-  return { status: response.status, ok: response.ok, data };
+  return { status: response.status, ok: response.ok, data, retryAfter: parseRetryAfter(response.headers.get('Retry-After')) };
 }
 
 /** A call whose success is typed `T`; any other answer is thrown as ApiError. */
 export async function request<T>(path: string, options: SendOptions = {}): Promise<T> {
-  const { status, ok, data } = await send(path, options);
-  if (!ok) throw parseApiError(status, data);
+  const { status, ok, data, retryAfter } = await send(path, options);
+  if (!ok) throw parseApiError(status, data, retryAfter);
   return data as T;
 }

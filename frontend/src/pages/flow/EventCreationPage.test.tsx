@@ -2,7 +2,7 @@ import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { anEvent, me, mockApi, type Reply } from '../../test/api';
+import { anEvent, me, mockApi, throttled, type Reply } from '../../test/api';
 import { renderPage } from '../../test/render';
 import EventCreationPage from './EventCreationPage';
 
@@ -69,6 +69,17 @@ describe('EventCreationPage', () => {
       location: 'Hall A',
       description: 'Talks and snacks',
     });
+  });
+
+  it('says when to try again once the events an organiser may create in an hour are spent', async () => {
+    mockApi({ 'GET /api/auth/me/': { status: 200, body: me }, 'POST /api/events/': throttled(52 * 60) });
+    renderForm();
+    const u = await fillIn();
+
+    await u.click(screen.getByRole('button', { name: /create event/i }));
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('Too many attempts. Try again in 52 minutes.');
+    expect(screen.getByRole('button', { name: /create event/i })).toBeEnabled();
   });
 
   it('disables the button while submitting', async () => {

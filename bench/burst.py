@@ -1,0 +1,103 @@
+"""The burst: thousands of deliveries (duplicates, out of order) sent with the workers stopped, then drained
+by 2 worker processes; checked for lost, doubled and misapplied events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+
+from bench.events import WEBHOOK_SECRET, burst_plans, sign
+from bench.stack import (
+    WORKER_PROCESSES,
+    Config,
+    Phase,
+    Stack,
+    cpu_meter,
+    drain,
+    log,
+    post_all,
+    queue_empty,
+    seed_payments,
+)
+
+
+def burst(stack: Stack, config: Config) -> dict:
+    from django.db.models import Count
+
+    from payments.models import Payment, StripeEvent
+
+    rng = random.Random(config.seed)
+    payments = seed_payments(config.burst_payments, "burst")
+    plans = burst_plans(payments, amount=1500, currency="usd", rng=rng)
+    unique = [body for plan in plans for body in plan.bodies]
+    deliveries_total = round(len(unique) / (1 - config.burst_duplicate_share))
+    bodies = unique + rng.choices(unique, k=deliveries_total - len(unique))
+    rng.shuffle(bodies)
+    deliveries = [sign(body, WEBHOOK_SECRET) for body in bodies]
+    failed_before_succeeded = _failed_before_succeeded(bodies)
+    burst_start = dt.datetime.now(dt.UTC)
+    log(f"burst: {len(deliveries)} deliveries of {len(unique)} events for {len(plans)} payments")
+    meter = cpu_meter(stack)
+    cpu_start = meter.snapshot()
+    start = time.monotonic()
+    statuses = post_all(stack, deliveries)
+    ingest_seconds = time.monotonic() - start
+    ingest_phase = Phase("burst ingest", len(deliveries), ingest_seconds, meter.since(cpu_start))
+    burst_rows = StripeEvent.objects.filter(received_at__gte=burst_start)
+    rows = burst_rows.count()
+    log(f"burst stored {rows} rows in {ingest_seconds:.1f} s; draining with {WORKER_PROCESSES} worker processes")
+
+    def finished() -> bool:
+        return not burst_rows.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists() and queue_empty(stack)
+
+    seconds, drain_phase = drain(stack, finished, "burst drain", len(unique))
+
+    expected = {plan.payment_intent_id: plan.final_status for plan in plans}
+    actual = dict(Payment.objects.filter(payment_intent_id__in=expected).values_list("payment_intent_id", "status"))
+    wrong_status = sum(1 for pi, status in expected.items() if actual.get(pi) != status)
+    activation_mismatch = _activation_mismatches(expected)
+    unique_ids = {json.loads(body)["id"] for body in unique}
+    stored_ids = list(burst_rows.values_list("stripe_id", flat=True))
+    by_status = dict(burst_rows.values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "deliveries": len(deliveries),
+        "unique_events": len(unique),
+        "payments": len(plans),
+        "failed_before_succeeded": failed_before_succeeded,
+        "non_200": sum(1 for s in statuses if s != 200),
+        "ingest_seconds": ingest_seconds,
+        "drain_seconds": seconds,
+        "drain_rate": len(unique) / seconds,
+        "lost": len(unique_ids - set(stored_ids))
+        + sum(n for s, n in by_status.items() if s not in ("processed", "ignored")),
+        "doubled": len(stored_ids) - len(set(stored_ids)),
+        "wrong_final_status": wrong_status,
+        "activation_mismatch": activation_mismatch,
+        "rows_by_status": by_status,
+        "phases": [ingest_phase, drain_phase],
+    }
+
+
+def _failed_before_succeeded(bodies: list[str]) -> int:
+    """Payments whose first `payment_failed` delivery comes before their first `succeeded` one."""
+    first: dict[tuple[str, str], int] = {}
+    for i, body in enumerate(bodies):
+        event = json.loads(body)
+        key = (event["data"]["object"].get("id", ""), event["type"])
+        first.setdefault(key, i)
+    return sum(
+        1
+        for (pi, kind), i in first.items()
+        if kind == "payment_intent.payment_failed" and i < first.get((pi, "payment_intent.succeeded"), -1)
+    )
+
+
+def _activation_mismatches(expected: dict[str, str]) -> int:
+    from payments.models import Payment
+
+    rows = Payment.objects.filter(payment_intent_id__in=expected).values_list("status", "event__is_active",
+                                                                                "event__activated_at")  # fmt: skip
+    return sum(1 for status, active, activated_at in rows
+               if active != (status == "succeeded") or (active and activated_at is None))  # fmt: skip

@@ -1,0 +1,212 @@
+"""The stack `make bench` measures, and what its scenarios share: their settings, the processes' CPU meter,
+seeded payments, a bounded webhook sender and a worker draining a full queue.
+
+A fresh PostgreSQL database, a private Redis server, gunicorn with 2 workers of 4 threads
+(bench/gunicorn.conf.py), Celery workers with 2 processes started when a scenario needs them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import http.client
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.cpu import CpuMeter, Usage, process_tree
+from bench.harness import BENCH, environment, logger, recreate_database, start_redis, start_web, stop
+from offline import processes
+
+WORKER_PROCESSES = 2
+_GUNICORN = runpy.run_path(str(BENCH / "gunicorn.conf.py"))
+GUNICORN_THREADS = _GUNICORN["workers"] * _GUNICORN["threads"]
+
+log = logger("bench")
+
+
+@dataclass
+class Config:
+    database_url: str
+    ingest_seconds: int = 5
+    ingest_rounds: int = 2
+    burst_payments: int = 2000
+    burst_duplicate_share: float = 0.2
+    latency_samples: int = 200
+    out: Path = BENCH / "BENCHMARKS.md"
+    seed: int = 6
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    web_port: int
+    redis_url: str
+    tmp: Path
+    gunicorn: subprocess.Popen
+    redis: subprocess.Popen
+
+
+def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
+    tmp = Path(tempfile.mkdtemp(prefix="eventpay-bench-"))
+    exit_stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+    redis_process, redis_url = start_redis(tmp, exit_stack)
+    env = environment(config.database_url, redis_url)
+    os.environ.update(env)
+    recreate_database(config.database_url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    gunicorn, web_port = start_web(env, tmp, "webhook", exit_stack)
+    return Stack(env=env, web_port=web_port, redis_url=redis_url, tmp=tmp, gunicorn=gunicorn, redis=redis_process)
+
+
+def start_worker(stack: Stack, name: str) -> subprocess.Popen:
+    """The product's worker command (as `make run` starts it) plus the benchmark's no-op task."""
+    import redis
+
+    redis.Redis.from_url(stack.redis_url).delete("bench:worker_ready")
+    process = processes.start_celery_worker(
+        env=stack.env, log_path=stack.tmp / f"worker-{name}.log", name=name, concurrency=WORKER_PROCESSES,
+        extra_args=("--include", "bench.tasks"), timeout=60,
+    )  # fmt: skip
+    return process
+
+
+def _pids(sql: str) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def cpu_meter(stack: Stack, worker: subprocess.Popen | None = None) -> CpuMeter:
+    """The stack's process groups. The harness (this process and its own database backend) is a group of
+    its own: it is the load generator of the burst and polls the database while a drain runs."""
+    return CpuMeter({
+        "gunicorn": lambda: process_tree(stack.gunicorn.pid),
+        "postgres": lambda: _pids("SELECT pid FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+        # WAL writer, checkpointer, background writer, the postmaster: shared with the machine's other databases.
+        "postgres shared": lambda: _pids("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'"),
+        "redis": lambda: process_tree(stack.redis.pid),
+        "celery": lambda: process_tree(worker.pid) if worker is not None else [],
+        "harness": lambda: [os.getpid(), *_pids("SELECT pg_backend_pid()")],
+    })  # fmt: skip
+
+
+@dataclass
+class Phase:
+    """One measured phase: how many requests or events, how long, and the CPU each process group spent."""
+
+    name: str
+    count: int
+    seconds: float
+    usage: Usage
+
+    def per_item_ms(self, group: str) -> float:
+        return self.usage.seconds.get(group, 0.0) / self.count * 1000
+
+    @staticmethod
+    def combined(name: str, phases: list[Phase]) -> Phase:
+        usage = Usage(machine=sum(p.usage.machine for p in phases))
+        for phase in phases:
+            for group, seconds in phase.usage.seconds.items():
+                usage.add(group, seconds)
+        return Phase(name, sum(p.count for p in phases), sum(p.seconds for p in phases), usage)
+
+
+def flush_redis(stack: Stack) -> None:
+    import redis
+
+    redis.Redis.from_url(stack.redis_url).flushdb()
+
+
+def seed_payments(count: int, prefix: str) -> list[tuple[int, int, str]]:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from events.models import Event
+    from payments.models import Payment
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-organiser")
+    starts = timezone.now() + dt.timedelta(days=30)
+    events = Event.objects.bulk_create(
+        [Event(owner=user, title=f"{prefix} {i}", starts_at=starts) for i in range(count)], batch_size=1000
+    )
+    intents = [f"pi_{prefix}{uuid.uuid4().hex[:20]}" for _ in events]
+    payments = Payment.objects.bulk_create(
+        [Payment(user=user, event=e, payment_intent_id=pi, amount=1500, currency="usd")
+         for e, pi in zip(events, intents, strict=True)],
+        batch_size=1000,
+    )  # fmt: skip
+    return [(p.pk, p.event_id, pi) for p, pi in zip(payments, intents, strict=True)]
+
+
+def post_all(stack: Stack, deliveries: list, concurrency: int = 16, timeout: float = 120) -> list[int]:
+    """Sends each delivery once (bounded by the list and a deadline); returns the status codes."""
+    deadline = time.monotonic() + timeout
+
+    def post(delivery) -> int:
+        if time.monotonic() > deadline:
+            return 0
+        conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=10)
+        try:
+            conn.request("POST", "/api/payments/webhook/", delivery.body.encode(),
+                         {"Content-Type": "application/json", "Stripe-Signature": delivery.signature})  # fmt: skip
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(post, deliveries))
+
+
+def drain(stack: Stack, done: Callable[[], bool], name: str, count: int, timeout: float = 180) -> tuple[float, Phase]:
+    """Starts a worker on a full queue and stops it once done() holds: the seconds from its readiness, and
+    the CPU every group spent meanwhile (the worker's own counted from the moment it announced readiness)."""
+    import redis
+
+    process = start_worker(stack, name)
+    try:
+        meter = cpu_meter(stack, worker=process)
+        start = meter.snapshot()
+        announced = redis.Redis.from_url(stack.redis_url).get("bench:worker_ready")
+        if announced is None:
+            raise RuntimeError(f"{name}: the worker consumes but did not announce its readiness (bench/tasks.py)")
+        ready = json.loads(announced)
+        start.processes["celery"] = {int(pid): cpu for pid, cpu in ready["cpu"].items()}
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: not drained within {timeout} s")
+            time.sleep(0.02)
+        seconds = time.time() - ready["at"]
+        usage = meter.since(start)
+    finally:
+        stop(process)
+    return seconds, Phase(name, count, seconds, usage)
+
+
+def queue_empty(stack: Stack) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(stack.redis_url)
+    return client.llen("celery") == 0 and client.hlen("unacked") == 0
