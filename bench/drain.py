@@ -102,7 +102,7 @@ def drain_costs(*, events: int = EVENTS, batch_sizes: tuple[int, ...] | None = N
 
     from payments.models import StripeEvent
 
-    paths = [("one at a time (before)", _one_at_a_time)]
+    paths: list[tuple[str, Callable[[list[int]], int]]] = [("one at a time (before)", _one_at_a_time)]
     paths += [(f"batches of {size}", _batched(size)) for size in batch_sizes or (10, settings.HAND_OVER_MAX_IDS)]
     costs = []
     for n, (path, drain) in enumerate(paths):
