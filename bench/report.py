@@ -37,7 +37,7 @@ def _mean(runs: list[dict], key: str) -> float:
 
 
 def write_report(
-    config, facts, *, costs, statements, ingest, ingest_phases, ceiling, flamegraph, folded, noop, burst, latency
+    config, facts, *, costs, statements, ingest, ingest_phases, ceiling, flamegraph, folded, noop, burst, latency, drain
 ) -> None:
     lines: list[str] = ["# EventPay benchmarks", ""]
     lines += [
@@ -60,6 +60,7 @@ def write_report(
     ]
     lines += _ingest_section(config, ingest, ceiling)
     lines += _cpu_section(ingest_phases, ceiling, noop, burst)
+    lines += drain  # bench/drain.py's section, rendered there
     lines += _burst_section(noop, burst)
     lines += _latency_section(latency)
     lines += ["## Per-call costs (in-process, sequential, µs per call)", ""]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench.burst import burst
 from bench.costs import fulfilment_cost, per_call_costs
+from bench.drain import drain_costs, markdown
 from bench.harness import BENCH, ROOT, machine_facts
 from bench.ingest import ingest, postgres_ceiling, profile_ingest
 from bench.latency import latency
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         facts = machine_facts()
         log("per-call costs")
         fulfilment_rows, fulfilment_statements = fulfilment_cost()
+        log("drain in-process: one at a time vs batched")
+        drain = markdown(drain_costs())
         costs = per_call_costs(stack) + fulfilment_rows
         log("ingest")
         ingest_results, ingest_phases = ingest(stack, config)
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(
         config, facts, costs=costs, statements=fulfilment_statements, ingest=ingest_results,
         ingest_phases=ingest_phases, ceiling=ceiling, flamegraph=flamegraph, folded=folded, noop=noop,
-        burst=burst_results, latency=latency_results,
+        burst=burst_results, latency=latency_results, drain=drain,
     )  # fmt: skip
     log(f"wrote {config.out}")
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from typing import cast
@@ -69,20 +70,39 @@ class EmailNotSent(Exception):
 def notification_record(*, payment: Payment) -> Notification | None:
     """Records the email that the payment's new status calls for, once per payment and kind; the caller
     (fulfilment) holds the payment's row lock. The send is handed to a worker after the commit."""
-    kind = KIND_OF_STATUS.get(payment.status)
-    if kind is None:
-        return None
-    # The payment's lock serialises every writer of its notifications: no savepoint for a race that cannot happen.
-    if Notification.objects.filter(payment=payment, kind=kind).exists():
-        return None
+    recorded = notifications_record(reached=[(payment, payment.status)])
+    return recorded[0] if recorded else None
+
+
+def notifications_record(*, reached: Sequence[tuple[Payment, str]]) -> list[Notification]:
+    """`notification_record` for each status a payment reached, in one read and one insert (a batch of
+    fulfilment may move a payment more than once); the caller holds the payments' row locks."""
+    wanted: dict[tuple[int, str], Payment] = {}
+    for payment, status in reached:
+        kind = KIND_OF_STATUS.get(status)
+        if kind is not None:
+            wanted.setdefault((payment.pk, kind), payment)
+    if not wanted:
+        return []
+    # The payments' locks serialise every writer of their notifications: no savepoint for a race that cannot happen.
+    recorded = set(
+        Notification.objects.filter(payment__in={payment.pk for payment in wanted.values()}).values_list(
+            "payment_id", "kind"
+        )
+    )
     # Recorded as handed over, since the hand-over follows the commit at once; a publish that fails puts
     # `enqueued_at` back to empty, and a process that dies in between leaves a row the sweeper re-sends
     # anyway (it looks at `created_at` and `enqueued_at`, both set here). As the webhook's inbox row.
-    notification = Notification.objects.create(
-        user=payment.user, payment=payment, kind=kind, to_email=payment.user.email, enqueued_at=timezone.now()
+    created = Notification.objects.bulk_create(
+        Notification(
+            user=payment.user, payment=payment, kind=kind, to_email=payment.user.email, enqueued_at=timezone.now()
+        )
+        for (payment_id, kind), payment in wanted.items()
+        if (payment_id, kind) not in recorded
     )
-    transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
-    return notification
+    for notification in created:
+        transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
+    return created
 
 
 def account_email_record(*, user: User, kind: str) -> Notification:

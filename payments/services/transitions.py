@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from events.models import Event
 from payments.consts import IntentStatus
 from payments.models import Payment
 from payments.services import notifications, receipts
+from payments.services.bulk_writes import rows_update
 from payments.stripe_gateway import StripeIntent, charge_events_are_sent
 
 logger = logging.getLogger(__name__)
@@ -141,28 +143,14 @@ def payment_transition(
         return Transition(Change.UNKNOWN, f"PaymentIntent {payment_intent_id} was not created by EventPay.")
     event = payment.event
 
-    change = transition_allowed(current=payment.status, target=target)
-    if change == Change.UNCHANGED:
-        return Transition(change, f"Payment {payment.pk} already {target}.", payment.pk, payment.status)
-    if change == Change.REFUSED:
-        return Transition(
-            change, f"Payment {payment.pk} stays {payment.status}; {target} arrived late.", payment.pk, payment.status
-        )
-    if target == Status.SUCCEEDED and not accepted_after_review:
-        mismatch = intent_mismatch(payment=payment, intent=intent)
-        if mismatch:
-            payment.last_error = mismatch
-            payment.save(update_fields=["last_error", "updated_at"])
-            logger.error("payment %s not activated: %s", payment.pk, mismatch, extra={"payment_id": payment.pk})
-            return Transition(Change.MISMATCH, mismatch, payment.pk, payment.status)
-
     was_succeeded = payment.status == Status.SUCCEEDED
-    stamps = stamps_for(succeeded_at=payment.succeeded_at, target=target, now=timezone.now())
-    for field, moment in stamps.items():
-        setattr(payment, field, moment)
-    payment.status = target
-    payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
-    payment.save(update_fields=["status", "last_error", "updated_at", *stamps])
+    result, written = _transition_in_memory(
+        payment, target=target, intent=intent, accepted_after_review=accepted_after_review
+    )
+    if written:
+        payment.save(update_fields=written)
+    if not result.changed:
+        return result
     # The organiser's email for this fact, once per payment and kind, in this transaction.
     notifications.notification_record(payment=payment)
     if needs_charge_details(target=target) or (accepted_after_review and target == Status.SUCCEEDED):
@@ -174,7 +162,34 @@ def payment_transition(
     else:
         active = event.is_active
     event_follow_payment(event, payment_status=target, active=active)
-    return Transition(Change.CHANGED, f"Payment {payment.pk} is {target}.", payment.pk, target)
+    return result
+
+
+def _transition_in_memory(
+    payment: Payment, *, target: str, intent: StripeIntent | None, accepted_after_review: bool
+) -> tuple[Transition, list[str]]:
+    """The guarded transition applied to the locked payment's instance, unsaved; and the fields the caller
+    writes (the status, error and stamps when it CHANGED, the error alone on a MISMATCH, none otherwise)."""
+    change = transition_allowed(current=payment.status, target=target)
+    if change == Change.UNCHANGED:
+        return Transition(change, f"Payment {payment.pk} already {target}.", payment.pk, payment.status), []
+    if change == Change.REFUSED:
+        reason = f"Payment {payment.pk} stays {payment.status}; {target} arrived late."
+        return Transition(change, reason, payment.pk, payment.status), []
+    if target == Status.SUCCEEDED and not accepted_after_review:
+        mismatch = intent_mismatch(payment=payment, intent=intent)
+        if mismatch:
+            payment.last_error = mismatch
+            logger.error("payment %s not activated: %s", payment.pk, mismatch, extra={"payment_id": payment.pk})
+            return Transition(Change.MISMATCH, mismatch, payment.pk, payment.status), ["last_error", "updated_at"]
+
+    stamps = stamps_for(succeeded_at=payment.succeeded_at, target=target, now=timezone.now())
+    for field, moment in stamps.items():
+        setattr(payment, field, moment)
+    payment.status = target
+    payment.last_error = intent.last_error if (target == Status.FAILED and intent) else ""
+    changed = Transition(Change.CHANGED, f"Payment {payment.pk} is {target}.", payment.pk, target)
+    return changed, ["status", "last_error", "updated_at", *stamps]
 
 
 def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> None:
@@ -183,6 +198,13 @@ def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> 
 
     The latest payment is the one that changed: an event has at most one open payment, and a closed
     one changes only from succeeded to refunded, when the event has no newer payment."""
+    fields = _event_follow_in_memory(event, payment_status=payment_status, active=active)
+    if fields:
+        event.save(update_fields=fields)
+
+
+def _event_follow_in_memory(event: Event, *, payment_status: str, active: bool) -> list[str]:
+    """`event_follow_payment` on the instance, unsaved: the fields it changed."""
     fields = []
     if event.payment_status != payment_status:
         event.payment_status = payment_status
@@ -193,5 +215,73 @@ def event_follow_payment(event: Event, *, payment_status: str, active: bool) -> 
         if active:
             event.activated_at = timezone.now()
             fields.append("activated_at")
-    if fields:
-        event.save(update_fields=fields)
+    return fields
+
+
+# The targets a batch may move payments to: none of them is reached from `succeeded`, so whether the
+# event stays active needs no look at its other payments (a refund's does: it goes one at a time).
+BULK_TARGETS = frozenset({Status.PENDING, Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+
+
+@dataclass(frozen=True)
+class IntentFact:
+    """What one Stripe event says: the PaymentIntent as it was, and the state its payment moves to."""
+
+    intent: StripeIntent
+    target: str
+
+
+def payment_transitions_bulk(*, facts: Sequence[IntentFact]) -> list[Transition | None]:
+    """`payment_transition` for many facts, applied in the order given as one call after the other would,
+    with a constant number of statements: one locking read of the payments with their events and
+    organisers, then one write each of the payments, the emails and the events.
+
+    Payments another transaction holds (SKIP LOCKED: the batch never waits) or that do not exist are
+    left alone; their facts answer None, for the caller to apply one at a time, which waits for the lock
+    or finds the payment unknown. Runs in the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("payment_transitions_bulk runs inside the caller's transaction")
+    if any(fact.target not in BULK_TARGETS for fact in facts):
+        raise ValueError(f"payment_transitions_bulk moves payments to {sorted(BULK_TARGETS)} only")
+    payments = {
+        payment.payment_intent_id: payment
+        for payment in Payment.objects.select_related("event", "user")
+        .select_for_update(of=("event", "self"), skip_locked=True)
+        .filter(payment_intent_id__in={fact.intent.id for fact in facts})
+        .order_by()
+    }
+    events: dict[int, Event] = {}
+    for locked in payments.values():  # payments of one event share its instance, as its row
+        locked.event = events.setdefault(locked.event_id, locked.event)
+
+    results: list[Transition | None] = []
+    written_payments: dict[int, Payment] = {}
+    written_events: dict[int, Event] = {}
+    reached: list[tuple[Payment, str]] = []
+    for fact in facts:
+        payment = payments.get(fact.intent.id)
+        if payment is None:
+            results.append(None)
+            continue
+        result, written = _transition_in_memory(
+            payment, target=fact.target, intent=fact.intent, accepted_after_review=False
+        )
+        results.append(result)
+        if written:
+            written_payments[payment.pk] = payment
+        if not result.changed:
+            continue
+        reached.append((payment, fact.target))
+        if needs_charge_details(target=fact.target):
+            receipts.charge_details_fetch_on_commit(payment=payment)
+        active = fact.target == Status.SUCCEEDED or payment.event.is_active
+        if _event_follow_in_memory(payment.event, payment_status=fact.target, active=active):
+            written_events[payment.event_id] = payment.event
+
+    now = timezone.now()
+    for written_payment in written_payments.values():
+        written_payment.updated_at = now  # `auto_now` is save()'s
+    rows_update(list(written_payments.values()), ["status", "last_error", "updated_at", "succeeded_at", "refunded_at"])
+    notifications.notifications_record(reached=reached)
+    rows_update(list(written_events.values()), ["payment_status", "is_active", "activated_at"])
+    return results

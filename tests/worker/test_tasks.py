@@ -1,10 +1,11 @@
 """The tasks' own behaviour (the queue is not the subject: tasks run in-process with apply())."""
 
 import pytest
-from django.db import OperationalError
+from django.db import DatabaseError, OperationalError
 
-from payments.models import StripeEvent
-from payments.services import fulfilment
+from payments import queue
+from payments.models import Payment, StripeEvent
+from payments.services import fulfilment, fulfilment_batch
 from payments.stripe_gateway import TransientStripeError
 from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 from worker import tasks
@@ -129,3 +130,55 @@ def test_a_transient_error_in_a_batch_records_the_attempt_and_resends_that_row_a
     ]
     assert (rows[1].attempts, rows[1].last_error) == (1, "OperationalError: server closed the connection unexpectedly")
     assert resent == [((rows[1].pk,), {"countdown": tasks.RETRY_ALONE_AFTER_SECONDS})]
+
+
+def test_a_batch_applies_its_payment_intent_events_together_and_the_rest_one_at_a_time(monkeypatch):
+    # given: two payments' successes, an unreadable row, and a type the batch leaves to the one-at-a-time path
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    first, second = PaymentFactory(), PaymentFactory()
+    succeeded = [stored_stripe_event("payment_intent.succeeded", payment_intent_object(p)) for p in (first, second)]
+    broken = StripeEvent.objects.create(stripe_id="evt_broken", type="payment_intent.succeeded", payload="{}")
+    ignored = stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
+    one_at_a_time = []
+    real = fulfilment.process_stripe_event
+
+    def spy(*, stripe_event_id):
+        one_at_a_time.append(stripe_event_id)
+        return real(stripe_event_id=stripe_event_id)
+
+    monkeypatch.setattr(fulfilment, "process_stripe_event", spy)
+
+    # when
+    result = tasks.process_stripe_events.apply(args=[[succeeded[0].pk, broken.pk, ignored.pk, succeeded[1].pk]])
+
+    # then: the successes are applied by the batch; the others go one at a time, the broken one failing alone
+    assert result.successful()
+    assert one_at_a_time == [broken.pk, ignored.pk]
+    statuses = dict(StripeEvent.objects.values_list("pk", "status"))
+    assert [statuses[row.pk] for row in (*succeeded, broken, ignored)] == [
+        StripeEvent.Status.PROCESSED,
+        StripeEvent.Status.PROCESSED,
+        StripeEvent.Status.FAILED,
+        StripeEvent.Status.IGNORED,
+    ]
+    assert set(Payment.objects.values_list("status", flat=True)) == {Payment.Status.SUCCEEDED}
+
+
+def test_a_batch_that_fails_whole_is_applied_one_row_at_a_time(monkeypatch):
+    # given: the batch's transaction fails
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    payments = [PaymentFactory(), PaymentFactory()]
+    rows = [stored_stripe_event("payment_intent.succeeded", payment_intent_object(p)) for p in payments]
+
+    def failing(*, stripe_event_ids):
+        raise DatabaseError("could not serialize access")
+
+    monkeypatch.setattr(fulfilment_batch, "stripe_events_fulfil", failing)
+
+    # when
+    result = tasks.process_stripe_events.apply(args=[[row.pk for row in rows]])
+
+    # then: each row is applied on its own
+    assert result.successful()
+    assert set(StripeEvent.objects.values_list("status", "attempts")) == {(StripeEvent.Status.PROCESSED, 1)}
+    assert set(Payment.objects.values_list("status", flat=True)) == {Payment.Status.SUCCEEDED}
