@@ -18,24 +18,13 @@ import logging
 
 from django.db import transaction
 
-from payments.consts import StripeEventType
-from payments.models import Payment, StripeEvent
+from payments.models import StripeEvent
 from payments.services import inbox
-from payments.services.fulfilment import outcome_of
+from payments.services.fulfilment import INTENT_TARGETS, outcome_of
 from payments.services.transitions import IntentFact, payment_transitions_bulk
 from payments.stripe_gateway import StripeIntent, livemode
 
 logger = logging.getLogger(__name__)
-
-Status = Payment.Status
-
-# The types whose handler in `fulfilment.HANDLERS` moves the intent's payment to a target, and that target.
-INTENT_TARGETS: dict[str, str] = {
-    StripeEventType.PAYMENT_INTENT_SUCCEEDED: Status.SUCCEEDED,
-    StripeEventType.PAYMENT_INTENT_PAYMENT_FAILED: Status.FAILED,
-    StripeEventType.PAYMENT_INTENT_PROCESSING: Status.PENDING,
-    StripeEventType.PAYMENT_INTENT_CANCELED: Status.CANCELED,
-}
 
 
 def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
