@@ -1,4 +1,5 @@
-"""Reads of the ledger and the webhook inbox that services, commands, beat and the admin share."""
+"""Reads of the ledger, the webhook inbox and the notifications outbox that services, commands, beat and
+the admin share."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from payments.models import OperatorAction, Payment, StripeEvent
+from payments.models import Notification, OperatorAction, Payment, StripeEvent
 
 
 def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
@@ -18,6 +19,18 @@ def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
         StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES, received_at__lt=cutoff)
         .exclude(enqueued_at__gte=cutoff)
         .order_by("received_at", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def notifications_stale(*, older_than: timedelta) -> QuerySet:
+    """Ids of pending notifications created, and last handed to the broker, more than `older_than` ago,
+    oldest first."""
+    cutoff = timezone.now() - older_than
+    return (
+        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
+        .order_by("created_at", "id")
         .values_list("pk", flat=True)
     )
 

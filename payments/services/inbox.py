@@ -11,7 +11,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -19,11 +19,10 @@ from payments import metrics, queue, selectors
 from payments.consts import StripeObjectType
 from payments.models import StripeEvent
 from payments.services.bulk_writes import rows_update
+from payments.services.hand_over import MAX_ERROR_LENGTH, HandOver
 from payments.stripe_gateway import API_VERSION, EventNotification, payment_intent_id_of
 
 logger = logging.getLogger(__name__)
-
-MAX_ERROR_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -155,17 +154,6 @@ def _insert_ignoring_duplicate(row: StripeEvent) -> int | None:
     return inserted[0] if inserted else None
 
 
-def _publish(stripe_event_id: int) -> bool:
-    try:
-        queue.stripe_event_process(stripe_event_id=stripe_event_id)
-    except Exception:  # the broker is down: the row is safe in the inbox, the sweeper re-sends it
-        logger.warning(
-            "enqueue of stripe event row %s failed; the sweeper will retry it", stripe_event_id, exc_info=True
-        )
-        return False
-    return True
-
-
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:
     """Stores a verified event; returns the new row, or None when its Stripe id is already stored."""
     row = _new_row(event, payload)
@@ -183,31 +171,29 @@ def stripe_event_note_payment_intent(*, stripe_event_id: int, payment_intent_id:
     )
 
 
+def _mark_enqueued(stripe_event_ids: Sequence[int]) -> None:
+    StripeEvent.objects.filter(pk__in=stripe_event_ids, status__in=StripeEvent.UNFINISHED_STATUSES).update(
+        status=StripeEvent.Status.ENQUEUED, enqueued_at=timezone.now()
+    )
+
+
+# One at a time, for the operator's paths and the sweeper (the webhook's rows leave in groups, above).
+stripe_event_hand_over = HandOver(
+    what="stripe event row",
+    send=lambda pk: queue.stripe_event_process(stripe_event_id=pk),
+    mark_enqueued=_mark_enqueued,
+    stale=lambda older_than: selectors.stripe_events_stale(older_than=older_than),
+)
+
+
 def stripe_event_enqueue(*, stripe_event_id: int) -> bool:
     """Hands a stored row to the broker; a failure is logged and left to the sweeper."""
-    if not _publish(stripe_event_id):
-        return False
-    try:
-        StripeEvent.objects.filter(pk=stripe_event_id, status__in=StripeEvent.UNFINISHED_STATUSES).update(
-            status=StripeEvent.Status.ENQUEUED, enqueued_at=timezone.now()
-        )
-    except DatabaseError:  # only bookkeeping: the task is on its way
-        logger.warning("could not mark stripe event row %s enqueued", stripe_event_id, exc_info=True)
-    return True
+    return stripe_event_hand_over.enqueue(stripe_event_id)
 
 
 def stripe_events_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueues rows stored or handed over more than `older_than` ago and still unprocessed."""
-    stale = list(selectors.stripe_events_stale(older_than=older_than)[:5000])
-    count = 0
-    for batch in queue.sent_in_batches(stale, lambda pk: queue.stripe_event_process(stripe_event_id=pk)):
-        StripeEvent.objects.filter(pk__in=batch, status__in=StripeEvent.UNFINISHED_STATUSES).update(
-            status=StripeEvent.Status.ENQUEUED, enqueued_at=timezone.now()
-        )
-        count += len(batch)
-    if count:
-        logger.warning("re-enqueued %s stripe events that never reached a worker", count)
-    return count
+    return stripe_event_hand_over.requeue_stale(older_than=older_than)
 
 
 def stripe_event_close(*, stripe_event_id: int, outcome: Outcome, attempted: bool = True) -> bool:

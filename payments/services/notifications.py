@@ -33,19 +33,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core import accounts
 from core.models import VerifiedEmail
-from payments import queue
+from payments import queue, selectors
 from payments.models import Notification, NotificationKind, OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
+from payments.services.hand_over import MAX_ERROR_LENGTH, HandOver
 
 logger = logging.getLogger(__name__)
-
-MAX_ERROR_LENGTH = 2000
 
 KIND_OF_STATUS: dict[str, NotificationKind] = {
     Payment.Status.SUCCEEDED: Notification.Kind.LIVE,
@@ -115,47 +114,34 @@ def account_email_record(*, user: User, kind: str) -> Notification:
     return notification
 
 
-def _publish(notification_id: int) -> bool:
-    try:
-        queue.notification_send(notification_id=notification_id)
-    except Exception:  # the row is safe in the database: the sweeper sends it later
-        logger.warning("enqueue of notification %s failed; the sweeper will retry it", notification_id, exc_info=True)
-        return False
-    return True
+def _mark_enqueued(notification_ids: Sequence[int]) -> None:
+    Notification.objects.filter(pk__in=notification_ids, status=Notification.Status.PENDING).update(
+        enqueued_at=timezone.now()
+    )
+
+
+notification_hand_over = HandOver(
+    what="notification",
+    send=lambda pk: queue.notification_send(notification_id=pk),
+    mark_enqueued=_mark_enqueued,
+    stale=lambda older_than: selectors.notifications_stale(older_than=older_than),
+)
 
 
 def _hand_over(*, notification_id: int) -> None:
-    """After fulfilment's commit: the row already says it was handed over, unless the publish fails."""
-    if not _publish(notification_id):
+    """After the recording commit: the row already says it was handed over, unless the publish fails."""
+    if not notification_hand_over.publish(notification_id):
         Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(enqueued_at=None)
 
 
 def notification_enqueue(*, notification_id: int) -> bool:
     """Hands a notification to the workers; a broker that is down is logged and left to the sweeper."""
-    if not _publish(notification_id):
-        return False
-    Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(
-        enqueued_at=timezone.now()
-    )
-    return True
+    return notification_hand_over.enqueue(notification_id)
 
 
 def notifications_requeue_stale(*, older_than: timedelta) -> int:
     """Re-enqueues pending notifications created, and last handed over, more than `older_than` ago (beat)."""
-    cutoff = timezone.now() - older_than
-    stale = (
-        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
-    )
-    count = 0
-    for batch in queue.sent_in_batches(list(stale[:1000]), lambda pk: queue.notification_send(notification_id=pk)):
-        Notification.objects.filter(pk__in=batch, status=Notification.Status.PENDING).update(enqueued_at=timezone.now())
-        count += len(batch)
-    if count:
-        logger.warning("re-enqueued %s notifications that were never sent", count)
-    return count
+    return notification_hand_over.requeue_stale(older_than=older_than)
 
 
 def notification_send(*, notification_id: int) -> str:
