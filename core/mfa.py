@@ -100,6 +100,8 @@ class AdminSecondFactorMiddleware(OTPMiddleware):
     whose session has no verified device is sent to enrol one or to give a code, whatever admin page or
     action was asked for (a POST runs nothing)."""
 
+    async_capable = False  # the gate below is synchronous; Django adapts around it under ASGI
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         super().__init__(functools.partial(self.require_second_factor, get_response))
 
