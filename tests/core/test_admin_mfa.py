@@ -90,6 +90,8 @@ def test_an_operator_enrols_an_app_sees_the_recovery_codes_once_then_uses_the_ad
     html = page.content.decode()
     assert page.status_code == 200 and re.search(r'<div class="mfa-qr-code"><svg [^>]*>\s*<rect', html)
     assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert html.count("<script") == html.count("<script src=")  # no inline script: the policy refuses them
+    assert "script-src 'self'" in page["Content-Security-Policy"]
     assert "".join(re.search(r'id="mfa-secret">([A-Z2-7 ]+)<', html)[1].split()) in device.config_url
     assert wrong.status_code == 400 and "not the app" in wrong.content.decode()
     codes = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", right.content.decode())
