@@ -34,16 +34,21 @@ def credentials() -> dict[str, dict[str, str]]:
     (an admin session), and Prometheus (the metrics token)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from core.accounts import api_token_create
 
     users = get_user_model()
     token = api_token_create(user=users.objects.get(username=ORGANISER))
     operator = users.objects.get(username=OPERATOR)
+    # The admin answers an operator whose session has verified a second factor (core/mfa.py).
+    device, _ = TOTPDevice.objects.get_or_create(user=operator, confirmed=True, defaults={"name": "bench"})
     session = SessionStore()
     session[SESSION_KEY] = str(operator.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = operator.get_session_auth_hash()
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.create()
     return {
         "anonymous": {},

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "core.middleware.AdminIdleTimeoutMiddleware",
+    "core.mfa.AdminSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Turns a login refused by django-axes's lockout into core.limits.lockout_response.
     "axes.middleware.AxesMiddleware",
@@ -218,6 +222,11 @@ if STRIPE_OFFLINE:
     STRIPE_API_BASE = STRIPE_API_BASE or "http://127.0.0.1:8420"
     STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY or "pk_offline_eventpay"
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Operators' second factor (core/mfa.py): the issuer authenticator apps show beside the code, and the one
+# operator let into the admin without one, the demo login `make run` names; ignored unless DEBUG is on and
+# Stripe is the offline stand-in, so never in production.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="EventPay")
+MFA_EXEMPT_USERNAME = env("MFA_EXEMPT_USERNAME", default="") if DEBUG and STRIPE_OFFLINE else ""
 # Each call to Stripe gives up after these (the SDK retries twice): a slow Stripe must not hold web threads.
 STRIPE_CONNECT_TIMEOUT_SECONDS: float = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3.0)
 STRIPE_READ_TIMEOUT_SECONDS: float = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=10.0)

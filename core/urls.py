@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core import metrics, views
+from core import metrics, mfa_views, views
 from core.csp import CspReportView
 
 api = [
@@ -23,7 +23,14 @@ api = [
     re_path(r"^[\s\S]*$", views.api_not_found),  # any character, a newline (%0A) too
 ]
 
+mfa = [
+    path("enrol/", mfa_views.enrol, name="enrol"),
+    path("verify/", mfa_views.verify, name="verify"),
+]
+
 urlpatterns = [
+    # Before the admin's own: its pages send an operator without a verified second factor here.
+    path("admin/mfa/", include((mfa, "mfa"))),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     # Everything else is a client-side route of the React app.

@@ -121,6 +121,8 @@ def main() -> int:
         require_free(LOCALSTRIPE_PORT, "localstripe")
         env.setdefault("STRIPE_WEBHOOK_SECRET", _webhook_secret())
         env.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_API_BASE=f"http://127.0.0.1:{LOCALSTRIPE_PORT}")
+        # The demo operator logs in to the admin with its password alone (core/mfa.py: offline and DEBUG only).
+        env.setdefault("MFA_EXEMPT_USERNAME", DEMO_USERNAME)
         webhook_secret = env["STRIPE_WEBHOOK_SECRET"].split(",")[0]
         processes["localstripe"] = localstripe.command(
             port=LOCALSTRIPE_PORT, state=VAR / "localstripe.pickle",

@@ -17,6 +17,9 @@ import pytest
 import redis
 import requests
 from django.conf import settings
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from offline import localstripe as offline_localstripe
@@ -65,6 +68,30 @@ def api_client():
 def auth_client(user):
     client = APIClient()
     client.force_authenticate(user)
+    return client
+
+
+def operator_login(client: Client, operator) -> TOTPDevice:
+    """Logs a staff user in to the admin as it asks: the password, then a confirmed authenticator app
+    verified in the session (core/mfa.py)."""
+    device = TOTPDevice.objects.create(user=operator, name="Authenticator app", confirmed=True)
+    client.force_login(operator)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+@pytest.fixture
+def operator_user(db):
+    return UserFactory(username="olga", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def operator_client(operator_user) -> Client:
+    """A superuser's admin session with a verified second factor."""
+    client = Client()
+    operator_login(client, operator_user)
     return client
 
 

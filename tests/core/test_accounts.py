@@ -286,13 +286,13 @@ def test_an_account_email_waits_in_the_outbox_when_it_cannot_be_handed_over(api_
     assert mailoutbox == []
 
 
-def test_an_account_emails_link_is_sent_but_never_stored_nor_shown(mailoutbox, admin_client):
+def test_an_account_emails_link_is_sent_but_never_stored_nor_shown(mailoutbox, operator_client):
     user = UserFactory()
     APIClient().post(reverse("password-reset"), {"email": user.email}, format="json")
     link = "/reset-password/{uid}/{token}".format(**_reset_link_parts(mailoutbox[0]))
     row = Notification.objects.get(user=user, kind="password_reset")
 
-    page = admin_client.get(reverse("admin:payments_notification_change", args=[row.pk]))
+    page = operator_client.get(reverse("admin:payments_notification_change", args=[row.pk]))
 
     assert row.status == "sent" and mailoutbox[0].extra_headers["Message-ID"] == row.message_id
     assert link not in row.body_text + row.body_html

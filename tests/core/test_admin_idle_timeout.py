@@ -4,14 +4,14 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from tests.conftest import operator_login
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_idle_operator_is_logged_out_of_the_admin_and_an_active_one_is_not(client, settings):
-    operator = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(operator)
+    operator_login(client, UserFactory(is_staff=True, is_superuser=True))
     idle = timedelta(minutes=settings.ADMIN_IDLE_TIMEOUT_MINUTES)
     start = timezone.now()
 

@@ -87,12 +87,12 @@ def test_the_api_docs_load_their_set_up_script_from_this_site():
     assert page.count("<script") == page.count("<script src=") == 3
 
 
-def test_production_error_pages_carry_the_policy(settings, admin_client):
+def test_production_error_pages_carry_the_policy(settings, operator_client):
     # given: django-csp leaves DEBUG's own error pages alone, never production's
     settings.DEBUG = False
 
     # when
-    response = admin_client.get("/admin/no-such-page/")
+    response = operator_client.get("/admin/no-such-page/")
 
     # then
     assert response.status_code == 404

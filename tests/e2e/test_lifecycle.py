@@ -8,6 +8,8 @@ import re
 import uuid
 
 import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_checkout_flow import ACTIVATION, SUCCEEDING_CARD, create_event, event_json, fill_card, sign_up
@@ -74,9 +76,11 @@ def test_an_organiser_edits_an_event_then_cancels_it_once_live(stack, page: Page
 
 
 @pytest.fixture
-def staff(transactional_db):
-    """An operator, created before the browser starts (Django refuses the ORM inside Playwright's loop)."""
-    return UserFactory(username=f"op{uuid.uuid4().hex[:6]}", is_staff=True, is_superuser=True)
+def staff(transactional_db) -> TOTPDevice:
+    """An operator's authenticator app, created before the browser starts (Django refuses the ORM inside
+    Playwright's loop); its user is the operator."""
+    operator = UserFactory(username=f"op{uuid.uuid4().hex[:6]}", is_staff=True, is_superuser=True)
+    return TOTPDevice.objects.create(user=operator, name="Authenticator app", confirmed=True)
 
 
 def test_a_receipt_then_an_operators_refund_takes_the_event_off_the_public_list(
@@ -111,9 +115,12 @@ def test_a_receipt_then_an_operators_refund_takes_the_event_off_the_public_list(
     # and when: an operator refunds it from the admin, with a reason
     admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     admin.goto(f"{stack.url}/admin/login/")
-    admin.get_by_label("Username").fill(staff.username)
+    admin.get_by_label("Username").fill(staff.user.username)
     admin.get_by_label("Password").fill("correct-horse-battery")
     admin.get_by_role("button", name="Log in").click()
+    admin.get_by_label("Code").fill(f"{totp(staff.bin_key):06d}")
+    admin.get_by_role("button", name="Verify").click()
+    expect(admin.get_by_text("Site administration")).to_be_visible()
     admin.goto(f"{stack.url}/admin/payments/payment/")
     row = admin.get_by_role("row").filter(has_text=title)
     row.get_by_role("checkbox").check()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,10 +15,9 @@ EVENTS = reverse("admin:events_event_changelist")
 
 
 @pytest.fixture
-def operator(db):
-    client = Client()
-    client.force_login(UserFactory(username="olga", is_staff=True, is_superuser=True))
-    return client
+def operator(operator_client):
+    """The admin's session (password and a verified second factor) of a superuser, olga."""
+    return operator_client
 
 
 def _queries(client, params: dict) -> tuple[int, str]:

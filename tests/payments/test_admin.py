@@ -13,7 +13,7 @@ from freezegun import freeze_time
 from payments.consts import StripeEventType
 from payments.models import OperatorAction, Payment, StripeEvent
 from payments.services import checkout
-from tests.conftest import pay_at_localstripe
+from tests.conftest import operator_login, pay_at_localstripe
 from tests.factories import (
     EventFactory,
     PaymentFactory,
@@ -32,11 +32,9 @@ CUSTOMER = {"id": "cus_1", "object": "customer"}
 
 
 @pytest.fixture
-def operator(db):
-    user = UserFactory(username="olga", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
+def operator(operator_client):
+    """The admin's session (password and a verified second factor) of a superuser, olga."""
+    return operator_client
 
 
 def _failed_row(**fields) -> StripeEvent:
@@ -319,7 +317,7 @@ def test_staff_without_permissions_cannot_see_or_act(enqueued):
     # given
     row = _failed_row()
     client = Client()
-    client.force_login(UserFactory(is_staff=True))
+    operator_login(client, UserFactory(is_staff=True))
 
     # when
     pages = [client.get(url) for url in (INBOX, PAYMENTS, AUDIT)]
@@ -336,7 +334,7 @@ def test_staff_who_may_only_view_cannot_act(enqueued):
     viewer = UserFactory(is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_stripeevent"))
     client = Client()
-    client.force_login(viewer)
+    operator_login(client, viewer)
 
     # when
     listed = client.get(INBOX)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.core.paginator import EmptyPage
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -24,10 +23,9 @@ INBOX_TABLE = StripeEvent._meta.db_table
 
 
 @pytest.fixture
-def operator(db):
-    client = Client()
-    client.force_login(UserFactory(username="olga", is_staff=True, is_superuser=True))
-    return client
+def operator(operator_client):
+    """The admin's session (password and a verified second factor) of a superuser, olga."""
+    return operator_client
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from payments import queue, stripe_gateway
 from payments.models import Notification, OperatorAction, Payment, RefundRequest
 from payments.services import fulfilment, refunds
 from payments.services.audit import Actor
-from tests.conftest import live_payment
+from tests.conftest import live_payment, operator_login
 from tests.factories import EventFactory, PaymentFactory, UserFactory, refunded_charge_object
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +27,9 @@ NOTIFICATIONS = reverse("admin:payments_notification_changelist")
 
 
 @pytest.fixture
-def operator(db):
-    user = UserFactory(username="olga", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
+def operator(operator_client):
+    """The admin's session (password and a verified second factor) of a superuser, olga."""
+    return operator_client
 
 
 @pytest.fixture
@@ -186,7 +184,7 @@ def test_refunding_needs_its_own_permission_not_just_the_change_permission(db):
     staff = UserFactory(is_staff=True)
     staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_payment", "change_payment"]))
     client = Client()
-    client.force_login(staff)
+    operator_login(client, staff)
     payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
 
     # when

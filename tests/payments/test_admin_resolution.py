@@ -13,7 +13,7 @@ from payments.consts import StripeEventType
 from payments.models import Notification, OperatorAction, Payment
 from payments.services import checkout, notifications, receipts, reconciliation
 from tests.conftest import pay_at_localstripe
-from tests.factories import EventFactory, PaymentFactory, UserFactory, payment_intent_object, stored_stripe_event
+from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,9 @@ PAYMENTS = reverse("admin:payments_payment_changelist")
 
 
 @pytest.fixture
-def operator(db):
-    client = Client()
-    client.force_login(UserFactory(username="olga", is_staff=True, is_superuser=True))
-    return client
+def operator(operator_client):
+    """The admin's session (password and a verified second factor) of a superuser, olga."""
+    return operator_client
 
 
 @pytest.fixture
