@@ -31,6 +31,7 @@ from bench.soak_traffic import Traffic
 
 SAMPLE_INTERVAL = 10.0
 REPORT_INTERVAL = 60.0
+STEADY_S = 30.0
 FAULT_NAMES = ("Redis restarted", "Celery worker SIGKILLed", "PostgreSQL connections terminated", "burst")
 
 
@@ -59,8 +60,10 @@ def fault_actions(stack: SoakStack, traffic: Traffic, burst: int) -> dict[str, C
     return dict(zip(FAULT_NAMES, (redis, worker, postgres, deliveries), strict=True))
 
 
-def run_faults(run: Run, actions: dict[str, Callable[[], str]], stack: SoakStack, started: float, stop: threading.Event) -> None:
-    """Each fault at its time, then the time until the backlog is clear again (or the run ends)."""
+def run_faults(
+    run: Run, actions: dict[str, Callable[[], str]], stack: SoakStack, started: float, stop: threading.Event
+) -> None:
+    """Each fault at its time; the time until the backlog is clear again is measured beside the next ones."""
     for fault in run.faults:
         if stop.wait(max(0.0, started + fault.at_s - time.monotonic())):
             return
@@ -70,13 +73,30 @@ def run_faults(run: Run, actions: dict[str, Callable[[], str]], stack: SoakStack
         except Exception as exc:  # the soak goes on; the report says the fault itself failed
             fault.detail = f"the fault failed: {exc!r}"
             continue
-        end = time.monotonic()
+        threading.Thread(target=measure_recovery, args=(fault, stack, time.monotonic(), stop), daemon=True).start()
+
+
+def measure_recovery(fault: Fault, stack: SoakStack, since: float, stop: threading.Event) -> None:
+    fault.recovery_s = recovery(stack, since, stop)
+    if fault.recovery_s is not None:
+        log(f"{fault.name}: backlog clear after {fault.recovery_s:.0f} s")
+
+
+def recovery(stack: SoakStack, since: float, stop: threading.Event) -> float | None:
+    """Seconds from `since` to the start of the first STEADY_S seconds with the backlog clear throughout
+    (a fault's effect may show only after a while: tasks held by a killed worker come back later), or
+    None if the run ended first."""
+    clear_since = None
+    while not stop.is_set():
+        now = time.monotonic()
+        if not backlog_clear(stack):
+            clear_since = None
+        elif clear_since is None:
+            clear_since = now
+        elif now - clear_since >= STEADY_S:
+            return clear_since - since
         time.sleep(1)
-        while not stop.is_set() and not backlog_clear(stack):
-            time.sleep(1)
-        if not stop.is_set():
-            fault.recovery_s = time.monotonic() - end
-            log(f"{fault.name}: backlog clear after {fault.recovery_s:.0f} s")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=5000, help="deliveries of the burst fault")
     parser.add_argument("--warmup", type=float, default=None, help="minutes left out of the verdicts (5, or a "
                         "quarter of a shorter run)")  # fmt: skip
+    parser.add_argument("--settle", type=float, default=300.0, help="seconds to wait for the backlog after the "
+                        "traffic stops")  # fmt: skip
     parser.add_argument("--database-url", default=os.environ.get(
         "SOAK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eventpay_soak_run"))  # fmt: skip
     parser.add_argument("--out", type=Path, default=BENCH / "SOAK.md")
@@ -132,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         faults.join(timeout=60)
         from bench.soak_checks import end_state, wait_settled
 
-        run.settle_s = wait_settled(stack, timeout=300)
+        run.settle_s = wait_settled(stack, timeout=args.settle)
         run.end_state = end_state(stack, traffic.ledger)
         run.answers = dict(traffic.ledger.statuses)
         run.server_errors = list(traffic.ledger.server_errors)

@@ -59,7 +59,9 @@ def end_state(stack: SoakStack, ledger: Ledger) -> dict[str, int]:
     payments = {p.payment_intent_id: p for p in Payment.objects.filter(payment_intent_id__in=plans)}
     live = set(Event.objects.filter(is_active=True, payments__payment_intent_id__in=plans)
                .values_list("payments__payment_intent_id", flat=True))  # fmt: skip
-    wrong_status = sum(1 for pi, plan in plans.items() if pi not in payments or payments[pi].status != plan.final_status)
+    wrong_status = sum(
+        1 for pi, plan in plans.items() if pi not in payments or payments[pi].status != plan.final_status
+    )
     wrong_activation = sum(1 for pi, plan in plans.items() if (pi in live) != (plan.final_status == "succeeded"))
     # The organisers: live exactly when they paid at localstripe.
     active = dict(Event.objects.filter(pk__in=paid_events).values_list("pk", "is_active"))
@@ -96,7 +98,10 @@ def end_state(stack: SoakStack, ledger: Ledger) -> dict[str, int]:
         "emails received twice or more": sum(1 for mid in sent_ids if received[mid] > 1),
         "emails received": sum(received[mid] for mid in sent_ids),
         "tasks still unacknowledged in Redis": redis.Redis.from_url(stack.redis_url).hlen("unacked"),
-        **{f"inbox rows {s}": n for s, n in StripeEvent.objects.values_list("status").annotate(n=Count("id")).order_by()},
+        **{
+            f"inbox rows {s}": n
+            for s, n in StripeEvent.objects.values_list("status").annotate(n=Count("id")).order_by()
+        },
     }
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from bench.harness import verdict  # noqa: E402
-from bench.soak_checks import MUST_BE_ZERO  # noqa: E402
+from bench.harness import verdict
+from bench.soak_checks import MUST_BE_ZERO
 
 FINDINGS_START = "<!-- findings: kept by make soak -->"
 FINDINGS_END = "<!-- end of findings -->"
@@ -167,7 +167,13 @@ def _verdicts(run: Run) -> list[str]:
 
 
 def _faults(run: Run) -> list[str]:
-    lines = ["## Faults", "", "Recovery: seconds from the fault's end until no inbox row had waited 5 s or more.", ""]
+    lines = [
+        "## Faults",
+        "",
+        "Recovery: seconds from the fault's end until the backlog was clear (no inbox row waiting 5 s or more) "
+        "and stayed so for 30 s.",
+        "",
+    ]
     lines += ["| fault | at minute | what happened | recovery s |", "| --- | ---: | --- | ---: |"]
     for fault in run.faults:
         recovery = "—" if fault.recovery_s is None else f"{fault.recovery_s:.0f}"

@@ -127,7 +127,9 @@ def seed_payments(count: int, prefix: str) -> list[tuple[int, int, str]]:
     user, _ = get_user_model().objects.get_or_create(username="soak-stream", defaults={"email": "stream@soak.test"})
     VerifiedEmail.objects.get_or_create(user=user, defaults={"email": user.email})
     starts = timezone.now() + dt.timedelta(days=30)
-    events = Event.objects.bulk_create([Event(owner=user, title=f"{prefix} {i}", starts_at=starts) for i in range(count)])
+    events = Event.objects.bulk_create(
+        [Event(owner=user, title=f"{prefix} {i}", starts_at=starts) for i in range(count)]
+    )
     payments = Payment.objects.bulk_create([
         Payment(user=user, event=e, payment_intent_id=f"pi_{prefix}{uuid.uuid4().hex[:20]}", amount=1500, currency="usd")
         for e in events
@@ -319,7 +321,13 @@ class Traffic:
 
     def _scrape(self) -> None:
         for name, url in self.stack.metrics_urls().items():
-            _call(self.ledger, f"metrics {name}", "GET", url, headers={"Authorization": f"Bearer {self.stack.metrics_token}"})
+            _call(
+                self.ledger,
+                f"metrics {name}",
+                "GET",
+                url,
+                headers={"Authorization": f"Bearer {self.stack.metrics_token}"},
+            )
 
     def burst(self, deliveries: int, rng: random.Random) -> dict[str, int]:
         """`deliveries` at once from 16 threads (a fifth of them duplicates): their answers by status."""
