@@ -67,7 +67,7 @@ def test_bench_scale_writes_its_section_with_real_figures(tmp_path: Path) -> Non
 @pytest.mark.timeout(600)
 def test_bench_soak_writes_its_report_series_and_plots_while_it_runs(tmp_path: Path) -> None:
     out = tmp_path / "SOAK.md"
-    _run("bench.soak", "--minutes", "0.5", "--warmup", "0.05", "--rate", "4", "--burst", "40", "--settle", "60",
+    _run("bench.soak", "--minutes", "0.6", "--warmup", "0.05", "--rate", "4", "--burst", "40", "--settle", "60",
          "--database-url", _database_url("soak"), "--out", str(out))  # fmt: skip
     report = out.read_text()
     assert "- **state**: finished" in report
