@@ -26,7 +26,15 @@ from pathlib import Path
 from bench.harness import BENCH, ROOT, machine_facts
 from bench.soak_report import Fault, Run, write
 from bench.soak_sample import SeriesFile, backlog_clear, sample
-from bench.soak_stack import WORKERS, SoakStack, kill_worker, restart_redis, start_stack, terminate_connections
+from bench.soak_stack import (
+    WORKERS,
+    SoakStack,
+    kill_worker,
+    restart_redis,
+    start_stack,
+    supervise,
+    terminate_connections,
+)
 from bench.soak_traffic import Traffic
 
 SAMPLE_INTERVAL = 10.0
@@ -140,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         next_report = started
         while (now := time.monotonic()) - started < duration:
             row = sample(stack, traffic.ledger, started)
+            supervise(stack, row["t_s"])
             series.append(row)
             run.rows = series.rows
             log(f"{row['t_s'] / 60:5.1f} / {args.minutes:g} min  queue {row.get('queue_depth')}  "
@@ -159,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         run.answers = dict(traffic.ledger.statuses)
         run.server_errors = list(traffic.ledger.server_errors)
         run.facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        run.facts["processes that exited on their own (started again)"] = "; ".join(stack.exits) or "none"
+        run.facts["requests without an answer"] = (
+            ", ".join(f"{k}: {v}" for k, v in traffic.ledger.unanswered.items()) or "none"
+        )
         run.facts["operator runs"] = ", ".join(f"{k}: {v}" for k, v in traffic.ledger.operator_runs.items()) or "none"
         run.facts["traffic steps that failed"] = (
             ", ".join(f"{k}: {v}" for k, v in traffic.ledger.organiser_failures.items()) or "none"

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class SoakStack:
     maildir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     worker_metrics_ports: dict[str, int] = field(default_factory=dict)
+    # Held while a fault replaces a process, so that supervise() does not start it a second time.
+    replacing: threading.Lock = field(default_factory=threading.Lock)
+    exits: list[str] = field(default_factory=list)
 
     @property
     def redis_url(self) -> str:
@@ -127,6 +131,25 @@ def start_worker(stack: SoakStack, name: str) -> None:
     )
 
 
+def supervise(stack: SoakStack, elapsed_s: float) -> None:
+    """Starts again a worker or beat that exited on its own, as compose's `restart: unless-stopped` does,
+    and notes it: such an exit is a finding."""
+    if not stack.replacing.acquire(blocking=False):
+        return
+    try:
+        for name in (*WORKERS, "beat"):
+            process = stack.processes[name]
+            if process.poll() is None:
+                continue
+            stack.exits.append(f"{name} exited with {process.returncode} at minute {elapsed_s / 60:.1f}")
+            if name == "beat":
+                stack.processes[name] = _popen(stack, name, [str(a) for a in process.args], stack.env)
+            else:
+                start_worker(stack, name)
+    finally:
+        stack.replacing.release()
+
+
 def stop_all(stack: SoakStack) -> None:
     # The producers first, the broker and the stand-ins last.
     for name in ("beat", *WORKERS, "web", "localstripe", "smtp", "redis"):
@@ -146,11 +169,12 @@ def restart_redis(stack: SoakStack) -> None:
 def kill_worker(stack: SoakStack, name: str) -> None:
     """SIGKILL to a worker and its pool (as the OOM killer or a lost host would), then started again as a
     supervisor (compose's `restart: unless-stopped`) does."""
-    process = stack.processes[name]
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    time.sleep(2)
-    start_worker(stack, name)
+    with stack.replacing:
+        process = stack.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        time.sleep(2)
+        start_worker(stack, name)
 
 
 def terminate_connections(database_url: str) -> int:

@@ -48,6 +48,7 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     statuses: Counter[str] = field(default_factory=Counter)  # "2xx", "4xx", "5xx", "error" (no answer)
     server_errors: list[str] = field(default_factory=list)
+    unanswered: Counter[str] = field(default_factory=Counter)  # requests that got no answer, by what they were
     webhook_ms: list[float] = field(default_factory=list)
     plans: dict[str, PaymentPlan] = field(default_factory=dict)  # the stream's payments by PaymentIntent
     event_ids: set[str] = field(default_factory=set)  # the stream's unique Stripe event ids
@@ -60,6 +61,7 @@ class Ledger:
         with self.lock:
             if status is None:
                 self.statuses["error"] += 1
+                self.unanswered[what] += 1
             else:
                 self.statuses[f"{status // 100}xx"] += 1
                 if status >= 500:
