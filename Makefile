@@ -16,7 +16,7 @@ TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:543
 	STRIPE_API_BASE=http://127.0.0.1:8420 STRIPE_WEBHOOK_SECRET=whsec_test_current,whsec_test_previous \
 	DJANGO_DEBUG=true
 
-.PHONY: run test install frontend lint test-python test-frontend chromium wrk clean bench bench-scale audit
+.PHONY: run test install frontend lint test-python test-frontend chromium wrk clean bench bench-scale soak audit
 
 run: install frontend/dist/index.html
 	$(BIN)/python -m offline.run
@@ -65,6 +65,12 @@ bench: install wrk
 # bench/BENCHMARKS.md.
 bench-scale: install wrk
 	$(BIN)/python -m bench.scale $(BENCH_SCALE_ARGS)
+
+# The production processes under steady mixed traffic with faults on a schedule, for 60 minutes by default
+# (SOAK_ARGS='--minutes 3' for a quick look, '--minutes 480' for a night): writes bench/SOAK.md and its plots
+# while it runs. Not part of `make test`.
+soak: install
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # Code and dependency audits; docs/SECURITY.md gives every accepted finding and its reason.
 audit: install $(NODE_STAMP)

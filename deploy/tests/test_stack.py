@@ -368,6 +368,65 @@ def test_postgres_stopped_webhooks_answer_503_ready_names_the_database_and_every
     assert_ledger(stack, expected, events)
 
 
+def _prometheus(stack: Stack, path: str, **params) -> dict:
+    response = requests.get(f"http://127.0.0.1:{stack.env['PROMETHEUS_PORT']}/api/v1/{path}", params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def _targets_up(stack: Stack, workers: int) -> bool:
+    try:
+        targets = _prometheus(stack, "targets", state="active")["activeTargets"]
+    except (OSError, ValueError):
+        return False
+    jobs = [t["labels"]["job"] for t in targets if t["health"] == "up"]
+    return jobs.count("eventpay-web") == 1 and jobs.count("eventpay-worker") == workers and len(jobs) == len(targets)
+
+
+def _firing(stack: Stack, alert: str) -> bool:
+    alerts = _prometheus(stack, "alerts")["alerts"]
+    return any(a["labels"]["alertname"] == alert and a["state"] == "firing" for a in alerts)
+
+
+@pytest.mark.services("prometheus", "web", "worker")
+def test_prometheus_scrapes_web_and_every_worker_and_fires_the_backlog_alert_when_every_worker_stops(stack):
+    # given: the monitoring profile's Prometheus, with the rules of deploy/prometheus/
+    monitoring = ("--profile", "monitoring")
+    stack.compose(*monitoring, "up", "--detach", "--no-deps", "prometheus")
+    try:
+        workers = len(stack.compose("ps", "--quiet", "--status", "running", "worker").stdout.split())
+        started = time.monotonic()
+        wait_until(lambda: _targets_up(stack, workers), timeout=120, interval=2,
+                   what=f"Prometheus: web and {workers} workers up, nothing else")  # fmt: skip
+        stack.figures["prometheus: every target up after start (s)"] = round(time.monotonic() - started, 1)
+        assert not _firing(stack, "EventPayWebhookBacklog")
+
+        # when: every worker stops while deliveries come in; their rows are set back 10 minutes, as if the
+        # workers had been gone that long (the rule waits for 5 minutes of backlog, then 2 more)
+        stack.compose("stop", "--timeout", "45", "worker")
+        expected, events = make_backlog(stack, 1)
+        assert [stack.deliver(event).status_code for event in events] == [200] * len(events)
+        ids = ",".join(f"'{event['id']}'" for event in events)
+        stack.sql(
+            f"UPDATE payments_stripeevent SET received_at = now() - interval '10 minutes' WHERE stripe_id IN ({ids})"
+        )
+        started = time.monotonic()
+        wait_until(lambda: _firing(stack, "EventPayWebhookBacklog"), timeout=240, interval=5,
+                   what="EventPayWebhookBacklog firing")  # fmt: skip
+        stack.figures["prometheus: backlog alert firing after the row's age passed 5 min (s)"] = round(
+            time.monotonic() - started, 1
+        )
+        assert _firing(stack, "EventPayNoWorkers")
+    finally:
+        stack.compose("start", "worker")
+        stack.compose(*monitoring, "rm", "--stop", "--force", "--volumes", "prometheus", check=False)
+
+    # then: the workers back, every row is applied once
+    stripe_ids = {event["id"] for event in events}
+    wait_until(lambda: stack.inbox_finished(stripe_ids), timeout=180, interval=2, what="the inbox drains")
+    assert_ledger(stack, expected, events)
+
+
 @pytest.mark.services("web", "worker")
 def test_compose_stop_with_requests_and_tasks_in_flight_cuts_none_short(stack):
     expected, events = make_backlog(stack, 4)

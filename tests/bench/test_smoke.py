@@ -62,3 +62,24 @@ def test_bench_scale_writes_its_section_with_real_figures(tmp_path: Path) -> Non
     # The ingest table's row for the empty database: bare view and webhook requests per second, then their ratio.
     empty = re.search(r"^\| empty \| [\d ]+ \| [\d ]+ \| (\d+) \| (\d+) \| ([\d.]+) \|$", section, re.M)
     assert empty and int(empty[1]) > 0 and int(empty[2]) > 0 and float(empty[3]) > 0
+
+
+@pytest.mark.timeout(600)
+def test_bench_soak_writes_its_report_series_and_plots_while_it_runs(tmp_path: Path) -> None:
+    out = tmp_path / "SOAK.md"
+    _run("bench.soak", "--minutes", "0.6", "--warmup", "0.05", "--rate", "4", "--burst", "40", "--settle", "60",
+         "--database-url", _database_url("soak"), "--out", str(out))  # fmt: skip
+    report = out.read_text()
+    assert "- **state**: finished" in report
+    assert VERDICT.search(report)
+    # Every fault was done and its recovery measured or marked pending, on the series of every 10 s.
+    for fault in ("Redis restarted", "Celery worker SIGKILLed", "PostgreSQL connections terminated", "burst"):
+        row = re.search(rf"^\| {fault} \| [\d.]+ \| (.+) \| (\d+|—) \|$", report, re.M)
+        assert row and "failed" not in row[1] and row[1] != "pending", fault
+    series = (tmp_path / "soak" / "series.csv").read_text().splitlines()
+    assert len(series) >= 3 and "rss_mb web workers" in series[0] and "files web" in series[0]
+    plots = re.findall(r"!\[[^]]+\]\(soak/([\w-]+\.png)\)", report)
+    assert "rss.png" in plots and all((tmp_path / "soak" / name).stat().st_size > 1000 for name in plots)
+    # The end state was counted: the stream's events all stored once.
+    assert re.search(r"^\| events lost \(never stored\) \| 0 \|$", report, re.M)
+    assert re.search(r"^\| events doubled \(stored twice\) \| 0 \|$", report, re.M)

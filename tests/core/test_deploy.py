@@ -125,6 +125,24 @@ def test_redis_persists_every_write_and_never_evicts_a_task(services):
     assert flags["--maxmemory-policy"] == "noeviction"
 
 
+def test_redis_asks_for_the_password_that_the_apps_url_and_its_own_cli_carry(compose, services):
+    command = services["redis"]["command"]
+    password = command[command.index("--requirepass") + 1]
+    assert "REDIS_PASSWORD" in password
+    assert services["redis"]["environment"]["REDISCLI_AUTH"] == password  # the healthcheck's redis-cli
+    assert f"redis://:{password}@redis:6379/0" in compose["x-app-environment"]["REDIS_URL"]
+
+
+def test_prometheus_runs_only_in_the_monitoring_profile_with_the_rules_and_the_metrics_token(compose, services):
+    prometheus = services["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    config = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
+    assert "credentials_file: /run/secrets/metrics_token" in config
+
+
 def test_web_worker_and_beat_run_one_image_from_one_env_file(services):
     web = services["web"]
     for name in APP_SERVICES:
@@ -205,7 +223,7 @@ def test_every_variable_the_configuration_reads_is_documented_in_env_example():
 def test_env_example_sets_what_production_requires():
     example = env_example()
     for name in ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "STRIPE_SECRET_KEY",
-                 "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "POSTGRES_PASSWORD"):  # fmt: skip
+                 "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD"):  # fmt: skip
         assert example[name][1], f"{name} must be set (uncommented) in .env.example"
     assert example["DJANGO_DEBUG"][0] == "false"
 
