@@ -417,7 +417,9 @@ def test_prometheus_scrapes_web_and_every_worker_and_fires_the_backlog_alert_whe
             time.monotonic() - started, 1
         )
         # Its own 2 minutes start when service discovery has dropped the stopped workers (or their scrapes fail).
-        wait_until(lambda: _firing(stack, "EventPayNoWorkers"), timeout=240, interval=5, what="EventPayNoWorkers firing")
+        wait_until(
+            lambda: _firing(stack, "EventPayNoWorkers"), timeout=240, interval=5, what="EventPayNoWorkers firing"
+        )
     finally:
         stack.compose("start", "worker")
         stack.compose(*monitoring, "rm", "--stop", "--force", "--volumes", "prometheus", check=False)
