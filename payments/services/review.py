@@ -10,6 +10,8 @@ Two decisions, each recorded in the audit trail with the operator's reason:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from core.exceptions import ApplicationError
@@ -19,32 +21,48 @@ from payments.consts import IntentStatus
 from payments.models import OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
 from payments.services.transitions import payment_transition
+from payments.stripe_gateway import StripeIntent
 
 Action = OperatorAction.Action
 Result = OperatorAction.Outcome
 
 
-def _required(reason: str) -> str:
+Record = Callable[[str, str], OperatorAction]
+
+
+def _decide(
+    *,
+    payment: Payment,
+    actor: Actor,
+    reason: str,
+    action: str,
+    verb: str,
+    decision: Callable[[Record, StripeIntent], OperatorAction],
+) -> OperatorAction:
+    """What both decisions open with: a reason, the audit recorder, an open payment, and what Stripe says
+    of its PaymentIntent; then `decision(record, intent)`."""
     reason = reason.strip()
     if not reason:
         raise ApplicationError("A reason is required to resolve a payment.")
-    return reason
+    record = operator_action_recorder(actor=actor, action=action, payment=payment, reason=reason)
+    with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
+        if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
+            return record(Result.SKIPPED, f"The payment is {payment.status}; only an open payment can be {verb}.")
+        try:
+            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
+        except stripe_gateway.StripeGatewayError as exc:
+            return record(Result.ERROR, f"Stripe could not be asked: {exc}")
+        return decision(record, intent)
 
 
 def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> OperatorAction:
     """Refunds (if paid) or cancels the payment's PaymentIntent at Stripe and closes the payment."""
-    reason = _required(reason)
 
-    record = operator_action_recorder(actor=actor, action=Action.REOPEN, payment=payment, reason=reason)
-
-    with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
-        if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
-            return record(Result.SKIPPED, f"The payment is {payment.status}; only an open payment can be reopened.")
+    def reopen(record: Record, intent: StripeIntent) -> OperatorAction:
         try:
-            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
             if intent.status == IntentStatus.SUCCEEDED:
                 stripe_gateway.create_refund(
-                    payment_intent_id=payment.payment_intent_id,
+                    payment_intent_id=intent.id,
                     metadata={"payment_id": str(payment.pk), "reason": "reopened after review"},
                     idempotency_key=f"eventpay-reopen-refund-{payment.pk}",
                 )
@@ -53,7 +71,7 @@ def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> O
                 return record(Result.SKIPPED, f"Stripe is still taking the payment ({intent.status}); try again later.")
             else:
                 if intent.status != IntentStatus.CANCELED:
-                    stripe_gateway.cancel_payment_intent(payment.payment_intent_id)
+                    stripe_gateway.cancel_payment_intent(intent.id)
                 target, done = Payment.Status.CANCELED, "Canceled at Stripe"
         except stripe_gateway.StripeGatewayError as exc:
             return record(Result.ERROR, f"Stripe could not be asked: {exc}")
@@ -64,20 +82,13 @@ def payment_reopen_checkout(*, payment: Payment, actor: Actor, reason: str) -> O
             Result.DONE, f"{done}; the payment is {payment.status} and checkout is open again. {transition.reason}"
         )
 
+    return _decide(payment=payment, actor=actor, reason=reason, action=Action.REOPEN, verb="reopened", decision=reopen)
+
 
 def payment_accept_reviewed(*, payment: Payment, actor: Actor, reason: str) -> OperatorAction:
     """Marks a mismatched payment reviewed and accepted: succeeded, its event live (Stripe must say it is paid)."""
-    reason = _required(reason)
 
-    record = operator_action_recorder(actor=actor, action=Action.ACCEPT, payment=payment, reason=reason)
-
-    with log_context(payment_id=payment.pk, payment_intent_id=payment.payment_intent_id):
-        if payment.status not in Payment.OPEN_STATUSES or not payment.payment_intent_id:
-            return record(Result.SKIPPED, f"The payment is {payment.status}; only an open payment can be accepted.")
-        try:
-            intent = stripe_gateway.retrieve_payment_intent(payment.payment_intent_id)
-        except stripe_gateway.StripeGatewayError as exc:
-            return record(Result.ERROR, f"Stripe could not be asked: {exc}")
+    def accept(record: Record, intent: StripeIntent) -> OperatorAction:
         if intent.status != IntentStatus.SUCCEEDED:
             return record(Result.SKIPPED, f"Stripe says {intent.status}: there is no payment to accept.")
         mismatch = payment.last_error or "no recorded mismatch"
@@ -92,3 +103,5 @@ def payment_accept_reviewed(*, payment: Payment, actor: Actor, reason: str) -> O
             payment.refresh_from_db(fields=["status"])
             return record(Result.SKIPPED, f"The payment became {payment.status} meanwhile.")
         return record(Result.DONE, f"Accepted as paid ({intent.amount_received} {intent.currency}); was: {mismatch}")
+
+    return _decide(payment=payment, actor=actor, reason=reason, action=Action.ACCEPT, verb="accepted", decision=accept)
