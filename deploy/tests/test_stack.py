@@ -313,7 +313,11 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
             timeout=30,
             what="the victim receives tasks",
         )
-        # when: it is cut off while they run, and the others take over
+        # when: it is cut off while they run, and the others take over (its DNS names kept for the reconnect:
+        # `docker network connect` alone would not give back compose's `worker` alias)
+        aliases = stack.docker(
+            "inspect", "-f", f'{{{{json (index .NetworkSettings.Networks "{network}").Aliases}}}}', victim
+        ).stdout
         stack.docker("network", "disconnect", network, victim)
         held = unfinished_tasks(container_logs(stack, victim, since))
     finally:
@@ -326,7 +330,8 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
     wait_until(lambda: stack.inbox_finished(stripe_ids), timeout=180, interval=2, what="the others finish its events")
     stack.figures["partition: events finished by the other workers after (s)"] = round(time.monotonic() - cut_at, 1)
     time.sleep(max(0.0, 30 - (time.monotonic() - cut_at)))
-    stack.docker("network", "connect", network, victim)
+    alias_args = [arg for alias in json.loads(aliases) or [] for arg in ("--alias", alias)]
+    stack.docker("network", "connect", *alias_args, network, victim)
 
     # then: back on the network, the victim answers again and whatever it still held ends as a no-op
     ping = "celery --app worker inspect ping --destination worker@$(hostname) --timeout 5"
