@@ -61,6 +61,12 @@ def _apply_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | N
             return row.status if row else ""
         outcome = _apply(row, fetched)
         inbox.stripe_event_close(stripe_event_id=row.pk, outcome=outcome)
+    outcome_log(row, outcome)
+    return outcome.status
+
+
+def outcome_log(row: StripeEvent, outcome: Outcome) -> None:
+    """One log line per closed inbox row, an error when it failed (both fulfilment paths)."""
     log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
     log(
         "stripe event %s %s: %s",
@@ -69,7 +75,6 @@ def _apply_locked(stripe_event_id: int, *, fetched: dict[str, Any] | Outcome | N
         outcome.reason or row.type,
         extra={"stripe_event_id": row.stripe_id, "payment_intent_id": row.payment_intent_id},
     )
-    return outcome.status
 
 
 def _mode(live: bool) -> str:

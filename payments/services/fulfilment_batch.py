@@ -14,17 +14,14 @@ transaction each: one of them failing, or the batch failing whole, holds back no
 from __future__ import annotations
 
 import json
-import logging
 
 from django.db import transaction
 
 from payments.models import StripeEvent
 from payments.services import inbox
-from payments.services.fulfilment import INTENT_TARGETS, outcome_of
+from payments.services.fulfilment import INTENT_TARGETS, outcome_log, outcome_of
 from payments.services.transitions import IntentFact, payment_transitions_bulk
 from payments.stripe_gateway import StripeIntent, livemode
-
-logger = logging.getLogger(__name__)
 
 
 def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
@@ -44,14 +41,7 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
         closing = [(row, outcome_of(t)) for row, t in zip(bulk, transitions, strict=True) if t is not None]
         inbox.stripe_events_close(closing=closing)
     for row, outcome in closing:
-        log = logger.error if outcome.status == StripeEvent.Status.FAILED else logger.info
-        log(
-            "stripe event %s %s: %s",
-            row.stripe_id,
-            outcome.status,
-            outcome.reason or row.type,
-            extra={"stripe_event_id": row.stripe_id, "payment_intent_id": row.payment_intent_id},
-        )
+        outcome_log(row, outcome)
     closed = {row.pk for row, _ in closing}
     return [row.pk for row in rows if row.pk not in closed]
 
