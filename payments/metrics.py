@@ -113,6 +113,36 @@ FULFILMENT_LATENCY = Histogram(
     registry=PROCESS_REGISTRY,
 )
 
+# Powers of two up to the largest group a web process sends (HAND_OVER_MAX_IDS, 100 by default).
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 100, 250)
+
+HAND_OVER_GROUP_SIZE = Histogram(
+    "eventpay_hand_over_group_size",
+    "Row ids per message handed to the workers (the web's grouped hand-over), by the kind of row: how much "
+    "grouping the traffic allows.",
+    ["rows"],
+    buckets=BATCH_SIZE_BUCKETS,
+    registry=PROCESS_REGISTRY,
+)
+
+FULFILMENT_TRANSACTION_SIZE = Histogram(
+    "eventpay_stripe_events_per_transaction",
+    "Inbox rows closed by one transaction: `batch` by the set-based path, `alone` by a row's own transaction "
+    "(thin events, refunds, disputes, retries, operators' actions).",
+    ["path"],
+    buckets=BATCH_SIZE_BUCKETS,
+    registry=PROCESS_REGISTRY,
+)
+
+
+def count_hand_over_group(*, rows: str, size: int) -> None:
+    HAND_OVER_GROUP_SIZE.labels(rows=rows).observe(size)
+
+
+def count_fulfilment_transaction(*, path: str, size: int) -> None:
+    _on_commit(lambda: FULFILMENT_TRANSACTION_SIZE.labels(path=path).observe(size))
+
+
 TASK_RETRIES = Counter(
     "eventpay_stripe_event_task_retries",
     "Processing attempts that raised a transient error and are retried by the task, by the error's class.",

@@ -120,10 +120,13 @@ def _hand_over_refused(stripe_event_ids: list[int]) -> None:
         connection.close()
 
 
+def _hand_over_send(stripe_event_ids: list[int]) -> None:
+    queue.stripe_events_process(stripe_event_ids=stripe_event_ids)
+    metrics.count_hand_over_group(rows="stripe_event", size=len(stripe_event_ids))
+
+
 # One per process: the webhook's rows leave for the workers in groups, one `process_stripe_events` message each.
-stripe_events_hand_over = queue.GroupedHandOver(
-    send=lambda ids: queue.stripe_events_process(stripe_event_ids=ids), refused=_hand_over_refused
-)
+stripe_events_hand_over = queue.GroupedHandOver(send=_hand_over_send, refused=_hand_over_refused)
 
 
 _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_key]
@@ -221,6 +224,7 @@ def stripe_event_close(*, stripe_event_id: int, outcome: Outcome, attempted: boo
     metrics.count_stripe_event_closed(
         event_type=event_type, status=outcome.status, received_at=received_at, processed_at=now
     )
+    metrics.count_fulfilment_transaction(path="alone", size=1)
     return True
 
 
@@ -236,6 +240,8 @@ def stripe_events_close(*, closing: Sequence[tuple[StripeEvent, Outcome]]) -> No
         metrics.count_stripe_event_closed(
             event_type=row.type, status=outcome.status, received_at=row.received_at, processed_at=now
         )
+    if closing:
+        metrics.count_fulfilment_transaction(path="batch", size=len(closing))
 
 
 @functools.cache

@@ -17,11 +17,12 @@ from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 
 from payments import metrics as payment_metrics
-from payments import stripe_gateway
+from payments import queue, stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Notification, Payment, StripeEvent
 from payments.services import fulfilment, inbox, retries
 from payments.services.audit import Actor
+from payments.services.fulfilment_batch import stripe_events_fulfil
 from tests.conftest import ROOT, _test_database_url
 from tests.factories import (
     PaymentFactory,
@@ -135,6 +136,46 @@ def test_metrics_after_a_known_sequence_of_events(enqueued, django_capture_on_co
     assert metrics[("eventpay_alert", (("alert", "stripe_event_backlog"),))] == 1
     assert metrics[("eventpay_alert", (("alert", "payment_mismatch"),))] == 1
     assert metrics[("eventpay_metrics_database_up", ())] == 1
+
+
+def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_commit_callbacks, monkeypatch, settings):
+    # given: three stored events, handed over by one process within the grouping window, and one more
+    settings.HAND_OVER_MAX_WAIT_MS = 500  # the test's flush, not the hand-over's thread, sends the group
+    published: list[list[int]] = []
+    monkeypatch.setattr(queue, "stripe_events_process", lambda *, stripe_event_ids: published.append(stripe_event_ids))
+    before = scrape()
+    organiser = UserFactory()
+    rows = [
+        stored_stripe_event(
+            StripeEventType.PAYMENT_INTENT_SUCCEEDED, payment_intent_object(PaymentFactory(event__owner=organiser))
+        )
+        for _ in range(4)
+    ]
+
+    # when
+    for row in rows[:3]:
+        inbox.stripe_events_hand_over.add(row.pk)
+    inbox.stripe_events_hand_over.flush()
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe_events_fulfil(stripe_event_ids=[row.pk for row in rows[:3]])
+        fulfilment.process_stripe_event(stripe_event_id=rows[3].pk)
+    metrics = scrape()
+
+    # then
+    def added(name: str, **labels) -> float:
+        return counted(metrics, name, **labels) - counted(before, name, **labels)
+
+    assert published == [[row.pk for row in rows[:3]]]
+    group = "eventpay_hand_over_group_size"
+    assert added(f"{group}_count", rows="stripe_event") == 1
+    assert added(f"{group}_sum", rows="stripe_event") == 3
+    assert added(f"{group}_bucket", rows="stripe_event", le="2.0") == 0
+    assert added(f"{group}_bucket", rows="stripe_event", le="4.0") == 1
+    per_transaction = "eventpay_stripe_events_per_transaction"
+    assert added(f"{per_transaction}_count", path="batch") == 1
+    assert added(f"{per_transaction}_sum", path="batch") == 3
+    assert added(f"{per_transaction}_count", path="alone") == 1
+    assert added(f"{per_transaction}_sum", path="alone") == 1
 
 
 def test_a_change_rolled_back_is_not_counted(enqueued, django_capture_on_commit_callbacks):
