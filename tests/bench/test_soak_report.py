@@ -1,0 +1,69 @@
+"""The soak's verdicts, on series whose answer is known: what grows fails, what stays or falls passes."""
+
+from __future__ import annotations
+
+from bench.soak_report import Run, judgements
+
+WARMUP_S = 300
+
+
+def _run(**series: list[float]) -> Run:
+    """A run whose samples after the warm-up are the given series, one sample per 10 s."""
+    length = len(next(iter(series.values())))
+    rows: list[dict[str, float | None]] = [
+        {"t_s": WARMUP_S - 10, **{column: 1000.0 for column in series}}  # the warm-up's, never judged
+    ]
+    rows += [{"t_s": WARMUP_S + 10 * i, **{c: values[i] for c, values in series.items()}} for i in range(length)]
+    return Run(minutes=60, warmup_s=WARMUP_S, rate=10, facts={}, faults=[], rows=rows)
+
+
+def _verdicts(run: Run) -> dict[str, bool | None]:
+    return {what.split(" grows")[0].split(" does not")[0]: met for what, _, met in judgements(run)}
+
+
+def test_rss_growing_by_more_than_a_tenth_is_missed_and_a_steady_one_met():
+    run = _run(**{
+        "rss_mb web workers": [100.0] * 6 + [105.0] * 6 + [112.0] * 6,
+        "rss_mb beat": [100.0] * 6 + [104.0] * 6 + [109.0] * 6,
+    })  # fmt: skip
+
+    assert _verdicts(run) == {"RSS web workers": False, "RSS beat": True}
+
+
+def test_a_rising_count_is_missed_and_a_falling_one_met():
+    run = _run(**{
+        "fds web workers": [40.0] * 6 + [44.0] * 6 + [48.0] * 6,  # +8: beyond its allowance of 4
+        "pg_connections": [23.0] * 6 + [21.0] * 6 + [19.0] * 6,  # the machine got quieter
+        "files web": [4.0] * 6 + [5.0] * 6 + [6.0] * 6,  # +2: within its allowance of 2
+        "scrape_ms web": [12.0] * 6 + [900.0] + [14.0] * 11,  # a fault's spike moves no median
+    })  # fmt: skip
+
+    assert _verdicts(run) == {
+        "fds web workers": False,
+        "pg_connections": True,
+        "files web": True,
+        "scrape_ms web": True,
+    }
+
+
+def test_redis_is_judged_on_its_dataset_not_on_the_pages_its_allocator_kept():
+    # given: RSS steps up at a burst and stays, while the dataset returns to what it held
+    run = _run(**{
+        "rss_mb redis": [5.0] * 6 + [6.8] * 12,
+        "redis_mb": [1.6] * 6 + [1.55] * 12,
+    })  # fmt: skip
+
+    # then
+    assert _verdicts(run) == {"Redis used memory": True}
+
+
+def test_a_growing_redis_dataset_is_missed():
+    run = _run(redis_mb=[1.5] * 6 + [1.8] * 6 + [2.4] * 6)
+
+    assert _verdicts(run) == {"Redis used memory": False}
+
+
+def test_a_series_with_too_few_samples_is_not_judged():
+    run = _run(**{"rss_mb beat": [100.0, 100.0], "fds beat": [7.0, 7.0]})
+
+    assert set(_verdicts(run).values()) == {None}
