@@ -8,6 +8,7 @@ import json
 import random
 import time
 
+from bench import batch_sizes
 from bench.events import WEBHOOK_SECRET, burst_plans, sign
 from bench.stack import (
     WORKER_PROCESSES,
@@ -17,6 +18,7 @@ from bench.stack import (
     cpu_meter,
     drain,
     log,
+    metrics_directory,
     post_all,
     queue_empty,
     seed_payments,
@@ -40,6 +42,8 @@ def burst(stack: Stack, config: Config) -> dict:
     burst_start = dt.datetime.now(dt.UTC)
     log(f"burst: {len(deliveries)} deliveries of {len(unique)} events for {len(plans)} payments")
     meter = cpu_meter(stack)
+    web_metrics = metrics_directory(stack.tmp, "web")
+    groups_before = batch_sizes.read(web_metrics, batch_sizes.HAND_OVER, rows="stripe_event")
     cpu_start = meter.snapshot()
     start = time.monotonic()
     statuses = post_all(stack, deliveries)
@@ -53,6 +57,16 @@ def burst(stack: Stack, config: Config) -> dict:
         return not burst_rows.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists() and queue_empty(stack)
 
     seconds, drain_phase = drain(stack, finished, "burst drain", len(unique))
+    worker_metrics = metrics_directory(stack.tmp, "worker-burst drain")
+    sizes = {
+        "ids per message": batch_sizes.read(web_metrics, batch_sizes.HAND_OVER, rows="stripe_event").minus(
+            groups_before
+        ),
+        "rows per batch transaction": batch_sizes.read(worker_metrics, batch_sizes.PER_TRANSACTION, path="batch"),
+        "rows per transaction of their own": batch_sizes.read(
+            worker_metrics, batch_sizes.PER_TRANSACTION, path="alone"
+        ),
+    }
 
     expected = {plan.payment_intent_id: plan.final_status for plan in plans}
     actual = dict(Payment.objects.filter(payment_intent_id__in=expected).values_list("payment_intent_id", "status"))
@@ -77,6 +91,7 @@ def burst(stack: Stack, config: Config) -> dict:
         "activation_mismatch": activation_mismatch,
         "rows_by_status": by_status,
         "phases": [ingest_phase, drain_phase],
+        "sizes": sizes,
     }
 
 

@@ -71,8 +71,18 @@ def start_stack(config: Config, exit_stack: ExitStack) -> Stack:
 
     call_command("migrate", verbosity=0)
 
-    gunicorn, web_port = start_web(env, tmp, "webhook", exit_stack)
+    # The web's metrics, in files of its own as in production (bench/batch_sizes.py reads them); not this
+    # process's: what it measures in-process would be counted with them.
+    web_metrics = metrics_directory(tmp, "web")
+    gunicorn, web_port = start_web({**env, "PROMETHEUS_MULTIPROC_DIR": str(web_metrics)}, tmp, "webhook", exit_stack)
     return Stack(env=env, web_port=web_port, redis_url=redis_url, tmp=tmp, gunicorn=gunicorn, redis=redis_process)
+
+
+def metrics_directory(tmp: Path, name: str) -> Path:
+    """The PROMETHEUS_MULTIPROC_DIR of one of the stack's processes (created)."""
+    directory = tmp / "metrics" / name.replace(" ", "-")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 def start_worker(stack: Stack, name: str) -> subprocess.Popen:
@@ -80,8 +90,9 @@ def start_worker(stack: Stack, name: str) -> subprocess.Popen:
     import redis
 
     redis.Redis.from_url(stack.redis_url).delete("bench:worker_ready")
+    env = {**stack.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_directory(stack.tmp, f"worker-{name}"))}
     process = processes.start_celery_worker(
-        env=stack.env, log_path=stack.tmp / f"worker-{name}.log", name=name, concurrency=WORKER_PROCESSES,
+        env=env, log_path=stack.tmp / f"worker-{name}.log", name=name, concurrency=WORKER_PROCESSES,
         extra_args=("--include", "bench.tasks"), timeout=60,
     )  # fmt: skip
     return process

@@ -81,13 +81,29 @@ def _mode(live: bool) -> str:
     return "live-mode" if live else "test-mode"
 
 
-def _handler(row: StripeEvent) -> Handler[Any] | None:
-    return (THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS).get(row.type)
+def _handlers(row: StripeEvent) -> dict[str, Handler[Any]]:
+    return THIN_HANDLERS if row.kind == StripeEvent.Kind.THIN else HANDLERS
+
+
+def applies(row: StripeEvent) -> bool:
+    """Whether fulfilment acts on the row: a type it has a handler for, in EventPay's own Stripe mode.
+    Any other row is closed `ignored` with the reason `skipped` gives, and changes nothing else."""
+    return row.type in _handlers(row) and row.livemode == livemode()
+
+
+def skipped(row: StripeEvent) -> Outcome:
+    """The outcome of a row fulfilment does not act on (`applies` is False): why it was ignored."""
+    if row.livemode != livemode():
+        # A test-mode event on a live endpoint (or the reverse): signed, stored, but not ours to apply.
+        return Outcome.ignored(f"A {_mode(row.livemode)} event; EventPay runs with a {_mode(livemode())} key.")
+    if row.type == StripeEventType.EVENT_DESTINATION_PING:
+        return Outcome.ignored("An event destination's ping: answered and recorded, nothing to apply.")
+    return Outcome.ignored(f"EventPay does not act on {row.type}.")
 
 
 def _wants_object(row: StripeEvent) -> bool:
     """A thin event EventPay acts on, in its own Stripe mode: its object is fetched before it is applied."""
-    return row.kind == StripeEvent.Kind.THIN and _handler(row) is not None and row.livemode == livemode()
+    return row.kind == StripeEvent.Kind.THIN and applies(row)
 
 
 def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome:
@@ -109,14 +125,9 @@ def _thin_event_object(row: StripeEvent) -> dict[str, Any] | Outcome:
 
 def _apply(row: StripeEvent, fetched: dict[str, Any] | Outcome | None) -> Outcome:
     """The outcome of a locked, open row: its handler applied to its object (the payload's, or the fetched one)."""
-    if row.livemode != livemode():
-        # A test-mode event on a live endpoint (or the reverse): signed, stored, but not ours to apply.
-        return Outcome.ignored(f"A {_mode(row.livemode)} event; EventPay runs with a {_mode(livemode())} key.")
-    handler = _handler(row)
-    if handler is None:
-        if row.type == StripeEventType.EVENT_DESTINATION_PING:
-            return Outcome.ignored("An event destination's ping: answered and recorded, nothing to apply.")
-        return Outcome.ignored(f"EventPay does not act on {row.type}.")
+    if not applies(row):
+        return skipped(row)
+    handler = _handlers(row)[row.type]
     if row.kind == StripeEvent.Kind.SNAPSHOT:
         return handler.apply(handler.read(json.loads(row.payload)["data"]["object"]))
     if isinstance(fetched, Outcome):

@@ -3,10 +3,10 @@ to each row in the order they were stored, in a constant number of statements pe
 
 One transaction reads the batch's open rows under lock (SKIP LOCKED: rows another worker holds are its
 own to close), moves their payments through `transitions.payment_transitions_bulk`, and closes the rows
-in one UPDATE. It takes the hot events only: snapshot `payment_intent.*` events in EventPay's own
-Stripe mode. Every other row (a thin event, a refund, a dispute, a charge's card details, a type
-EventPay ignores, a payload it cannot read, a payment another transaction holds) is returned for the
-one-at-a-time path, together with every other row of its PaymentIntent in the batch, so that a
+in one UPDATE. It applies the hot events (snapshot `payment_intent.*` events) and closes `ignored` the
+rows fulfilment does not act on (a type without a handler, the other Stripe mode's: they change nothing
+but themselves). Every other row (a thin event, a refund, a dispute, a charge's card details, a payload
+it cannot read, a payment another transaction holds) is returned for the one-at-a-time path, together with every other row of its PaymentIntent in the batch, so that a
 payment's events still apply in the order they were stored. Those rows follow the batch's commit, one
 transaction each: one of them failing, or the batch failing whole, holds back no other row.
 """
@@ -18,10 +18,10 @@ import json
 from django.db import transaction
 
 from payments.models import StripeEvent
-from payments.services import inbox
+from payments.services import fulfilment, inbox
 from payments.services.fulfilment import INTENT_TARGETS, outcome_log, outcome_of
 from payments.services.transitions import IntentFact, payment_transitions_bulk
-from payments.stripe_gateway import StripeIntent, livemode
+from payments.stripe_gateway import StripeIntent
 
 
 def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
@@ -33,12 +33,16 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
             .filter(pk__in=stripe_event_ids, status__in=StripeEvent.OPEN_STATUSES)
             .order_by("pk")
         )
-        facts = {row.pk: _intent_fact(row) for row in rows}
+        # Rows fulfilment does not act on change nothing but themselves: closed here, whatever their payment.
+        skipped = [(row, fulfilment.skipped(row)) for row in rows if not fulfilment.applies(row)]
+        acted_on = [row for row in rows if fulfilment.applies(row)]
+        facts = {row.pk: _intent_fact(row) for row in acted_on}
         # A payment with one row on the slow path takes all its rows there, in their order.
-        slow = {row.payment_intent_id for row in rows if facts[row.pk] is None}
-        bulk = [row for row in rows if facts[row.pk] is not None and row.payment_intent_id not in slow]
+        slow = {row.payment_intent_id for row in acted_on if facts[row.pk] is None}
+        bulk = [row for row in acted_on if facts[row.pk] is not None and row.payment_intent_id not in slow]
         transitions = payment_transitions_bulk(facts=[fact for row in bulk if (fact := facts[row.pk]) is not None])
         closing = [(row, outcome_of(t)) for row, t in zip(bulk, transitions, strict=True) if t is not None]
+        closing = sorted(skipped + closing, key=lambda pair: pair[0].pk)
         inbox.stripe_events_close(closing=closing)
     for row, outcome in closing:
         outcome_log(row, outcome)
@@ -49,7 +53,7 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
 def _intent_fact(row: StripeEvent) -> IntentFact | None:
     """The row's fact for the batch, or None when it goes the one-at-a-time way."""
     target = INTENT_TARGETS.get(row.type)
-    if target is None or row.kind != StripeEvent.Kind.SNAPSHOT or row.livemode != livemode():
+    if target is None or row.kind != StripeEvent.Kind.SNAPSHOT:
         return None
     try:
         intent = StripeIntent.from_dict(json.loads(row.payload)["data"]["object"])

@@ -36,7 +36,8 @@ from tests.factories import (
 
 Status = Payment.Status
 
-# What Stripe may send about a payment; the first five go the batch's way, the others one at a time.
+# What Stripe may send about a payment. The batch applies the first five and closes the three that
+# fulfilment ignores (the other Stripe mode's, types without a handler); the others go one at a time.
 KINDS = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
@@ -44,10 +45,11 @@ KINDS = [
     "payment_intent.canceled",
     "payment_intent.succeeded.wrong_amount",
     "payment_intent.succeeded.livemode",
+    "payment_intent.created",
+    "customer.created",
     "payment_intent.succeeded.unknown_intent",
     "charge.refunded",
     "charge.refunded.partial",
-    "customer.created",
 ]
 
 
@@ -62,6 +64,8 @@ def _body(payment: Payment, kind: str) -> dict:
     event_type = f"{event_type}.succeeded" if variant else kind
     if event_type == "payment_intent.payment_failed":
         intent = declined_intent_object(payment)
+    elif event_type == "payment_intent.created":
+        intent = payment_intent_object(payment, status="requires_payment_method", amount_received=0)
     else:
         status = event_type.removeprefix("payment_intent.")
         intent = payment_intent_object(payment, status=status, amount_received=payment.amount * (status == "succeeded"))
@@ -161,6 +165,27 @@ def test_a_poisoned_row_goes_one_at_a_time_with_its_payments_rows_and_holds_back
     assert {statuses[poisoned.pk], statuses[after_it.pk]} == {StripeEvent.Status.RECEIVED}
     assert Payment.objects.get(pk=sound_payment.pk).status == Status.SUCCEEDED
     assert Payment.objects.get(pk=poisoned_payment.pk).status == Status.PENDING
+
+
+@pytest.mark.django_db
+def test_rows_fulfilment_ignores_are_closed_by_the_batch_and_hold_back_none_of_their_payments_rows():
+    # given: a payment whose `created` (a type EventPay ignores) and other Stripe mode's event came first
+    payment = PaymentFactory()
+    ids = [_store(_body(payment, kind)) for kind in (
+        "payment_intent.created", "payment_intent.succeeded.livemode", "customer.created", "payment_intent.succeeded"
+    )]  # fmt: skip
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        left = stripe_events_fulfil(stripe_event_ids=ids)
+
+    # then: all four closed in the batch's one transaction, in the order stored
+    assert left == []
+    assert sum(kind in ("BEGIN", "SAVEPOINT") for kind in _statement_kinds(queries)) == 1  # in the test's transaction
+    rows = {row.pk: row for row in StripeEvent.objects.filter(pk__in=ids)}
+    assert [rows[pk].status for pk in ids] == ["ignored", "ignored", "ignored", "processed"]
+    assert rows[ids[0]].last_error == "" and rows[ids[0]].attempts == 1
+    assert Payment.objects.get(pk=payment.pk).status == Status.SUCCEEDED
 
 
 def _statement_kinds(queries: CaptureQueriesContext) -> list[str]:
