@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         exit_stack.callback(traffic.finish)
         series = SeriesFile(plots / "series.csv")
         stop_faults = threading.Event()
-        started = time.monotonic()
+        started = traffic.ledger.started = time.monotonic()
         traffic.start()
         faults = threading.Thread(target=run_faults, daemon=True,
                                   args=(run, fault_actions(stack, traffic, args.burst), stack, started, stop_faults))  # fmt: skip

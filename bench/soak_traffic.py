@@ -42,13 +42,30 @@ DUPLICATE_SHARE = 0.2
 STREAM_PAYMENTS_PER_BATCH = 5  # 20 unique events, 25 deliveries
 
 
+@dataclass(frozen=True)
+class ServerError:
+    """One 5xx answer: when (seconds since the ledger started, and the clock), to what, and whether it said
+    when to try again."""
+
+    at_s: float
+    clock: str
+    what: str
+    status: int
+    retry_after: bool
+
+    def __str__(self) -> str:
+        said = ", Retry-After" if self.retry_after else ", no Retry-After"
+        return f"{self.clock} (minute {self.at_s / 60:.1f}) {self.what} {self.status}{said}"
+
+
 @dataclass
 class Ledger:
     """What the traffic did, counted as it went; shared by every traffic thread."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
+    started: float = field(default_factory=time.monotonic)
     statuses: Counter[str] = field(default_factory=Counter)  # "2xx", "4xx", "5xx", "error" (no answer)
-    server_errors: list[str] = field(default_factory=list)
+    server_errors: list[ServerError] = field(default_factory=list)
     unanswered: Counter[str] = field(default_factory=Counter)  # requests that got no answer, by what they were
     webhook_ms: list[float] = field(default_factory=list)
     plans: dict[str, PaymentPlan] = field(default_factory=dict)  # the stream's payments by PaymentIntent
@@ -58,15 +75,19 @@ class Ledger:
     organiser_failures: Counter[str] = field(default_factory=Counter)
     operator_runs: Counter[str] = field(default_factory=Counter)
 
-    def answered(self, what: str, status: int | None, ms: float | None = None) -> None:
+    def answered(self, what: str, response: requests.Response | None, ms: float | None = None) -> None:
         with self.lock:
-            if status is None:
+            if response is None:
                 self.statuses["error"] += 1
                 self.unanswered[what] += 1
             else:
+                status = response.status_code
                 self.statuses[f"{status // 100}xx"] += 1
                 if status >= 500:
-                    self.server_errors.append(f"{time.strftime('%H:%M:%S')} {what} {status}")
+                    self.server_errors.append(ServerError(
+                        at_s=time.monotonic() - self.started, clock=time.strftime("%H:%M:%S"), what=what,
+                        status=status, retry_after="Retry-After" in response.headers,
+                    ))  # fmt: skip
             if ms is not None:
                 self.webhook_ms.append(ms)
 
@@ -96,7 +117,7 @@ def _call(ledger: Ledger, what: str, method: str, url: str, **kwargs) -> request
     except requests.RequestException:
         ledger.answered(what, None)
         return None
-    ledger.answered(what, response.status_code)
+    ledger.answered(what, response)
     return response
 
 
@@ -111,7 +132,7 @@ def post_delivery(stack: SoakStack, ledger: Ledger, body: str) -> int | None:
     except requests.RequestException:
         ledger.answered("webhook", None)
         return None
-    ledger.answered("webhook", response.status_code, (time.perf_counter() - start) * 1000)
+    ledger.answered("webhook", response, (time.perf_counter() - start) * 1000)
     return response.status_code
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bench.soak_report import Run, judgements
+import pytest
+
+from bench.soak_report import Fault, Run, answers_judgement, judgements
+from bench.soak_traffic import ServerError
 
 WARMUP_S = 300
 
@@ -67,3 +70,35 @@ def test_a_series_with_too_few_samples_is_not_judged():
     run = _run(**{"rss_mb beat": [100.0, 100.0], "fds beat": [7.0, 7.0]})
 
     assert set(_verdicts(run).values()) == {None}
+
+
+def _answered(*errors: ServerError) -> Run:
+    run = _run(**{"fds beat": [7.0] * 3})
+    run.faults = [Fault("PostgreSQL connections terminated", at_s=1200.0), Fault("burst", at_s=1800.0)]
+    run.answers = {"2xx": 1000, "5xx": len(errors)}
+    run.server_errors = list(errors)
+    return run
+
+
+def _error(at_s: float, status: int = 503, retry_after: bool = True) -> ServerError:
+    return ServerError(at_s=at_s, clock="12:00:00", what="register", status=status, retry_after=retry_after)
+
+
+@pytest.mark.parametrize(
+    ("error", "met"),
+    [
+        (_error(1210), True),  # the database refused work, and the client was told when to try again
+        (_error(1210, status=500), False),  # a 500 is never excused
+        (_error(1210, retry_after=False), False),  # a 503 must say when
+        (_error(900), False),  # no fault then
+        (_error(1810), False),  # a burst is load, not a fault that refuses work
+    ],
+)
+def test_only_a_503_with_retry_after_during_a_fault_is_excused(error, met):
+    assert answers_judgement(_answered(error))[2] is met
+
+
+def test_answers_without_any_5xx_are_met():
+    _, figures, met = answers_judgement(_answered())
+
+    assert met and figures == "1,000 2xx, 0 5xx: 0 503 with Retry-After within a fault, 0 other"
