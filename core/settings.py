@@ -276,6 +276,8 @@ STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", d
 # first, or this many ids, share one Celery message.
 HAND_OVER_MAX_WAIT_MS = env.float("HAND_OVER_MAX_WAIT_MS", default=2.0)
 HAND_OVER_MAX_IDS = env.int("HAND_OVER_MAX_IDS", default=100)
+# A worker's batch: the rows of its message, topped up to this many with other rows waiting in the inbox.
+FULFILMENT_BATCH_MAX_ROWS = env.int("FULFILMENT_BATCH_MAX_ROWS", default=100)
 # An unprocessed inbox row older than this is an alert (an ERROR log line and the `eventpay_alert` metric).
 STRIPE_EVENT_BACKLOG_ALERT_SECONDS = env.int("STRIPE_EVENT_BACKLOG_ALERT_SECONDS", default=300)
 PAYMENT_RECONCILE_AFTER_SECONDS = env.int("PAYMENT_RECONCILE_AFTER_SECONDS", default=600)

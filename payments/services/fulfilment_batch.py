@@ -24,15 +24,24 @@ from payments.services.transitions import IntentFact, payment_transitions_bulk
 from payments.stripe_gateway import StripeIntent
 
 
-def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
+def stripe_events_fulfil(*, stripe_event_ids: list[int], claim_waiting: int = 0) -> list[int]:
     """Applies the batch's hot rows in one transaction; returns, in stored order, the rows left for
-    `fulfilment.process_stripe_event`. Rows already finished, or held by another worker, are in neither."""
+    `fulfilment.process_stripe_event`. Only rows still waiting (received or enqueued) are taken: rows
+    finished, or failed (they wait for an operator: a message delivered again does not apply them again),
+    or held by another worker, are in neither.
+
+    With `claim_waiting`, the batch also takes up to that many other rows waiting in the inbox (received or
+    enqueued, oldest first, none another worker holds), as queue engines claim jobs: under a backlog one
+    message then carries a full batch, and the messages of the rows it took find them finished. Failed rows
+    are never claimed: they wait for their retry's back-off or an operator."""
     with transaction.atomic():
         rows = list(
             StripeEvent.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=stripe_event_ids, status__in=StripeEvent.OPEN_STATUSES)
+            .filter(pk__in=stripe_event_ids, status__in=StripeEvent.UNFINISHED_STATUSES)
             .order_by("pk")
         )
+        if claim_waiting > 0:
+            rows = sorted(rows + _waiting(exclude=stripe_event_ids, limit=claim_waiting), key=lambda row: row.pk)
         # Rows fulfilment does not act on change nothing but themselves: closed here, whatever their payment.
         skipped = [(row, fulfilment.skipped(row)) for row in rows if not fulfilment.applies(row)]
         acted_on = [row for row in rows if fulfilment.applies(row)]
@@ -48,6 +57,17 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int]) -> list[int]:
         outcome_log(row, outcome)
     closed = {row.pk for row, _ in closing}
     return [row.pk for row in rows if row.pk not in closed]
+
+
+def _waiting(*, exclude: list[int], limit: int) -> list[StripeEvent]:
+    """Up to `limit` rows waiting for a worker, oldest first, locked (read through the partial index of
+    unfinished rows, as small as the backlog)."""
+    return list(
+        StripeEvent.objects.select_for_update(skip_locked=True)
+        .filter(status__in=StripeEvent.UNFINISHED_STATUSES)
+        .exclude(pk__in=exclude)
+        .order_by("received_at", "id")[:limit]
+    )
 
 
 def _intent_fact(row: StripeEvent) -> IntentFact | None:

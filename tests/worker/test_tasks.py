@@ -7,7 +7,7 @@ from payments import queue
 from payments.models import Payment, StripeEvent
 from payments.services import fulfilment, fulfilment_batch
 from payments.stripe_gateway import TransientStripeError
-from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.factories import PaymentFactory, payment_intent_object, refunded_charge_object, stored_stripe_event
 from worker import tasks
 
 pytestmark = pytest.mark.django_db
@@ -101,8 +101,8 @@ def test_a_batch_applies_every_row_and_one_failing_row_fails_alone():
 
 
 def test_a_transient_error_in_a_batch_records_the_attempt_and_resends_that_row_alone(monkeypatch):
-    # given: the database drops the connection while the second row is applied
-    rows = [stored_stripe_event("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(3)]
+    # given: three refunds (applied one at a time); the database drops the connection during the second
+    rows = [stored_stripe_event("charge.refunded", refunded_charge_object(PaymentFactory())) for _ in range(3)]
     real = fulfilment.process_stripe_event
 
     def flaky(*, stripe_event_id):
@@ -124,21 +124,23 @@ def test_a_transient_error_in_a_batch_records_the_attempt_and_resends_that_row_a
     for row in rows:
         row.refresh_from_db()
     assert [row.status for row in rows] == [
-        StripeEvent.Status.IGNORED,
+        StripeEvent.Status.PROCESSED,
         StripeEvent.Status.RECEIVED,
-        StripeEvent.Status.IGNORED,
+        StripeEvent.Status.PROCESSED,
     ]
     assert (rows[1].attempts, rows[1].last_error) == (1, "OperationalError: server closed the connection unexpectedly")
     assert resent == [((rows[1].pk,), {"countdown": tasks.RETRY_ALONE_AFTER_SECONDS})]
 
 
 def test_a_batch_applies_its_payment_intent_events_together_and_the_rest_one_at_a_time(monkeypatch):
-    # given: two payments' successes, an unreadable row, and a type the batch leaves to the one-at-a-time path
+    # given: two payments' successes, an unreadable row, a type fulfilment ignores, and a refund (a type the
+    # batch leaves to the one-at-a-time path)
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
     first, second = PaymentFactory(), PaymentFactory()
     succeeded = [stored_stripe_event("payment_intent.succeeded", payment_intent_object(p)) for p in (first, second)]
     broken = StripeEvent.objects.create(stripe_id="evt_broken", type="payment_intent.succeeded", payload="{}")
     ignored = stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"})
+    refund = stored_stripe_event("charge.refunded", refunded_charge_object(PaymentFactory()))
     one_at_a_time = []
     real = fulfilment.process_stripe_event
 
@@ -149,19 +151,25 @@ def test_a_batch_applies_its_payment_intent_events_together_and_the_rest_one_at_
     monkeypatch.setattr(fulfilment, "process_stripe_event", spy)
 
     # when
-    result = tasks.process_stripe_events.apply(args=[[succeeded[0].pk, broken.pk, ignored.pk, succeeded[1].pk]])
+    result = tasks.process_stripe_events.apply(
+        args=[[succeeded[0].pk, broken.pk, ignored.pk, refund.pk, succeeded[1].pk]]
+    )
 
-    # then: the successes are applied by the batch; the others go one at a time, the broken one failing alone
+    # then: the batch applies the successes and closes the ignored row; the others go one at a time, the
+    # broken one failing alone
     assert result.successful()
-    assert one_at_a_time == [broken.pk, ignored.pk]
+    assert one_at_a_time == [broken.pk, refund.pk]
     statuses = dict(StripeEvent.objects.values_list("pk", "status"))
-    assert [statuses[row.pk] for row in (*succeeded, broken, ignored)] == [
+    assert [statuses[row.pk] for row in (*succeeded, broken, ignored, refund)] == [
         StripeEvent.Status.PROCESSED,
         StripeEvent.Status.PROCESSED,
         StripeEvent.Status.FAILED,
         StripeEvent.Status.IGNORED,
+        StripeEvent.Status.PROCESSED,
     ]
-    assert set(Payment.objects.values_list("status", flat=True)) == {Payment.Status.SUCCEEDED}
+    assert set(Payment.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
+        Payment.Status.SUCCEEDED
+    }
 
 
 def test_a_batch_that_fails_whole_is_applied_one_row_at_a_time(monkeypatch):
@@ -170,7 +178,7 @@ def test_a_batch_that_fails_whole_is_applied_one_row_at_a_time(monkeypatch):
     payments = [PaymentFactory(), PaymentFactory()]
     rows = [stored_stripe_event("payment_intent.succeeded", payment_intent_object(p)) for p in payments]
 
-    def failing(*, stripe_event_ids):
+    def failing(*, stripe_event_ids, claim_waiting):
         raise DatabaseError("could not serialize access")
 
     monkeypatch.setattr(fulfilment_batch, "stripe_events_fulfil", failing)

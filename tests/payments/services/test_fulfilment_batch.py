@@ -84,9 +84,9 @@ def _store(body: dict) -> int:
     return row.pk
 
 
-def _apply_batch(stripe_event_ids: list[int]) -> None:
+def _apply_batch(stripe_event_ids: list[int], claim_waiting: int = 0) -> None:
     """What the worker's batch task does with a message, its error handling aside."""
-    for stripe_event_id in stripe_events_fulfil(stripe_event_ids=stripe_event_ids):
+    for stripe_event_id in stripe_events_fulfil(stripe_event_ids=stripe_event_ids, claim_waiting=claim_waiting):
         fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
 
 
@@ -109,6 +109,7 @@ deliveries = st.lists(st.tuples(st.integers(min_value=0, max_value=2), st.sample
     initial=st.lists(st.sampled_from([Status.PENDING, Status.FAILED]), min_size=3, max_size=3),
     sent=deliveries,
     batch_size=st.integers(min_value=1, max_value=16),
+    claim_waiting=st.integers(min_value=0, max_value=16),
     redelivered=st.lists(st.integers(min_value=0, max_value=13), max_size=3, unique=True),
 )
 @settings(
@@ -116,7 +117,7 @@ deliveries = st.lists(st.tuples(st.integers(min_value=0, max_value=2), st.sample
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_batches_leave_the_database_exactly_as_one_row_at_a_time(initial, sent, batch_size, redelivered):
+def test_batches_leave_the_database_exactly_as_one_row_at_a_time(initial, sent, batch_size, claim_waiting, redelivered):
     with freeze_time("2026-12-05 12:00:00"), transaction.atomic():
         # given: three payments and what Stripe sent about them, stored in that order; then some rows are
         # delivered again, in messages of their own (a redelivery, the sweeper, an operator's retry)
@@ -125,17 +126,19 @@ def test_batches_leave_the_database_exactly_as_one_row_at_a_time(initial, sent, 
         ids = [_store(_body(payments[n], kind)) for n, kind in sent]
         again = [ids[n] for n in redelivered if n < len(ids)]
 
-        # when: the same rows, one at a time
+        # when: the same rows, one at a time, each message applying its row if it still waits (a failed row
+        # waits for an operator)
         with transaction.atomic():
             for stripe_event_id in ids + again:
-                fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
+                if StripeEvent.objects.filter(pk=stripe_event_id, status__in=StripeEvent.UNFINISHED_STATUSES):
+                    fulfilment.process_stripe_event(stripe_event_id=stripe_event_id)
             one_at_a_time = _state()
             transaction.set_rollback(True)
 
-        # and: in batches, cut in stored order
+        # and: in batches, cut in stored order, each topped up with rows waiting in the inbox
         for message in (ids, again):
             for start in range(0, len(message), batch_size):
-                _apply_batch(message[start : start + batch_size])
+                _apply_batch(message[start : start + batch_size], claim_waiting)
 
         # then
         assert _state() == one_at_a_time
@@ -304,3 +307,37 @@ def test_two_workers_on_the_same_batch_apply_each_row_once(monkeypatch):
     assert set(Payment.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
     assert Notification.objects.filter(kind=Notification.Kind.LIVE).count() == 120
     assert Event.objects.filter(is_active=True).count() == 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_tops_itself_up_with_rows_waiting_in_the_inbox_oldest_first(monkeypatch):
+    # given: a message of one row; then, oldest first, a row another worker holds, a failed row and seven
+    # rows waiting (the first three handed over, the others stored while the broker was down)
+    monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    rows = _succeeded_rows(10)
+    message, held, failed, waiting = rows[0], rows[1], rows[2], rows[3:]
+    StripeEvent.objects.filter(pk=failed.pk).update(status=StripeEvent.Status.FAILED)
+    StripeEvent.objects.filter(pk__in=[row.pk for row in waiting[:3]]).update(status=StripeEvent.Status.ENQUEUED)
+
+    with other_connection() as holder, holder.transaction():
+        holder.execute("SELECT id FROM payments_stripeevent WHERE id = %s FOR UPDATE", [held.pk])
+
+        # when: the batch may take five more than its message
+        with CaptureQueriesContext(connection) as queries:
+            left = stripe_events_fulfil(stripe_event_ids=[message.pk], claim_waiting=5)
+
+    # then: its message's row and the five oldest waiting rows, in one transaction; the failed row waits for
+    # its retry, the held one for its holder, the two youngest for their own messages
+    assert left == []
+    statuses = dict(StripeEvent.objects.values_list("pk", "status"))
+    assert [statuses[row.pk] for row in [message, *waiting[:5]]] == [StripeEvent.Status.PROCESSED] * 6
+    assert [statuses[row.pk] for row in waiting[5:]] == [StripeEvent.Status.RECEIVED] * 2
+    assert statuses[failed.pk] == StripeEvent.Status.FAILED
+    assert statuses[held.pk] == StripeEvent.Status.RECEIVED
+    assert _statement_kinds(queries).count("BEGIN") == 1
+    claim = [q["sql"] for q in queries.captured_queries][2]
+    assert claim.endswith("FOR UPDATE SKIP LOCKED") and '"received_at" ASC' in claim
+
+    # and: the messages of the rows it took find them finished and do nothing
+    assert stripe_events_fulfil(stripe_event_ids=[row.pk for row in waiting[:5]]) == []
+    assert StripeEvent.objects.filter(attempts__gt=1).count() == 0
