@@ -383,15 +383,16 @@ def test_an_email_whose_sender_died_after_claiming_it_is_sent_once_the_claim_run
 
 
 class SmtpServerInAThread:
-    """A real SMTP server (aiosmtpd, in a thread) that runs `as_it_arrives()` when a message's data has come,
-    before it answers 250, and keeps the Message-IDs it accepted."""
+    """A real SMTP server (aiosmtpd, in a thread) that runs `as_the_first_arrives()` when the first message's
+    data has come, before it answers 250, and keeps the Message-IDs it accepted."""
 
-    def __init__(self, as_it_arrives: Callable[[], object]):
-        self.as_it_arrives = as_it_arrives
+    def __init__(self, as_the_first_arrives: Callable[[], object]):
+        self.as_the_first_arrives = as_the_first_arrives
         self.accepted: list[str] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.as_it_arrives()
+        if not self.accepted:
+            self.as_the_first_arrives()
         self.accepted.append(email.message_from_bytes(envelope.content, policy=policy.default)["Message-ID"])
         return "250 OK"
 
@@ -400,8 +401,8 @@ class SmtpServerInAThread:
 def smtp_in_a_thread(settings):
     controllers: list[Controller] = []
 
-    def start(as_it_arrives: Callable[[], object]) -> SmtpServerInAThread:
-        handler = SmtpServerInAThread(as_it_arrives)
+    def start(as_the_first_arrives: Callable[[], object]) -> SmtpServerInAThread:
+        handler = SmtpServerInAThread(as_the_first_arrives)
         controller = Controller(handler, hostname="127.0.0.1", port=free_port())
         controller.start()
         controllers.append(controller)
@@ -506,8 +507,8 @@ def test_a_connection_cut_after_the_smtp_server_took_the_email_still_marks_it_se
 def test_an_email_that_could_not_be_marked_sent_is_sent_again_with_its_message_id_once_the_claim_runs_out(
     smtp_in_a_thread, sent_to_workers
 ):
-    # given: from the moment the SMTP server takes the email, PostgreSQL refuses every connection (for longer
-    # than the sender's retries of its write)
+    # given: from the moment the SMTP server takes the email, PostgreSQL refuses every new connection and
+    # the sender's is cut (for longer than the sender's retries of its write)
     notification = _notification()
     sender = _backend_pid()
     server = smtp_in_a_thread(lambda: (_database_accepts_connections(False), _terminate(sender)))
