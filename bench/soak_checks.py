@@ -25,7 +25,9 @@ def settled(stack: SoakStack) -> bool:
     return (
         client.llen("celery") == 0
         and not StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists()
-        and not Notification.objects.filter(status=Notification.Status.PENDING).exists()
+        and not Notification.objects.filter(
+            status__in=(Notification.Status.PENDING, Notification.Status.SENDING)
+        ).exists()
     )
 
 

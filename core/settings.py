@@ -300,6 +300,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="EventPay <noreply@eventp
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # A notification not sent after this is handed to the workers again.
 NOTIFICATION_SWEEP_AFTER_SECONDS = env.int("NOTIFICATION_SWEEP_AFTER_SECONDS", default=600)
+# A sender's claim on a notification (`sending`) older than this is taken over: its sender died. Longer than
+# a send can last: each SMTP step may take EMAIL_TIMEOUT, and the task's hard time limit (90 s) ends a sender.
+NOTIFICATION_CLAIM_TIMEOUT_SECONDS = env.int("NOTIFICATION_CLAIM_TIMEOUT_SECONDS", default=120)
+if NOTIFICATION_CLAIM_TIMEOUT_SECONDS <= EMAIL_TIMEOUT:
+    raise ImproperlyConfigured(
+        "NOTIFICATION_CLAIM_TIMEOUT_SECONDS must be longer than EMAIL_TIMEOUT: a worker still waiting for the "
+        "SMTP server would see its email taken over and sent twice."
+    )
 
 # Celery: Redis broker, results in the database (django-celery-results).
 CELERY_BROKER_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -426,8 +426,8 @@ class PaymentAdmin(LargeTableAdminMixin, ActedOnAdminMixin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
-    """Every email to an organiser (a payment's facts and the account's emails), with its status; failed sends
-    show their error and can be retried."""
+    """Every email to an organiser (a payment's facts and the account's emails), with its status (`sending`:
+    claimed by a worker, since `claimed_at`); failed sends show their error and can be retried."""
 
     list_display = (
         "id",
@@ -448,7 +448,7 @@ class NotificationAdmin(ActedOnAdminMixin, admin.ModelAdmin):
     actions = ("retry_sending",)
     fields = (
         "id", "kind", "to_email", "status", "attempts", "last_error", "payment_link", "created_at", "enqueued_at",
-        "sent_at", "rendered_subject", "rendered_text", "rendered_html",
+        "claimed_at", "sent_at", "rendered_subject", "rendered_text", "rendered_html",
     )  # fmt: skip
     readonly_fields = fields
     inlines = (OperatorActionInline,)

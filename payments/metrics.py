@@ -183,7 +183,7 @@ def count_operator_action(*, action: str, outcome: str) -> None:
     _on_commit(OPERATOR_ACTIONS.labels(action=action, outcome=outcome).inc)
 
 
-_UNSENT_NOTIFICATIONS = (Notification.Status.PENDING, Notification.Status.FAILED)
+_UNSENT_NOTIFICATIONS = (Notification.Status.PENDING, Notification.Status.SENDING, Notification.Status.FAILED)
 
 
 class DatabaseCollector:
@@ -260,8 +260,8 @@ class DatabaseCollector:
 
         notifications = GaugeMetricFamily(
             "eventpay_notifications",
-            "Emails not sent yet (pending) or given up on after their retries (failed), by status; exact up to "
-            f"{EXACT_COUNT_UP_TO}, PostgreSQL's estimate beyond.",
+            "Emails not sent yet (pending), claimed by a worker sending them (sending) or given up on after "
+            f"their retries (failed), by status; exact up to {EXACT_COUNT_UP_TO}, PostgreSQL's estimate beyond.",
             labels=["status"],
         )
         for status in _UNSENT_NOTIFICATIONS:

@@ -23,16 +23,19 @@ def stripe_events_stale(*, older_than: timedelta) -> QuerySet:
     )
 
 
-def notifications_stale(*, older_than: timedelta) -> QuerySet:
-    """Ids of pending notifications created, and last handed to the broker, more than `older_than` ago,
-    oldest first."""
-    cutoff = timezone.now() - older_than
-    return (
-        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)
+def notifications_stale(*, older_than: timedelta, claim_timeout: timedelta) -> QuerySet:
+    """Ids of the notifications to hand to the workers again, oldest first: pending ones created, and last
+    handed to the broker, more than `older_than` ago; and `sending` ones claimed more than `claim_timeout`
+    ago (their sender died), not handed over since."""
+    now = timezone.now()
+    cutoff, claim_cutoff = now - older_than, now - claim_timeout
+    pending = Q(status=Notification.Status.PENDING, created_at__lt=cutoff) & (
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff)
     )
+    abandoned = Q(status=Notification.Status.SENDING, claimed_at__lt=claim_cutoff) & (
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=claim_cutoff)
+    )
+    return Notification.objects.filter(pending | abandoned).order_by("created_at", "id").values_list("pk", flat=True)
 
 
 def stripe_event_oldest_unprocessed() -> datetime | None:

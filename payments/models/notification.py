@@ -16,6 +16,7 @@ ACCOUNT_KINDS = (NotificationKind.EMAIL_VERIFICATION, NotificationKind.PASSWORD_
 
 class Notification(models.Model):
     """One email, written where its reason is recorded and sent by a worker, then marked sent (the outbox).
+    A worker claims the row (`sending`), sends with no transaction open, then records the outcome.
 
     A payment's facts (live, payment failed, refunded) are unique per payment and kind, written by fulfilment
     in the transaction that changes the payment. An account's emails (verify the address, reset the password)
@@ -26,6 +27,9 @@ class Notification(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        # Claimed by a sender at `claimed_at`, outside any transaction: nobody else sends it until the claim
+        # is older than NOTIFICATION_CLAIM_TIMEOUT_SECONDS (its sender died), then it is sent again.
+        SENDING = "sending"
         SENT = "sent"
         FAILED = "failed"
 
@@ -45,6 +49,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The last hand-over to the broker; the sweeper re-sends pending rows whose hand-over is stale.
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The last claim by a sender (kept after it, for the admin).
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -59,7 +65,12 @@ class Notification(models.Model):
                 name="notification_payment_iff_payment_kind",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["pending", "sent", "failed"]), name="notification_status_valid"
+                condition=models.Q(status__in=["pending", "sending", "sent", "failed"]),
+                name="notification_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sending") | models.Q(claimed_at__isnull=False),
+                name="notification_sending_is_claimed",
             ),
         ]
 

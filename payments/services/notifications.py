@@ -6,34 +6,42 @@ payment was refunded"; and the account's emails (confirm the address, set a new 
    reconciliation or an operator's rerun finds the row there and records nothing new.
 2. After that transaction commits, a worker is asked to send it (`send_notification`, by name); the
    sweeper re-sends rows whose hand-over was lost (broker down, crash after commit).
-3. The worker (`notification_send`) locks the row, does nothing if it is already sent, else sends it
-   through Django's email API and marks it sent in the same transaction. A redelivered task, the sweeper's
-   copy and an operator's retry wait for that lock, then find the row sent.
+3. The worker (`notification_send`) claims the row, then sends, then records, as outbox senders do:
+   - the claim is one UPDATE, committed at once: `pending` → `sending` with `claimed_at`. A redelivered
+     task, the sweeper's copy and an operator's retry find the row `sending` (or sent) and send nothing;
+   - the email goes to the SMTP server with no transaction open and no row locked, so a slow server holds
+     neither a lock nor a transaction, only this worker;
+   - the outcome is one guarded UPDATE: `sent`; or back to `pending` (a failure worth retrying, with the
+     task's back-off); or `failed` (a permanent refusal, for an operator). Recording `sent` survives a cut
+     connection: it reconnects and writes again, a few times.
 
 Account emails (`account_email_record`) take the same path from step 2: the account API writes the row
 with the request, so the answer does not wait for the SMTP server (nor tells by its timing whether an
 address has an account). Their links are made when the email is sent and never stored: the row keeps the
 email with the link withheld, and the admin's preview withholds it too.
 
-The one window left is a worker that dies after the SMTP server accepted the message and before the
-commit: the row is still pending and is sent again, with the same Message-ID header, which mail clients
-show as one message. Losing the email instead would be worse for "your event is live".
+Delivery is at least once, not exactly once, in one case: a sender that dies (or loses the database for
+longer than its retries) after the SMTP server accepted the message and before `sent` is written. Its claim
+runs out after NOTIFICATION_CLAIM_TIMEOUT_SECONDS, then the sweeper hands the row over again and it is sent
+a second time, with the same Message-ID header, which mail clients show as one message. Losing the email
+instead would be worse for "your event is live".
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -57,9 +65,10 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
 )
 
-
-# What sending writes to the row.
-SENT_FIELDS = ["status", "sent_at", "attempts", "last_error", "subject", "body_text", "body_html"]
+# Recording `sent` after a connection was cut: writes tried, and the pause before the first retry (doubled
+# each time): 3 s in all, long enough for a new connection, short enough to hold no worker for long.
+RECORD_SENT_ATTEMPTS = 5
+RECORD_SENT_FIRST_PAUSE_SECONDS = 0.2
 
 
 class EmailNotSent(Exception):
@@ -115,16 +124,20 @@ def account_email_record(*, user: User, kind: str) -> Notification:
 
 
 def _mark_enqueued(notification_ids: Sequence[int]) -> None:
-    Notification.objects.filter(pk__in=notification_ids, status=Notification.Status.PENDING).update(
-        enqueued_at=timezone.now()
-    )
+    Notification.objects.filter(
+        pk__in=notification_ids, status__in=(Notification.Status.PENDING, Notification.Status.SENDING)
+    ).update(enqueued_at=timezone.now())
+
+
+def claim_timeout() -> timedelta:
+    return timedelta(seconds=settings.NOTIFICATION_CLAIM_TIMEOUT_SECONDS)
 
 
 notification_hand_over = HandOver(
     what="notification",
     send=lambda pk: queue.notification_send(notification_id=pk),
     mark_enqueued=_mark_enqueued,
-    stale=lambda older_than: selectors.notifications_stale(older_than=older_than),
+    stale=lambda older_than: selectors.notifications_stale(older_than=older_than, claim_timeout=claim_timeout()),
 )
 
 
@@ -140,65 +153,135 @@ def notification_enqueue(*, notification_id: int) -> bool:
 
 
 def notifications_requeue_stale(*, older_than: timedelta) -> int:
-    """Re-enqueues pending notifications created, and last handed over, more than `older_than` ago (beat)."""
+    """Re-enqueues pending notifications created, and last handed over, more than `older_than` ago, and those
+    whose sender's claim ran out (beat)."""
     return notification_hand_over.requeue_stale(older_than=older_than)
 
 
 def notification_send(*, notification_id: int) -> str:
-    """Sends one notification unless it was sent already; returns its resulting status.
+    """Sends one notification unless it was sent already, failed for good, or another sender holds a claim
+    on it that has not run out; returns its resulting status.
 
-    Raises EmailNotSent when the SMTP server fails in a way worth retrying (connection refused or cut,
-    4xx answers); a permanent refusal (5xx) marks the row failed at once, for an operator."""
-    with transaction.atomic():
-        try:
-            notification = (
-                Notification.objects.select_for_update(of=("self",))
-                .select_related("payment__event", "user")
-                .get(pk=notification_id)
-            )
-        except Notification.DoesNotExist:
+    Reads, checks and renders the row first, so that between the claim and the outcome there is only the
+    SMTP conversation, with no transaction open and no lock held. Raises EmailNotSent when the SMTP server
+    fails in a way worth retrying (connection refused or cut, 4xx answers), the row pending again; a
+    permanent refusal (5xx) marks the row failed at once, for an operator."""
+    notification = (
+        Notification.objects.filter(_claimable(timezone.now()), pk=notification_id)
+        .select_related("payment__event", "user")
+        .first()
+    )
+    if notification is None:
+        status = Notification.objects.filter(pk=notification_id).values_list("status", flat=True).first()
+        if status is None:
             logger.warning("notification %s does not exist", notification_id)
-            return ""
-        if notification.status == Notification.Status.SENT:
-            return notification.status
-        if not notification.to_email:
-            error, permanent = "The organiser has no email address.", True
-        elif (
-            notification.kind != Notification.Kind.EMAIL_VERIFICATION
-            and not VerifiedEmail.objects.filter(user=notification.user, email__iexact=notification.to_email).exists()
-        ):
-            # Someone may have signed up with another person's address: nothing but the question whether it
-            # is theirs goes there unverified.
-            error, permanent = "The organiser has not verified this email address.", True
-        else:
-            message = notification_message(notification)
-            try:
-                message.send()
-            except (smtplib.SMTPException, OSError) as exc:
-                error, permanent = f"{type(exc).__name__}: {exc}", _is_permanent(exc)
-            else:
-                notification.status = Notification.Status.SENT
-                notification.sent_at = timezone.now()
-                notification.attempts += 1
-                notification.last_error = ""
-                # What was sent, as the admin shows it; an account email again, with its link withheld.
-                if notification.kind in Notification.ACCOUNT_KINDS:
-                    kept = notification_render(notification)
-                else:  # built from rendered strings (`notification_message`): no lazy or binary part
-                    kept = (str(message.subject), str(message.body), cast(str, message.alternatives[0][0]))
-                notification.subject, notification.body_text, notification.body_html = kept
-                notification.save(update_fields=SENT_FIELDS)
-                logger.info("notification %s (%s) sent", notification.pk, notification.kind)
-                return notification.status
-    # Nothing was written above: the failed attempt is recorded on its own, outside the lock.
-    fields = {"attempts": F("attempts") + 1, "last_error": error[:MAX_ERROR_LENGTH], "enqueued_at": timezone.now()}
-    if permanent:
-        fields["status"] = Notification.Status.FAILED
-    Notification.objects.filter(pk=notification_id).exclude(status=Notification.Status.SENT).update(**fields)
+        return status or ""
+    if notification.status == Notification.Status.SENDING:
+        logger.warning(
+            "notification %s: its sender's claim of %s ran out; sending it again (same Message-ID)",
+            notification_id,
+            notification.claimed_at,
+        )
+    error = _undeliverable(notification)
+    if error:  # nothing is sent: nothing to claim
+        _record_failure(notification_id=notification_id, guard=_claimable(timezone.now()), error=error, permanent=True)
+        return Notification.Status.FAILED
+    message = notification_message(notification)
+    # What was sent, as the admin shows it; an account email again, with its link withheld.
+    if notification.kind in Notification.ACCOUNT_KINDS:
+        kept = notification_render(notification)
+    else:  # built from rendered strings (`notification_message`): no lazy or binary part
+        kept = (str(message.subject), str(message.body), cast(str, message.alternatives[0][0]))
+
+    claimed_at = _claim(notification_id=notification_id)
+    if claimed_at is None:  # another sender claimed it since it was read
+        return Notification.objects.values_list("status", flat=True).get(pk=notification_id)
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as exc:
+        error, permanent = f"{type(exc).__name__}: {exc}", _is_permanent(exc)
+        # Unless this sender's claim ran out and another took the row over meanwhile.
+        ours = Q(status=Notification.Status.SENDING, claimed_at=claimed_at)
+        _record_failure(notification_id=notification_id, guard=ours, error=error, permanent=permanent)
+        if permanent:
+            return Notification.Status.FAILED
+        raise EmailNotSent(error) from exc
+    _record_sent(notification_id=notification_id, kept=kept)
+    logger.info("notification %s (%s) sent", notification_id, notification.kind)
+    return Notification.Status.SENT
+
+
+def _claimable(now: datetime) -> Q:
+    """Pending, or claimed by a sender whose claim ran out (it died, or lost the database after sending)."""
+    return Q(status=Notification.Status.PENDING) | Q(
+        status=Notification.Status.SENDING, claimed_at__lt=now - claim_timeout()
+    )
+
+
+def _claim(*, notification_id: int) -> datetime | None:
+    """Takes the notification for this sender: one UPDATE, committed at once, so no lock outlives it. The
+    claim's time, or None when the row is no longer claimable (sent, failed, or another sender's)."""
+    now = timezone.now()
+    claimed = Notification.objects.filter(_claimable(now), pk=notification_id).update(
+        status=Notification.Status.SENDING, claimed_at=now
+    )
+    return now if claimed else None
+
+
+def _undeliverable(notification: Notification) -> str:
+    """Why the notification must not be sent at all, or "" when it may be."""
+    if not notification.to_email:
+        return "The organiser has no email address."
+    if (
+        notification.kind != Notification.Kind.EMAIL_VERIFICATION
+        and not VerifiedEmail.objects.filter(user=notification.user, email__iexact=notification.to_email).exists()
+    ):
+        # Nothing but the question whether the address is theirs goes to an address not verified.
+        return "The organiser has not verified this email address."
+    return ""
+
+
+def _record_failure(*, notification_id: int, guard: Q, error: str, permanent: bool) -> None:
+    """A failed attempt, if the row still matches `guard`: back to pending for the task's retry, or failed
+    for an operator."""
+    status = Notification.Status.FAILED if permanent else Notification.Status.PENDING
+    # `enqueued_at`: the task's own retry is on its way, the sweeper need not send another.
+    Notification.objects.filter(guard, pk=notification_id).update(
+        status=status, attempts=F("attempts") + 1, last_error=error[:MAX_ERROR_LENGTH], enqueued_at=timezone.now()
+    )
     if permanent:
         logger.error("notification %s could not be sent: %s", notification_id, error)
-        return Notification.Status.FAILED
-    raise EmailNotSent(error)
+
+
+def _record_sent(*, notification_id: int, kept: tuple[str, str, str]) -> None:
+    """Marks the notification sent, whoever holds its claim now (the SMTP server has it). A connection lost
+    meanwhile (a restart, a failover, a cut) is replaced and the write tried again; if the database stays
+    out of reach, the row stays `sending` and is sent again once its claim runs out."""
+    subject, body_text, body_html = kept
+    for attempt in range(1, RECORD_SENT_ATTEMPTS + 1):
+        try:
+            Notification.objects.filter(pk=notification_id).exclude(status=Notification.Status.SENT).update(
+                status=Notification.Status.SENT,
+                sent_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                last_error="",
+                subject=subject,
+                body_text=body_text,
+                body_html=body_html,
+            )
+            return
+        except (OperationalError, InterfaceError):
+            # Inside a caller's transaction a new connection would not see, nor keep, its writes.
+            if connection.in_atomic_block or attempt == RECORD_SENT_ATTEMPTS:
+                logger.error(
+                    "notification %s was sent but could not be marked sent; it is sent again (same Message-ID) "
+                    "once its claim runs out",
+                    notification_id,
+                )
+                raise
+            logger.warning("notification %s was sent; marking it sent failed, retrying", notification_id, exc_info=True)
+            connection.close()
+            time.sleep(RECORD_SENT_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
 
 
 def _is_permanent(exc: Exception) -> bool:
@@ -229,6 +312,11 @@ def notification_retry(*, notification: Notification, actor: Actor) -> OperatorA
     )
     if not reopened:
         notification.refresh_from_db(fields=["status"])
+        if notification.status == Notification.Status.SENDING:
+            return record(
+                OperatorAction.Outcome.SKIPPED,
+                "A worker is sending the notification; if it died, the sweeper sends it again once its claim runs out.",
+            )
         return record(OperatorAction.Outcome.SKIPPED, f"The notification is {notification.status}; nothing to retry.")
     if not notification_enqueue(notification_id=notification.pk):
         return record(

@@ -237,6 +237,18 @@ def test_the_list_shows_failed_sends_with_their_error(operator):
     assert reverse("admin:payments_notification_change", args=[sent.pk]) not in page
 
 
+def test_emails_being_sent_are_listed_apart_with_their_claim(operator):
+    being_sent = _notification(status="sending", claimed_at=timezone.now())
+    pending = _notification()
+
+    listed = operator.get(NOTIFICATIONS, {"status__exact": "sending"}).content.decode()
+    page = operator.get(reverse("admin:payments_notification_change", args=[being_sent.pk])).content.decode()
+
+    assert reverse("admin:payments_notification_change", args=[being_sent.pk]) in listed
+    assert reverse("admin:payments_notification_change", args=[pending.pk]) not in listed
+    assert "Claimed at" in page
+
+
 def test_a_notification_shows_its_rendered_body_escaped_and_sandboxed(operator):
     pending = _notification()
 
@@ -250,17 +262,23 @@ def test_a_notification_shows_its_rendered_body_escaped_and_sandboxed(operator):
 def test_an_operator_retries_many_failed_sends_at_once_and_each_is_audited(operator, sent_to_workers):
     failed = [_notification(status="failed", last_error="timed out") for _ in range(2)]
     sent = _notification(status="sent")
+    being_sent = _notification(status="sending", claimed_at=timezone.now())
 
-    response = _act(operator, NOTIFICATIONS, "retry_sending", [*failed, sent])
+    response = _act(operator, NOTIFICATIONS, "retry_sending", [*failed, sent, being_sent])
 
-    assert _messages(response) == ["Retry sending: 2 done, 1 skipped, 0 errors."]
+    assert _messages(response) == ["Retry sending: 2 done, 2 skipped, 0 errors."]
     assert sorted(sent_to_workers) == sorted(n.pk for n in failed)
     assert set(Notification.objects.filter(pk__in=[n.pk for n in failed]).values_list("status", flat=True)) == {
         "pending"
     }
     actions = OperatorAction.objects.filter(action=OperatorAction.Action.RESEND)
     assert sorted(actions.values_list("notification_id", "outcome", "actor")) == sorted(
-        [(failed[0].pk, "done", "olga"), (failed[1].pk, "done", "olga"), (sent.pk, "skipped", "olga")]
+        [
+            (failed[0].pk, "done", "olga"),
+            (failed[1].pk, "done", "olga"),
+            (sent.pk, "skipped", "olga"),
+            (being_sent.pk, "skipped", "olga"),
+        ]
     )
     page = operator.get(reverse("admin:payments_notification_change", args=[sent.pk])).content.decode()
     assert "Retry sending a notification" in page and "skipped" in page

@@ -298,6 +298,10 @@ def test_emails_not_sent_are_counted_by_status():
         Notification.objects.create(
             user=payment.user, payment=payment, kind=kind, to_email=payment.user.email, status=status
         )
+    Notification.objects.create(
+        user=payment.user, kind=Notification.Kind.EMAIL_VERIFICATION, to_email=payment.user.email,
+        status=Notification.Status.SENDING, claimed_at=timezone.now(),
+    )  # fmt: skip
 
     # when
     metrics = scrape()
@@ -305,6 +309,7 @@ def test_emails_not_sent_are_counted_by_status():
     # then
     assert metrics[("eventpay_notifications", (("status", "failed"),))] == 1
     assert metrics[("eventpay_notifications", (("status", "pending"),))] == 1
+    assert metrics[("eventpay_notifications", (("status", "sending"),))] == 1
     assert ("eventpay_notifications", (("status", "sent"),)) not in metrics
 
 

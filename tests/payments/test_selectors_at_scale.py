@@ -11,14 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payments import selectors, stripe_gateway
-from payments.models import Payment, StripeEvent
+from payments.models import Notification, Payment, StripeEvent
 from payments.services import catch_up
 from tests.factories import PaymentFactory, stored_stripe_event
 from tests.query_plans import unbounded_scans
 
 pytestmark = pytest.mark.django_db
 
-TABLES = {StripeEvent._meta.db_table, Payment._meta.db_table}
+TABLES = {StripeEvent._meta.db_table, Payment._meta.db_table, Notification._meta.db_table}
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +26,23 @@ def rows(monkeypatch):
     """Rows of every status, and Stripe's event list (for catch-up) naming three events."""
     for status in StripeEvent.Status.values:
         stored_stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, status=status)
-    PaymentFactory()
+    payment = PaymentFactory()
+    for status in Notification.Status.values:
+        Notification.objects.create(
+            user=payment.user, kind=Notification.Kind.PASSWORD_RESET, status=status, claimed_at=timezone.now()
+        )
     listed = [{"id": f"evt_listed{i}", "type": "payment_intent.succeeded", "created": 0} for i in range(3)]
     monkeypatch.setattr(stripe_gateway, "list_events", lambda **kwargs: iter(listed))
 
 
 def _missing():
     return list(catch_up.stripe_events_missing(since=timezone.now() - timedelta(days=3)))
+
+
+def _notifications_stale():
+    return list(
+        selectors.notifications_stale(older_than=timedelta(minutes=10), claim_timeout=timedelta(minutes=2))[:5000]
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,6 +52,7 @@ def _missing():
             lambda: list(selectors.stripe_events_stale(older_than=timedelta(seconds=120))[:5000]), id="sweeper"
         ),
         pytest.param(selectors.stripe_event_oldest_unprocessed, id="oldest unprocessed"),
+        pytest.param(_notifications_stale, id="notifications sweeper"),
         pytest.param(lambda: list(selectors.stripe_events_for_retry(failed_only=True)), id="retry --failed"),
         pytest.param(lambda: list(selectors.stripe_events_for_retry(ids=["evt_1", "12"])), id="retry --ids"),
         pytest.param(_missing, id="catch-up"),

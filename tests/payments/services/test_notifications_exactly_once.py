@@ -2,7 +2,8 @@
 
 Hypothesis drives one payment through duplicated, reordered and redelivered Stripe events (stored through
 the inbox, applied by fulfilment), reconciliation, notification tasks delivered several times or
-failing against an SMTP server that is down, operator retries and the sweeper. A real SMTP server (aiosmtpd,
+failing against an SMTP server that is down, workers that die after claiming an email (before the SMTP
+server heard of it) and claims that run out, operator retries and the sweeper. A real SMTP server (aiosmtpd,
 in a thread) counts what it receives by Message-ID. Invariants: no notification is ever received twice;
 one is received exactly when it is marked sent; and once every pending send has been delivered, each fact
 the payment went through (live, payment failed, refunded) was received exactly once.
@@ -16,7 +17,9 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from django.db import transaction
+from django.db.models import F
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -143,6 +146,19 @@ class NotificationMachine(RuleBasedStateMachine):
                 notifications.notification_send(notification_id=rows[pick % len(rows)].pk)
 
     @rule(pick=st.integers(min_value=0, max_value=5))
+    def a_worker_dies_after_claiming_a_send(self, pick):
+        rows = self._notifications()
+        if rows:
+            # Its claim is committed; the SMTP server never heard of the email (SIGKILL, OOM, a lost host).
+            Notification.objects.filter(pk=rows[pick % len(rows)].pk, status=Notification.Status.PENDING).update(
+                status=Notification.Status.SENDING, claimed_at=timezone.now()
+            )
+
+    @rule()
+    def the_claims_run_out(self):
+        _claims_run_out()
+
+    @rule(pick=st.integers(min_value=0, max_value=5))
     def retries_are_used_up(self, pick):
         rows = self._notifications()
         if rows:
@@ -176,7 +192,9 @@ class NotificationMachine(RuleBasedStateMachine):
         assert sorted(kinds) == sorted({KIND_OF_STATUS[s] for s in self.statuses if s in KIND_OF_STATUS})
 
     def teardown(self):
-        # Every pending send is delivered at last (the sweeper and the workers never give up on those).
+        # Every pending send is delivered at last (the sweeper and the workers never give up on those), and
+        # every claim of a worker that died runs out.
+        _claims_run_out()
         for notification in self._notifications():
             if notification.status != Notification.Status.SENT:
                 notifications.notification_retry(notification=notification, actor=Actor(name="olga"))
@@ -184,6 +202,13 @@ class NotificationMachine(RuleBasedStateMachine):
         HANDED_TO_WORKERS.clear()
         for notification in self._notifications():
             assert SMTP.received[notification.message_id] == 1, notification
+
+
+def _claims_run_out() -> None:
+    """Time passes beyond the claim timeout: every claim is made that much older."""
+    Notification.objects.filter(status=Notification.Status.SENDING).update(
+        claimed_at=F("claimed_at") - notifications.claim_timeout()
+    )
 
 
 @pytest.mark.usefixtures("counting_smtp")
