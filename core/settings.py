@@ -367,6 +367,9 @@ CELERY_BROKER_POOL_LIMIT = 10
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# No remote control (`celery inspect`, `control`): its pub/sub channel, failing to close when Redis restarted,
+# killed workers that held a task (docs/DEPLOYMENT.md, "Redis restarts"; offline/processes.py, WORKER_OPTIONS).
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Soft shutdown (a cold shutdown, which SIGTERM starts when REMAP_SIGTERM=SIGQUIT as in docker-compose.yml):
 # running tasks get this long to finish, then are cancelled unacknowledged and Redis hands them to another
