@@ -1,4 +1,5 @@
-"""The web container's healthcheck: `python -m core.healthcheck [URL]` exits 0 when /api/ready/ answers 200.
+"""The containers' healthcheck: `python -m core.healthcheck [URL]` exits 0 when URL answers 200: web's
+/api/ready/ (the default), a worker's metrics endpoint (docker-compose.yml).
 
 It asks the way the proxy in front would: with a Host that DJANGO_ALLOWED_HOSTS accepts (Django
 answers 400 to any other) and `X-Forwarded-Proto: https` (else production's SSL redirect answers).

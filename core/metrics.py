@@ -47,6 +47,14 @@ CSP_VIOLATIONS = Counter(
     registry=PROCESS_REGISTRY,
 )
 
+SHARED_CACHE_FALLBACKS = Counter(
+    "eventpay_shared_cache_fallbacks",
+    "Cache operations answered from the process's own memory because the shared cache (Redis) could not answer "
+    "(core/cache.py), by operation: throttles and login lockouts counted per process meanwhile.",
+    ["operation"],
+    registry=PROCESS_REGISTRY,
+)
+
 
 def register_collector(collector: Collector) -> None:
     """Adds a collector read at every scrape (apps register theirs when Django starts)."""

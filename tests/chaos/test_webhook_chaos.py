@@ -191,3 +191,52 @@ def test_postgres_refusing_connections_answers_503_stores_nothing_and_processing
     wait_until(lambda: _all_finished(stripe_ids), timeout=60, message="both events to be processed")
     _assert_ledger([first, second], stripe_ids)
     assert worker.poll() is None
+
+
+def test_a_worker_holding_a_task_outlives_a_redis_restart_and_its_loading_and_fulfils_what_comes_after(chaos):
+    # given: a worker with a task in flight (its event locked) and its next message asked for (a BRPOP pending)
+    chaos.start_web()
+    worker, log_path = chaos.start_worker("worker", concurrency=2)
+    held, while_loading, afterwards = PaymentFactory(), PaymentFactory(), PaymentFactory()
+    events = {
+        payment.pk: stripe_event_body("payment_intent.succeeded", payment_intent_object(payment))
+        for payment in (held, while_loading, afterwards)
+    }
+    lock = RowLock(held.event_id)
+    try:
+        assert chaos.deliver(events[held.pk]).status_code == 200
+        wait_until(lambda: lock.waiters() >= 1, timeout=30, message="the task to wait on the locked event")
+
+        # when: Redis restarts and loads its AOF (answering LOADING), and Stripe delivers meanwhile
+        chaos.redis.restart(loading_seconds=2)
+        assert chaos.redis.loading()
+        started = time.monotonic()
+        assert chaos.deliver(events[while_loading.pk]).status_code == 200
+        assert chaos.redis.loading(), (
+            f"Redis had loaded before the delivery's answer ({time.monotonic() - started:.1f} s)"
+        )
+    finally:
+        lock.release()
+    chaos.redis.wait_loaded()
+    # the delivery made while Redis loaded is stored, its hand-over refused: it waits for the sweeper
+    assert StripeEvent.objects.get(stripe_id=events[while_loading.pk]["id"]).status == StripeEvent.Status.RECEIVED
+
+    # then: the worker is still there, and fulfils an event delivered now
+    assert chaos.deliver(events[afterwards.pk]).status_code == 200
+    wait_until(
+        lambda: worker.poll() is not None or _all_finished({events[afterwards.pk]["id"]}),
+        timeout=30,
+        message="the event delivered after the restart",
+    )
+    assert worker.poll() is None, log_path.read_text(errors="replace")[-3000:]
+
+    # ... and the one stored while Redis loaded once beat's sweeper runs: every event applied once
+    chaos.sweep()
+    stripe_ids = {event["id"] for event in events.values()}
+    wait_until(lambda: _all_finished(stripe_ids), timeout=30, message="every event to be processed")
+    _assert_ledger([held, while_loading, afterwards], stripe_ids)
+    assert "Unrecoverable error" not in log_path.read_text(errors="replace")
+    # Why it lives: it holds no pub/sub channel (remote control and gossip are off). One that failed to close
+    # as Redis went away left the task channel to be closed against a torn-down connection, and the worker
+    # exited ("Unrecoverable error: AttributeError: 'NoneType' object has no attribute 'hostname'").
+    assert chaos.redis.subscribed_clients() == 0

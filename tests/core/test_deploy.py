@@ -185,6 +185,16 @@ def test_worker_scales_with_scale_flag(services):
     assert "%h" in command_line(worker), "each instance needs its own Celery node name"
 
 
+def test_worker_runs_as_the_tests_and_benchmarks_run_it_and_its_health_needs_no_remote_control(services):
+    # Gossip and remote control hold pub/sub channels whose failed close, as Redis restarts, killed workers.
+    from offline.processes import WORKER_OPTIONS
+
+    worker = services["worker"]
+    assert set(WORKER_OPTIONS) <= set(worker["command"])
+    assert "inspect" not in healthcheck_line(worker), "`celery inspect` needs remote control, which is off"
+    assert f":{worker['environment']['WORKER_METRICS_PORT']}/metrics" in healthcheck_line(worker)
+
+
 def test_worker_stops_with_a_soft_shutdown_shorter_than_its_grace_period(services):
     worker = services["worker"]
     settings_default = env_calls(ROOT / "core" / "settings.py")["CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT"]
