@@ -179,7 +179,7 @@ def send_notification(notification_id: int) -> str:
     return notifications.notification_send(notification_id=notification_id)
 
 
-# A group of emails stops taking new ones after this long, well inside the soft time limit, and hands the
+# A group of emails starts no new one after this long, well inside the soft time limit, and hands the
 # rest on in a message of its own (each email may take a few EMAIL_TIMEOUTs when the SMTP server is slow).
 SEND_NOTIFICATIONS_TIME_BUDGET_SECONDS = 30
 
@@ -196,7 +196,7 @@ def send_notifications(notification_ids: list[int]) -> None:
     deadline = time.monotonic() + SEND_NOTIFICATIONS_TIME_BUDGET_SECONDS
     with notifications.notifications_email_connection() as email_connection:
         for position, notification_id in enumerate(notification_ids):
-            if time.monotonic() > deadline:
+            if position and time.monotonic() > deadline:
                 _hand_on(send_notifications, notification_ids[position:])
                 return
             try:

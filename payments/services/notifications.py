@@ -219,7 +219,7 @@ def notification_send(*, notification_id: int, email_connection: BaseEmailBacken
             email_connection.open()  # no-op while open; `send` would close a connection it opened itself
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
-        if email_connection is not None:  # the conversation may have stopped anywhere: the next email starts anew
+        if email_connection is not None and not _answered(exc):  # cut mid-conversation: the next email reconnects
             _close(email_connection)
         error, permanent = f"{type(exc).__name__}: {exc}", _is_permanent(exc)
         # Unless this sender's claim ran out and another took the row over meanwhile.
@@ -320,6 +320,11 @@ def _record_sent(*, notification_id: int, kept: tuple[str, str, str]) -> None:
             logger.warning("notification %s was sent; marking it sent failed, retrying", notification_id, exc_info=True)
             connection.close()
             time.sleep(RECORD_SENT_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
+
+
+def _answered(exc: Exception) -> bool:
+    """The SMTP server refused the email with an answer: smtplib reset the session, which takes the next one."""
+    return isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused))
 
 
 def _is_permanent(exc: Exception) -> bool:
