@@ -66,6 +66,7 @@ def burst(stack: Stack, config: Config) -> dict:
         "rows per transaction of their own": batch_sizes.read(
             worker_metrics, batch_sizes.PER_TRANSACTION, path="alone"
         ),
+        "email ids per message": batch_sizes.read(worker_metrics, batch_sizes.HAND_OVER, rows="notification"),
     }
 
     expected = {plan.payment_intent_id: plan.final_status for plan in plans}

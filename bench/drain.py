@@ -139,3 +139,146 @@ def markdown(costs: list[DrainCost]) -> list[str]:
         )
     lines += [""]
     return lines
+
+
+EMAILS = 300
+
+
+@dataclass(frozen=True)
+class EmailCost:
+    path: str
+    emails: int
+    messages: int  # Celery messages the path takes
+    connections: int  # SMTP connections opened
+    wall: float  # seconds
+    python_cpu: float  # seconds: the worker's share
+    postgres_cpu: float | None  # seconds; None when the database runs elsewhere
+    smtp_cpu: float | None  # seconds: the SMTP server process's
+
+    def per_email_ms(self, seconds: float | None) -> float | None:
+        return None if seconds is None else seconds / self.emails * 1000
+
+
+def _emails_pending(count: int, prefix: str) -> list[int]:
+    """`count` live emails to the benchmark's organiser, at a verified address, pending."""
+    from core.models import VerifiedEmail
+    from payments.models import Notification, Payment
+
+    payments = Payment.objects.filter(pk__in=[payment_id for payment_id, _, _ in seed_payments(count, prefix)])
+    user = payments[0].user
+    user.email = "organiser@bench.localhost"
+    user.save(update_fields=["email"])
+    VerifiedEmail.objects.update_or_create(user=user, defaults={"email": user.email})
+    rows = Notification.objects.bulk_create(
+        Notification(user=user, payment=payment, kind=Notification.Kind.LIVE, to_email=user.email)
+        for payment in payments
+    )
+    return [row.pk for row in rows]
+
+
+def _one_task_each(ids: list[int]) -> int:
+    from worker.tasks import send_notification
+
+    for notification_id in ids:
+        send_notification(notification_id)
+    return len(ids)
+
+
+def _in_groups(size: int) -> Callable[[list[int]], int]:
+    def send(ids: list[int]) -> int:
+        from worker.tasks import send_notifications
+
+        for start in range(0, len(ids), size):
+            send_notifications(ids[start : start + size])
+        return -(-len(ids) // size)
+
+    return send
+
+
+def email_costs(*, emails: int = EMAILS) -> list[EmailCost]:
+    """`emails` emails sent to a real SMTP server process (aiosmtpd, offline/smtp.py), one task each as
+    before, then in groups of the largest a batch of fulfilment hands over, each path on rows of its own."""
+    import tempfile
+    from pathlib import Path
+    from unittest import mock
+
+    from django.conf import settings
+    from django.core.mail.backends.smtp import EmailBackend
+    from django.db import connection
+    from django.test import override_settings
+
+    from offline import processes
+    from offline.net import free_port
+    from payments.models import Notification
+
+    paths: list[tuple[str, Callable[[list[int]], int]]] = [
+        ("one `send_notification` task each (before)", _one_task_each)
+    ]
+    paths += [(f"`send_notifications`, groups of {settings.FULFILMENT_BATCH_MAX_ROWS}",
+               _in_groups(settings.FULFILMENT_BATCH_MAX_ROWS))]  # fmt: skip
+    real_open = EmailBackend.open
+    opened = 0
+
+    def counting_open(backend: EmailBackend) -> bool | None:
+        nonlocal opened
+        new = real_open(backend)
+        opened += bool(new)
+        return new
+
+    costs = []
+    with tempfile.TemporaryDirectory() as directory:
+        port = free_port()
+        smtp = processes.start_smtp(port=port, maildir=Path(directory) / "mail", log_path=Path(directory) / "smtp.log")
+        try:
+            with (
+                override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
+                                  EMAIL_PORT=port, EMAIL_USE_TLS=False, EMAIL_HOST_USER="", EMAIL_HOST_PASSWORD=""),
+                mock.patch.object(EmailBackend, "open", counting_open),
+            ):  # fmt: skip
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backend = cursor.fetchone()[0]
+                for n, (path, send) in enumerate(paths):
+                    send(_emails_pending(20, f"emailwarm{n}_"))  # imports, templates, prepared plans
+                    ids = _emails_pending(emails, f"email{n}_")
+                    opened = 0
+                    before = process_cpu(backend), process_cpu(smtp.pid)
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    messages = send(ids)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    after = process_cpu(backend), process_cpu(smtp.pid)
+                    postgres, server = (b[0] - a[0] if a and b else None for a, b in zip(before, after, strict=True))
+                    if Notification.objects.filter(pk__in=ids, status=Notification.Status.SENT).count() != len(ids):
+                        raise RuntimeError(f"{path}: not every email was sent")
+                    costs.append(EmailCost(path, len(ids), messages, opened, wall, cpu, postgres, server))
+        finally:
+            processes.stop(smtp)
+    Notification.objects.all().delete()
+    return costs
+
+
+def email_markdown(costs: list[EmailCost]) -> list[str]:
+    """The report's section: per email, one task each against groups."""
+    before = costs[0]
+    lines = [f"## Emails in-process: one task each vs groups ({before.emails:,} emails per path)", ""]
+    lines += [
+        "The worker's side of sending the emails fulfilment records (bench/drain.py): each path's own rows, sent "
+        "by the task bodies in this process to a real SMTP server process (aiosmtpd, offline/smtp.py), one "
+        "`send_notification` each as before, or `send_notifications` for the group one transaction of fulfilment "
+        "hands over (claim, send, record for each email, over one SMTP connection). *Python* is this process's CPU "
+        "(the worker's share, the Celery message's own cost excepted), *PostgreSQL* the backend's serving it, "
+        "*SMTP server* aiosmtpd's.",
+        "",
+        "| path | Celery messages | SMTP connections | Python CPU ms / email | PostgreSQL CPU ms / email "
+        "| SMTP server CPU ms / email | wall ms / email | Python CPU ÷ one task each | wall ÷ one task each |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for cost in costs:
+        lines.append(
+            f"| {cost.path} | {cost.messages:,} | {cost.connections:,} | {_ms(cost.per_email_ms(cost.python_cpu))} "
+            f"| {_ms(cost.per_email_ms(cost.postgres_cpu))} | {_ms(cost.per_email_ms(cost.smtp_cpu))} "
+            f"| {_ms(cost.per_email_ms(cost.wall))} | {cost.python_cpu / before.python_cpu:.2f}× "
+            f"| {cost.wall / before.wall:.2f}× |"
+        )
+    lines += [""]
+    return lines

@@ -161,8 +161,9 @@ def _batch_sizes_section(sizes) -> list[str]:
     lines = ["### Batch sizes seen in the burst", ""]
     lines += [
         "From the product's own histograms (`eventpay_hand_over_group_size` of the web processes over the burst's "
-        "deliveries, `eventpay_stripe_events_per_transaction` of the worker over its drain): how many messages, "
-        "or transactions, carried each number of rows.",
+        "deliveries, `eventpay_stripe_events_per_transaction` of the worker over its drain, and the worker's "
+        "`eventpay_hand_over_group_size` of the emails each transaction handed over): how many messages, or "
+        "transactions, carried each number of rows.",
         "",
         "| rows | " + " | ".join(sizes) + " |",
         "| --- | " + " | ".join("---:" for _ in sizes) + " |",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.burst import burst
 from bench.costs import fulfilment_cost, per_call_costs
-from bench.drain import drain_costs, markdown
+from bench.drain import drain_costs, email_costs, email_markdown, markdown
 from bench.harness import BENCH, ROOT, machine_facts
 from bench.ingest import ingest, postgres_ceiling, profile_ingest
 from bench.latency import latency
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         fulfilment_rows, fulfilment_statements = fulfilment_cost()
         log("drain in-process: one at a time vs batched")
         drain = markdown(drain_costs())
+        log("emails in-process: one task each vs groups")
+        drain += email_markdown(email_costs())
         costs = per_call_costs(stack) + fulfilment_rows
         log("ingest")
         ingest_results, ingest_phases = ingest(stack, config)

@@ -118,8 +118,8 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 100, 250)
 
 HAND_OVER_GROUP_SIZE = Histogram(
     "eventpay_hand_over_group_size",
-    "Row ids per message handed to the workers (the web's grouped hand-over), by the kind of row: how much "
-    "grouping the traffic allows.",
+    "Row ids per message handed to the workers, by the kind of row: the webhook's inbox rows (the web's grouped "
+    "hand-over) and the emails one transaction recorded: how much grouping the traffic allows.",
     ["rows"],
     buckets=BATCH_SIZE_BUCKETS,
     registry=PROCESS_REGISTRY,

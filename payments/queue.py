@@ -22,6 +22,7 @@ PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
 PROCESS_STRIPE_EVENTS = "worker.tasks.process_stripe_events"
 RETRY_STRIPE_EVENTS = "worker.tasks.retry_stripe_events"
 SEND_NOTIFICATION = "worker.tasks.send_notification"
+SEND_NOTIFICATIONS = "worker.tasks.send_notifications"
 FETCH_CHARGE_DETAILS = "worker.tasks.fetch_charge_details"
 
 # Tasks a sweeper re-sends in one round trip to the broker.
@@ -169,6 +170,11 @@ def stripe_events_retry(*, stripe_event_ids: list[int], operator_id: int) -> str
 def notification_send(*, notification_id: int) -> None:
     """Asks a worker to send one notification email; raises if the broker cannot take it."""
     _send(SEND_NOTIFICATION, notification_id)
+
+
+def notifications_send(*, notification_ids: list[int]) -> None:
+    """Asks a worker to send these notification emails, in one message; raises if the broker cannot take it."""
+    _send(SEND_NOTIFICATIONS, notification_ids)
 
 
 def charge_details_fetch(*, payment_id: int) -> None:

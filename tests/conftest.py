@@ -147,6 +147,7 @@ def broker_down(monkeypatch):
     monkeypatch.setattr(queue, "stripe_events_process", refuse)
     monkeypatch.setattr(queue, "stripe_events_retry", refuse)
     monkeypatch.setattr(queue, "notification_send", refuse)
+    monkeypatch.setattr(queue, "notifications_send", refuse)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ counts and errors, which django-celery-results keeps as task results (admin: "Ta
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -176,6 +177,42 @@ class NotificationTask(Task[Any, Any]):
 )
 def send_notification(notification_id: int) -> str:
     return notifications.notification_send(notification_id=notification_id)
+
+
+# A group of emails starts no new one after this long, well inside the soft time limit, and hands the
+# rest on in a message of its own (each email may take a few EMAIL_TIMEOUTs when the SMTP server is slow).
+SEND_NOTIFICATIONS_TIME_BUDGET_SECONDS = 30
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_notifications(notification_ids: list[int]) -> None:
+    """The emails one transaction recorded, handed over together: each claimed, sent and recorded as
+    `send_notification` does, one after the other over one SMTP connection.
+
+    An email that fails fails alone, as it would in a message of its own: one worth retrying (pending again)
+    is re-sent by itself as `send_notification`, with that task's back-off and retry budget; any other error
+    leaves it to an operator, or to the sweeper once its claim runs out. The others go on. If the re-send is
+    refused too, the row waits for the sweeper."""
+    deadline = time.monotonic() + SEND_NOTIFICATIONS_TIME_BUDGET_SECONDS
+    with notifications.notifications_email_connection() as email_connection:
+        for position, notification_id in enumerate(notification_ids):
+            if position and time.monotonic() > deadline:
+                _hand_on(send_notifications, notification_ids[position:])
+                return
+            try:
+                notifications.notification_send(notification_id=notification_id, email_connection=email_connection)
+            except (notifications.EmailNotSent, *TRANSIENT_ERRORS):
+                _hand_on(send_notification, notification_id, countdown=RETRY_ALONE_AFTER_SECONDS)
+            except Exception as exc:  # one email's error must not stop the emails after it
+                notifications.notification_mark_failed(notification_id=notification_id, error=_error_text(exc))
+
+
+def _hand_on(task: Task[Any, Any], *args: object, countdown: float = 0) -> None:
+    """Sends the rest of a group's work on; a broker that refuses it leaves the rows to the sweeper."""
+    try:
+        task.apply_async(args, countdown=countdown)
+    except Exception:  # the rows are pending and marked handed over: the sweeper sends them
+        logger.warning("could not hand on %s%s; the sweeper will", task.name, args, exc_info=True)
 
 
 @app.task(acks_late=True)

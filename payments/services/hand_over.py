@@ -5,6 +5,9 @@ The row is the truth, the broker's message only a wake-up call: a row is stored 
 a publish the broker refuses is logged and left to the beat sweeper, which re-sends every row stored, or
 last handed over, longer ago than its grace period and still unfinished. Workers apply a row once however
 often it is sent, so a row handed over twice costs a message, never a second effect.
+
+Rows a transaction writes are handed over once it commits (`HandOver.on_commit`): all the rows one
+transaction gave a hand-over leave together, in one message (`send_group`), not one message each.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 
 from payments import queue
@@ -34,12 +37,17 @@ class HandOver:
 
     `send(id)` publishes the row's task (raises when the broker refuses it); `mark_enqueued(ids)` notes
     that the broker took them (for the sweeper's grace period); `stale(older_than)` is the query of the
-    ids to re-send, oldest first; `what` names the rows in the log."""
+    ids to re-send, oldest first; `what` names the rows in the log.
+
+    For `on_commit`: `send_group(ids)` publishes the task of several rows in one message (raises when the
+    broker refuses it), and `refused(ids)` notes rows the broker refused, recorded as handed over."""
 
     what: str
     send: Callable[[int], object]
     mark_enqueued: Callable[[Sequence[int]], object]
     stale: Callable[[timedelta], QuerySet[Any, int]]
+    send_group: Callable[[list[int]], object] | None = None
+    refused: Callable[[list[int]], object] | None = None
 
     def publish(self, item_id: int) -> bool:
         """Sends one row's task; a refusal is logged and left to the sweeper."""
@@ -49,6 +57,47 @@ class HandOver:
             logger.warning("enqueue of %s %s failed; the sweeper will retry it", self.what, item_id, exc_info=True)
             return False
         return True
+
+    def publish_group(self, item_ids: list[int]) -> bool:
+        """Sends the rows' task in one message (`send_group`); a refusal is logged and left to the sweeper."""
+        if self.send_group is None:
+            raise TypeError(f"the {self.what} hand-over sends no groups")
+        try:
+            self.send_group(item_ids)
+        except Exception:  # the broker is down: the rows are safe in the database, the sweeper re-sends them
+            logger.warning(
+                "enqueue of a group of %s %ss failed; the sweeper will retry them", len(item_ids), self.what,
+                exc_info=True,
+            )  # fmt: skip
+            return False
+        return True
+
+    def on_commit(self, item_ids: Sequence[int]) -> None:
+        """Hands rows the current transaction wrote to the workers once it commits, in one message with every
+        other row this hand-over is given before the commit (`publish_group`); at once outside a transaction.
+        A group the broker refuses goes to `refused`, for the sweeper; a rolled-back transaction sends nothing.
+
+        The group is an on-commit callback of the transaction, kept per savepoint: rows given inside another
+        savepoint start a group of their own, which Django drops if that savepoint rolls back, so a message
+        never names a row rolled back."""
+        if not item_ids:
+            return
+        connection = transaction.get_connection()
+        open_savepoints = set(connection.savepoint_ids)
+        for entry in connection.run_on_commit:  # (savepoint ids, callback, robust): this transaction's callbacks
+            group = entry[1]
+            if isinstance(group, _CommitGroup) and group.hand_over is self and entry[0] == open_savepoints:
+                group.item_ids.extend(item_ids)
+                return
+        transaction.on_commit(_CommitGroup(self, list(item_ids)), robust=True)
+
+    def _publish_committed(self, item_ids: list[int]) -> None:
+        if self.publish_group(item_ids) or self.refused is None:
+            return
+        try:
+            self.refused(item_ids)
+        except DatabaseError:  # only bookkeeping: the rows look handed over, and the sweeper finds them stale
+            logger.warning("could not note a refused group of %s %ss", len(item_ids), self.what, exc_info=True)
 
     def enqueue(self, item_id: int) -> bool:
         """Hands one stored row to the workers and notes it; False when the broker refused it."""
@@ -71,3 +120,14 @@ class HandOver:
         if count:
             logger.warning("re-enqueued %s %ss that never reached a worker", count, self.what)
         return count
+
+
+@dataclass
+class _CommitGroup:
+    """The rows one transaction gave a hand-over, published when the transaction commits."""
+
+    hand_over: HandOver
+    item_ids: list[int]
+
+    def __call__(self) -> None:
+        self.hand_over._publish_committed(self.item_ids)

@@ -4,7 +4,8 @@ payment was refunded"; and the account's emails (confirm the address, set a new 
 1. Fulfilment records the fact (`notification_record`) in the transaction that changes the payment, under
    its row lock: one row per payment and kind (a unique constraint), so a duplicated or reordered webhook,
    reconciliation or an operator's rerun finds the row there and records nothing new.
-2. After that transaction commits, a worker is asked to send it (`send_notification`, by name); the
+2. After that transaction commits, a worker is asked to send it: the emails one transaction recorded leave
+   together, in one message (`send_notifications`, by name; `send_notification` for a single one). The
    sweeper re-sends rows whose hand-over was lost (broker down, crash after commit).
 3. The worker (`notification_send`) claims the row, then sends, then records, as outbox senders do:
    - the claim is one UPDATE, committed at once: `pending` → `sending` with `claimed_at`. A redelivered
@@ -14,6 +15,9 @@ payment was refunded"; and the account's emails (confirm the address, set a new 
    - the outcome is one guarded UPDATE: `sent`; or back to `pending` (a failure worth retrying, with the
      task's back-off); or `failed` (a permanent refusal, for an operator). Recording `sent` survives a cut
      connection: it reconnects and writes again, a few times.
+   A group takes the same three steps for each of its emails, one after the other, over one SMTP
+   connection (`notifications_email_connection`): connect, TLS and login once per group. An email that
+   fails goes its own way (a retry alone, with the single task's back-off; or failed), the others go on.
 
 Account emails (`account_email_record`) take the same path from step 2: the account API writes the row
 with the request, so the answer does not wait for the SMTP server (nor tells by its timing whether an
@@ -29,25 +33,26 @@ instead would be worse for "your event is live".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core import accounts
 from core.models import VerifiedEmail
-from payments import queue, selectors
+from payments import metrics, queue, selectors
 from payments.models import Notification, NotificationKind, OperatorAction, Payment
 from payments.services.audit import Actor, operator_action_recorder
 from payments.services.hand_over import MAX_ERROR_LENGTH, HandOver
@@ -108,8 +113,7 @@ def notifications_record(*, reached: Sequence[tuple[Payment, str]]) -> list[Noti
         for (payment_id, kind), payment in wanted.items()
         if (payment_id, kind) not in recorded
     )
-    for notification in created:
-        transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
+    notification_hand_over.on_commit([notification.pk for notification in created])
     return created
 
 
@@ -119,7 +123,7 @@ def account_email_record(*, user: User, kind: str) -> Notification:
     if kind not in Notification.ACCOUNT_KINDS:
         raise ValueError(f"{kind} is not an account email")
     notification = Notification.objects.create(user=user, kind=kind, to_email=user.email, enqueued_at=timezone.now())
-    transaction.on_commit(partial(_hand_over, notification_id=notification.pk), robust=True)
+    notification_hand_over.on_commit([notification.pk])
     return notification
 
 
@@ -133,18 +137,28 @@ def claim_timeout() -> timedelta:
     return timedelta(seconds=settings.NOTIFICATION_CLAIM_TIMEOUT_SECONDS)
 
 
+def _send_group(notification_ids: list[int]) -> None:
+    """The emails one transaction recorded, in one message; a single one by the single task."""
+    if len(notification_ids) == 1:
+        queue.notification_send(notification_id=notification_ids[0])
+    else:
+        queue.notifications_send(notification_ids=notification_ids)
+    metrics.count_hand_over_group(rows="notification", size=len(notification_ids))
+
+
+def _hand_over_refused(notification_ids: list[int]) -> None:
+    """Recorded as handed over, but the publish after their commit failed: the sweeper sends them."""
+    Notification.objects.filter(pk__in=notification_ids, status=Notification.Status.PENDING).update(enqueued_at=None)
+
+
 notification_hand_over = HandOver(
     what="notification",
     send=lambda pk: queue.notification_send(notification_id=pk),
     mark_enqueued=_mark_enqueued,
     stale=lambda older_than: selectors.notifications_stale(older_than=older_than, claim_timeout=claim_timeout()),
+    send_group=_send_group,
+    refused=_hand_over_refused,
 )
-
-
-def _hand_over(*, notification_id: int) -> None:
-    """After the recording commit: the row already says it was handed over, unless the publish fails."""
-    if not notification_hand_over.publish(notification_id):
-        Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING).update(enqueued_at=None)
 
 
 def notification_enqueue(*, notification_id: int) -> bool:
@@ -158,14 +172,18 @@ def notifications_requeue_stale(*, older_than: timedelta) -> int:
     return notification_hand_over.requeue_stale(older_than=older_than)
 
 
-def notification_send(*, notification_id: int) -> str:
+def notification_send(*, notification_id: int, email_connection: BaseEmailBackend | None = None) -> str:
     """Sends one notification unless it was sent already, failed for good, or another sender holds a claim
     on it that has not run out; returns its resulting status.
 
     Reads, checks and renders the row first, so that between the claim and the outcome there is only the
     SMTP conversation, with no transaction open and no lock held. Raises EmailNotSent when the SMTP server
     fails in a way worth retrying (connection refused or cut, 4xx answers), the row pending again; a
-    permanent refusal (5xx) marks the row failed at once, for an operator."""
+    permanent refusal (5xx) marks the row failed at once, for an operator.
+
+    With `email_connection` (a group's: `notifications_email_connection`) the email goes over that
+    connection, opened by the first email that needs it and kept open for the next; without, over a
+    connection of its own."""
     notification = (
         Notification.objects.filter(_claimable(timezone.now()), pk=notification_id)
         .select_related("payment__event", "user")
@@ -186,7 +204,7 @@ def notification_send(*, notification_id: int) -> str:
     if error:  # nothing is sent: nothing to claim
         _record_failure(notification_id=notification_id, guard=_claimable(timezone.now()), error=error, permanent=True)
         return Notification.Status.FAILED
-    message = notification_message(notification)
+    message = notification_message(notification, email_connection=email_connection)
     # What was sent, as the admin shows it; an account email again, with its link withheld.
     if notification.kind in Notification.ACCOUNT_KINDS:
         kept = notification_render(notification)
@@ -197,8 +215,12 @@ def notification_send(*, notification_id: int) -> str:
     if claimed_at is None:  # another sender claimed it since it was read
         return Notification.objects.values_list("status", flat=True).get(pk=notification_id)
     try:
+        if email_connection is not None:
+            email_connection.open()  # no-op while open; `send` would close a connection it opened itself
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
+        if email_connection is not None and not _answered(exc):  # cut mid-conversation: the next email reconnects
+            _close(email_connection)
         error, permanent = f"{type(exc).__name__}: {exc}", _is_permanent(exc)
         # Unless this sender's claim ran out and another took the row over meanwhile.
         ours = Q(status=Notification.Status.SENDING, claimed_at=claimed_at)
@@ -209,6 +231,22 @@ def notification_send(*, notification_id: int) -> str:
     _record_sent(notification_id=notification_id, kept=kept)
     logger.info("notification %s (%s) sent", notification_id, notification.kind)
     return Notification.Status.SENT
+
+
+@contextlib.contextmanager
+def notifications_email_connection() -> Iterator[BaseEmailBackend]:
+    """One SMTP connection for a group of emails (`notification_send(email_connection=…)`), closed at the end."""
+    email_connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    try:
+        yield email_connection
+    finally:
+        _close(email_connection)
+
+
+def _close(email_connection: BaseEmailBackend) -> None:
+    # Every email already has its outcome: a server that answers QUIT badly changes none of them.
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        email_connection.close()
 
 
 def _claimable(now: datetime) -> Q:
@@ -284,6 +322,11 @@ def _record_sent(*, notification_id: int, kept: tuple[str, str, str]) -> None:
             time.sleep(RECORD_SENT_FIRST_PAUSE_SECONDS * 2 ** (attempt - 1))
 
 
+def _answered(exc: Exception) -> bool:
+    """The SMTP server refused the email with an answer: smtplib reset the session, which takes the next one."""
+    return isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused))
+
+
 def _is_permanent(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
@@ -326,16 +369,18 @@ def notification_retry(*, notification: Notification, actor: Actor) -> OperatorA
     return record(OperatorAction.Outcome.DONE, f"Handed to a worker after {notification.attempts} attempt(s).")
 
 
-def notification_message(notification: Notification) -> EmailMultiAlternatives:
+def notification_message(
+    notification: Notification, *, email_connection: BaseEmailBackend | None = None
+) -> EmailMultiAlternatives:
     """The email for a notification, plain text and HTML, from templates/payments/email/<kind>.*, with its
-    link if it is an account email."""
+    link if it is an account email; sent over `email_connection`, or a connection of its own."""
     subject, text, html = notification_render(notification, with_secret_link=True)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
         to=[notification.to_email],
         headers={"Message-ID": notification.message_id},
-        connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+        connection=get_connection(timeout=settings.EMAIL_TIMEOUT) if email_connection is None else email_connection,
     )
     message.attach_alternative(html, "text/html")
     return message

@@ -200,6 +200,7 @@ def _statement_kinds(queries: CaptureQueriesContext) -> list[str]:
 def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
     # given: payments each with one event, of every type the batch applies
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
     rows, organiser = [], UserFactory()
     for n in range(size):
         payment = PaymentFactory(event__owner=organiser)
@@ -250,6 +251,7 @@ def _succeeded_rows(count: int) -> list[StripeEvent]:
 def test_a_batch_skips_rows_and_payments_another_transaction_holds_without_waiting(monkeypatch):
     # given: another worker holds two rows, and a checkout holds a third row's event
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
     rows = _succeeded_rows(6)
     held_rows, held_payment_row = rows[:2], rows[2]
     held_event = Payment.objects.get(payment_intent_id=held_payment_row.payment_intent_id).event_id
@@ -281,6 +283,7 @@ def test_a_batch_skips_rows_and_payments_another_transaction_holds_without_waiti
 def test_two_workers_on_the_same_batch_apply_each_row_once(monkeypatch):
     # given: the same message delivered to two workers at once
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
     ids = [row.pk for row in _succeeded_rows(120)]
     start = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -314,6 +317,7 @@ def test_a_batch_tops_itself_up_with_rows_waiting_in_the_inbox_oldest_first(monk
     # given: a message of one row; then, oldest first, a row another worker holds, a failed row and seven
     # rows waiting (the first three handed over, the others stored while the broker was down)
     monkeypatch.setattr(queue, "notification_send", lambda *, notification_id: None)
+    monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
     rows = _succeeded_rows(10)
     message, held, failed, waiting = rows[0], rows[1], rows[2], rows[3:]
     StripeEvent.objects.filter(pk=failed.pk).update(status=StripeEvent.Status.FAILED)

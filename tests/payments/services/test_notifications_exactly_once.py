@@ -2,7 +2,7 @@
 
 Hypothesis drives one payment through duplicated, reordered and redelivered Stripe events (stored through
 the inbox, applied by fulfilment), reconciliation, notification tasks delivered several times or
-failing against an SMTP server that is down, workers that die after claiming an email (before the SMTP
+delivered in groups over one SMTP connection, failing against an SMTP server that is down, workers that die after claiming an email (before the SMTP
 server heard of it) and claims that run out, operator retries and the sweeper. A real SMTP server (aiosmtpd,
 in a thread) counts what it receives by Message-ID. Invariants: no notification is ever received twice;
 one is received exactly when it is marked sent; and once every pending send has been delivered, each fact
@@ -45,6 +45,7 @@ from tests.factories import (
     refunded_charge_object,
     stripe_event_body,
 )
+from worker import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +137,12 @@ class NotificationMachine(RuleBasedStateMachine):
         if rows:
             for _ in range(times):  # a duplicated or redelivered task
                 notifications.notification_send(notification_id=rows[pick % len(rows)].pk)
+
+    @rule(times=st.integers(min_value=1, max_value=2))
+    def a_group_of_its_emails_is_delivered(self, times):
+        ids = [row.pk for row in self._notifications()]
+        for _ in range(times):  # a redelivered group message
+            tasks.send_notifications(ids)
 
     @rule(pick=st.integers(min_value=0, max_value=5))
     def a_send_fails_because_smtp_is_down(self, pick):
@@ -233,6 +240,9 @@ def counting_smtp(settings, monkeypatch):
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
     monkeypatch.setattr(
         queue, "notification_send", lambda *, notification_id: HANDED_TO_WORKERS.append(notification_id)
+    )
+    monkeypatch.setattr(
+        queue, "notifications_send", lambda *, notification_ids: HANDED_TO_WORKERS.extend(notification_ids)
     )
     yield
     controller.stop()
