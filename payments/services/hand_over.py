@@ -6,12 +6,13 @@ a publish the broker refuses is logged and left to the beat sweeper, which re-se
 last handed over, longer ago than its grace period and still unfinished. Workers apply a row once however
 often it is sent, so a row handed over twice costs a message, never a second effect.
 
-Rows a transaction writes are handed over once it commits (`HandOver.on_commit`): all the rows one
-transaction gave a hand-over leave together, in one message (`send_group`), not one message each.
+Rows a transaction writes are handed over once it commits (`HandOver.on_commit`): the rows one step
+gives it leave together, in one message (`send_group`), not one message each.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,23 +74,12 @@ class HandOver:
         return True
 
     def on_commit(self, item_ids: Sequence[int]) -> None:
-        """Hands rows the current transaction wrote to the workers once it commits, in one message with every
-        other row this hand-over is given before the commit (`publish_group`); at once outside a transaction.
-        A group the broker refuses goes to `refused`, for the sweeper; a rolled-back transaction sends nothing.
-
-        The group is an on-commit callback of the transaction, kept per savepoint: rows given inside another
-        savepoint start a group of their own, which Django drops if that savepoint rolls back, so a message
-        never names a row rolled back."""
-        if not item_ids:
-            return
-        connection = transaction.get_connection()
-        open_savepoints = set(connection.savepoint_ids)
-        for entry in connection.run_on_commit:  # (savepoint ids, callback, robust): this transaction's callbacks
-            group = entry[1]
-            if isinstance(group, _CommitGroup) and group.hand_over is self and entry[0] == open_savepoints:
-                group.item_ids.extend(item_ids)
-                return
-        transaction.on_commit(_CommitGroup(self, list(item_ids)), robust=True)
+        """Hands rows the current transaction wrote to the workers once it commits, in one message
+        (`publish_group`); at once outside a transaction. A group the broker refuses goes to `refused`, for
+        the sweeper; a rolled-back transaction (or savepoint) sends nothing: Django drops its callbacks.
+        Callers give all the rows one step writes at once (a batch's emails), so that they leave together."""
+        if item_ids:
+            transaction.on_commit(functools.partial(self._publish_committed, list(item_ids)), robust=True)
 
     def _publish_committed(self, item_ids: list[int]) -> None:
         if self.publish_group(item_ids) or self.refused is None:
@@ -120,14 +110,3 @@ class HandOver:
         if count:
             logger.warning("re-enqueued %s %ss that never reached a worker", count, self.what)
         return count
-
-
-@dataclass
-class _CommitGroup:
-    """The rows one transaction gave a hand-over, published when the transaction commits."""
-
-    hand_over: HandOver
-    item_ids: list[int]
-
-    def __call__(self) -> None:
-        self.hand_over._publish_committed(self.item_ids)

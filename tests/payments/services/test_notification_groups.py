@@ -99,8 +99,8 @@ def test_an_email_rolled_back_with_its_savepoint_is_not_handed_over(published, d
             raise RuntimeError("the request failed")
         third = notifications.account_email_record(user=cy, kind=Notification.Kind.PASSWORD_RESET)
 
-    # then: one message, with the two emails that exist
-    assert published == [(queue.SEND_NOTIFICATIONS, ([first.pk, third.pk],))]
+    # then: each email that exists is handed over, the rolled-back one is not
+    assert published == [(queue.SEND_NOTIFICATION, (first.pk,)), (queue.SEND_NOTIFICATION, (third.pk,))]
     assert Notification.objects.count() == 2
 
 
