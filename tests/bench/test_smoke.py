@@ -48,12 +48,13 @@ def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
     assert VERDICT.search(report)
     assert _figures(report, "events/s") and all(rate > 0 for rate in _figures(report, "events/s"))
     # The batched design's figures against the one-at-a-time design's, and the batch sizes the product's own
-    # histograms saw in the burst: messages of ids, batch transactions and rows' own transactions.
+    # histograms saw in the burst: messages of ids, batch transactions, rows' own transactions and messages of
+    # email ids.
     assert "| figure | before (one at a time) | now (batched) | target | |" in report
     totals = re.search(r"^\| \*\*total \(mean\)\*\* \| (.+) \|$", report, re.M)
     assert totals, report
     seen = [re.fullmatch(r"([\d,]+) \(([\d.]+)\)", cell.strip()) for cell in totals[1].split("|")]
-    assert len(seen) == 3 and all(seen), totals[0]
+    assert len(seen) == 4 and all(seen), totals[0]
     assert all(int(m[1].replace(",", "")) > 0 and float(m[2]) >= 1 for m in seen if m), totals[0]
 
 

@@ -36,8 +36,9 @@ def test_sign_up_and_log_in_answer_while_the_shared_cache_loads_or_is_down_and_t
     chaos.env.update(LIMITS)
     web = chaos.start_web()
 
-    # when: Redis restarts and loads its data (it answers every command with LOADING meanwhile)
-    chaos.redis.restart(loading_seconds=3)
+    # when: Redis restarts and loads its data (it answers every command with LOADING meanwhile), for long
+    # enough that a sign-up and a log-in (two password hashes) end before it does on a busy machine
+    chaos.redis.restart(loading_seconds=10)
     assert chaos.redis.loading()
     signed_up = _sign_up(web, "ada")
     token = _token(web, "ada")
@@ -48,7 +49,7 @@ def test_sign_up_and_log_in_answer_while_the_shared_cache_loads_or_is_down_and_t
     assert token.status_code == 200 and token.json()["token"], token.text
 
     # when: Redis has loaded (the web asks it again and finds it back), then is stopped
-    chaos.redis.wait_loaded()
+    chaos.redis.wait_loaded(timeout=60)
     time.sleep(0.6)
     assert _password_reset(web).status_code == 202
     chaos.redis.stop()
