@@ -2,7 +2,8 @@
 
 A series is judged on the samples after the warm-up, split in thirds: the median of the last third
 against the median of the first (a fault's spike moves neither). RSS may grow by at most 10 %; what
-must stay flat may rise by no more than its noise allowance below. The soak looks for what grows with
+must stay flat may rise by no more than its allowance below, or its own noise if that is larger (the
+interquartile range of its first third: a trend must stand out of the noise). The soak looks for what grows with
 uptime: a series that falls (descriptors, connections and scrape times follow how busy the shared
 machine is) is reported, not held against the run.
 
@@ -74,11 +75,26 @@ def _series(rows: list[dict], column: str) -> tuple[list[float], list[float]]:
 
 
 def _thirds(rows: list[dict], column: str, warmup_s: float) -> tuple[float, float] | None:
-    values = [float(r[column]) for r in rows if r["t_s"] >= warmup_s and r.get(column) not in (None, "")]
+    values = _judged(rows, column, warmup_s)
     if len(values) < 3:
         return None
     third = len(values) // 3
     return statistics.median(values[:third]), statistics.median(values[-third:])
+
+
+def _judged(rows: list[dict], column: str, warmup_s: float) -> list[float]:
+    return [float(r[column]) for r in rows if float(r["t_s"]) >= warmup_s and r.get(column) not in (None, "")]
+
+
+def _noise(rows: list[dict], column: str, warmup_s: float) -> float:
+    """The series' own noise: the interquartile range of its first third after the warm-up (0 for fewer
+    than 8 samples there). A scrape's time follows how busy the shared machine is, sample to sample."""
+    first = _judged(rows, column, warmup_s)
+    first = first[: len(first) // 3]
+    if len(first) < 8:
+        return 0.0
+    quartiles = statistics.quantiles(first, n=4)
+    return quartiles[2] - quartiles[0]
 
 
 def judgements(run: Run) -> list[tuple[str, str, bool | None]]:
@@ -109,7 +125,7 @@ def judgements(run: Run) -> list[tuple[str, str, bool | None]]:
                 lines.append((f"{column} flat", "too few samples", None))
                 continue
             absolute, share = FLAT_ALLOWANCE[kind]
-            allowed = max(absolute, thirds[0] * share)
+            allowed = max(absolute, thirds[0] * share, _noise(run.rows, column, run.warmup_s))
             lines.append((f"{column} does not grow (+ {allowed:.3g})", f"{thirds[0]:.3g} → {thirds[1]:.3g}",
                           thirds[1] - thirds[0] <= allowed))  # fmt: skip
     return lines

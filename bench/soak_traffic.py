@@ -237,13 +237,15 @@ def organiser(stack: SoakStack, ledger: Ledger, rng: random.Random) -> None:
 
 
 def _verification_key(stack: SoakStack, address: str, timeout: float = 60) -> str | None:
-    """The key of the verification link a worker emailed to `address`, read from the SMTP server's Maildir."""
+    """The key of the verification link a worker emailed to `address`, read from the SMTP server's Maildir:
+    every message received since the sign-up is read once (payments' emails may arrive by the hundred
+    meanwhile, in a burst)."""
     deadline = time.monotonic() + timeout
+    since = time.time() - 5  # the sign-up's request, and the clock's granularity
     seen: set[Path] = set()
     while time.monotonic() < deadline:
-        for path in sorted((stack.maildir / "new").glob("*"), key=_mtime, reverse=True)[:50]:
-            if path in seen:
-                continue
+        arrived = [path for path in (stack.maildir / "new").glob("*") if path not in seen and _mtime(path) >= since]
+        for path in sorted(arrived, key=_mtime, reverse=True):
             seen.add(path)
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             if message["To"] == address:

@@ -102,3 +102,16 @@ def test_answers_without_any_5xx_are_met():
     _, figures, met = answers_judgement(_answered())
 
     assert met and figures == "1,000 2xx, 0 5xx: 0 503 with Retry-After within a fault, 0 other"
+
+
+def test_a_noisy_series_is_judged_against_its_own_noise():
+    # given: scrape times that swing with the machine's load (a spread of about 100 ms) without a trend, and
+    # one whose last third is well above anything its first third saw
+    swinging = [40.0, 150.0, 60.0, 130.0, 80.0, 170.0, 50.0, 140.0, 90.0] * 3
+    run = _run(**{
+        "scrape_ms web": swinging[:18] + [value + 40 for value in swinging[18:]],
+        "scrape_ms worker-1": swinging[:18] + [value + 200 for value in swinging[18:]],
+    })  # fmt: skip
+
+    # then
+    assert _verdicts(run) == {"scrape_ms web": True, "scrape_ms worker-1": False}
