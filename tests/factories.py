@@ -12,7 +12,9 @@ from core.models import VerifiedEmail
 from events.models import Event
 from payments.models import Payment, StripeEvent
 
-THIN_EVENTS = Path(__file__).resolve().parent / "fixtures" / "thin_events"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+THIN_EVENTS = FIXTURES / "thin_events"
+RECORDED_EVENTS = FIXTURES / "events"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -116,6 +118,20 @@ def stripe_event_body(
     }
 
 
+def recorded_event_body(event_type: str, **values) -> dict:
+    """A snapshot event recorded from Stripe's API reference (tests/fixtures/events/), with a fresh id and time
+    and its object's `values` replaced (the recorded object keeps its shape: only its own keys are set)."""
+    body = json.loads((RECORDED_EVENTS / f"{event_type}.json").read_text())
+    obj = body["data"]["object"]
+    unknown = set(values) - set(obj)
+    if unknown:
+        raise ValueError(f"A recorded {obj['object']} has no {sorted(unknown)}.")
+    obj.update(values)
+    body["id"] = f"evt_{uuid.uuid4().hex[:24]}"
+    body["created"] = int(time.time())
+    return body
+
+
 def stored_stripe_event(event_type: str, data_object: dict, **fields) -> StripeEvent:
     body = stripe_event_body(event_type, data_object)
     payment_intent_id = (
@@ -147,9 +163,9 @@ def thin_event_body(event_type: str, *, related_object_id: str | None = None, ev
     return body
 
 
-def stored_thin_event(event_type: str, *, related_object_id: str, **fields) -> StripeEvent:
+def stored_thin_event(event_type: str, *, related_object_id: str, event_id: str | None = None, **fields) -> StripeEvent:
     """A thin event in the inbox, as the thin webhook stores it."""
-    body = thin_event_body(event_type, related_object_id=related_object_id)
+    body = thin_event_body(event_type, related_object_id=related_object_id, event_id=event_id)
     related_type = body["related_object"]["type"]
     return StripeEvent.objects.create(
         stripe_id=body["id"],
