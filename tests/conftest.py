@@ -134,6 +134,25 @@ def tasks_in_process():
 
 
 @pytest.fixture
+def payment_tasks_in_process(monkeypatch):
+    """The tasks fulfilment hands over after its commit (the email, the card's details) run at once in this
+    process, through the services the worker's tasks call: for what a payment's change leads to."""
+    from payments import queue
+    from payments.services import notifications, receipts
+
+    monkeypatch.setattr(
+        queue,
+        "notification_send",
+        lambda *, notification_id: notifications.notification_send(notification_id=notification_id),
+    )
+    monkeypatch.setattr(
+        queue,
+        "charge_details_fetch",
+        lambda *, payment_id: receipts.payment_charge_details_fetch(payment_id=payment_id),
+    )
+
+
+@pytest.fixture
 def broker_down(monkeypatch):
     """The broker refuses every task, as Redis does when it is down."""
     from kombu.exceptions import OperationalError

@@ -52,24 +52,20 @@ class HandOver:
 
     def publish(self, item_id: int) -> bool:
         """Sends one row's task; a refusal is logged and left to the sweeper."""
-        try:
-            self.send(item_id)
-        except Exception:  # the broker is down: the row is safe in the database, the sweeper re-sends it
-            logger.warning("enqueue of %s %s failed; the sweeper will retry it", self.what, item_id, exc_info=True)
-            return False
-        return True
+        return self._published(lambda: self.send(item_id), f"{self.what} {item_id}")
 
     def publish_group(self, item_ids: list[int]) -> bool:
         """Sends the rows' task in one message (`send_group`); a refusal is logged and left to the sweeper."""
-        if self.send_group is None:
+        send_group = self.send_group
+        if send_group is None:
             raise TypeError(f"the {self.what} hand-over sends no groups")
+        return self._published(lambda: send_group(item_ids), f"a group of {len(item_ids)} {self.what}s")
+
+    def _published(self, send: Callable[[], object], which: str) -> bool:
         try:
-            self.send_group(item_ids)
+            send()
         except Exception:  # the broker is down: the rows are safe in the database, the sweeper re-sends them
-            logger.warning(
-                "enqueue of a group of %s %ss failed; the sweeper will retry them", len(item_ids), self.what,
-                exc_info=True,
-            )  # fmt: skip
+            logger.warning("enqueue of %s failed; the sweeper will retry it", which, exc_info=True)
             return False
         return True
 

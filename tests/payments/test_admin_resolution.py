@@ -8,10 +8,10 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from payments import queue, stripe_gateway
+from payments import stripe_gateway
 from payments.consts import StripeEventType
 from payments.models import Notification, OperatorAction, Payment
-from payments.services import checkout, notifications, receipts, reconciliation
+from payments.services import checkout, reconciliation
 from tests.conftest import pay_at_localstripe
 from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
 
@@ -88,19 +88,9 @@ def test_accepting_after_review_activates_the_event_and_keeps_what_was_wrong(ope
 
 
 def test_accepting_after_review_gives_what_a_webhook_gives(
-    operator, mismatched, monkeypatch, django_capture_on_commit_callbacks
+    operator, mismatched, payment_tasks_in_process, monkeypatch, django_capture_on_commit_callbacks
 ):
-    # given: the workers' tasks run as they are handed over
-    monkeypatch.setattr(
-        queue,
-        "notification_send",
-        lambda *, notification_id: notifications.notification_send(notification_id=notification_id),
-    )
-    monkeypatch.setattr(
-        queue,
-        "charge_details_fetch",
-        lambda *, payment_id: receipts.payment_charge_details_fetch(payment_id=payment_id),
-    )
+    # given: the workers' tasks run as they are handed over (`payment_tasks_in_process`)
 
     # when
     with django_capture_on_commit_callbacks(execute=True):

@@ -68,10 +68,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from core.exceptions import ApplicationError
 from events.models import Event
 from events.services import event_delete
-from payments import queue, stripe_gateway
+from payments import stripe_gateway
 from payments.consts import DisputeStatus, IntentStatus, StripeEventType, StripeObjectType
 from payments.models import Notification, OperatorAction, Payment, StripeEvent
-from payments.services import checkout, fulfilment, inbox, notifications, receipts, reconciliation, refunds, review
+from payments.services import checkout, fulfilment, inbox, reconciliation, refunds, review
 from payments.services.audit import Actor
 from payments.services.notifications import KIND_OF_STATUS
 from payments.services.transitions import ALLOWED_TRANSITIONS
@@ -160,24 +160,14 @@ ORGANISER: list[Organiser] = []
 
 
 @pytest.fixture
-def payment_paths(webhooks_off, monkeypatch, django_capture_on_commit_callbacks):
+def payment_paths(webhooks_off, payment_tasks_in_process, monkeypatch, django_capture_on_commit_callbacks):
+    # The workers' tasks run as they are handed over (after the step's commit): `payment_tasks_in_process`.
     user = UserFactory()
     client = Client()
     client.force_login(user)
     ORGANISER.append(Organiser(user=user, client=client, capture_on_commit=django_capture_on_commit_callbacks))
     with connection.cursor() as cursor:
         cursor.execute(RECORD_STATUS_CHANGES)
-    # The workers' tasks run as they are handed over (after the step's commit).
-    monkeypatch.setattr(
-        queue,
-        "notification_send",
-        lambda *, notification_id: notifications.notification_send(notification_id=notification_id),
-    )
-    monkeypatch.setattr(
-        queue,
-        "charge_details_fetch",
-        lambda *, payment_id: receipts.payment_charge_details_fetch(payment_id=payment_id),
-    )
     yield
     ORGANISER.clear()
 
