@@ -69,7 +69,7 @@ bench-scale: install wrk
 # The production processes under steady mixed traffic with faults on a schedule, for 60 minutes by default
 # (SOAK_ARGS='--minutes 3' for a quick look, '--minutes 480' for a night): writes bench/SOAK.md and its plots
 # while it runs. Not part of `make test`.
-soak: install
+soak: install wrk
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # Code and dependency audits; docs/SECURITY.md gives every accepted finding and its reason.
