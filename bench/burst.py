@@ -26,9 +26,10 @@ from bench.stack import (
 
 
 def burst(stack: Stack, config: Config) -> dict:
+    from django.conf import settings
     from django.db.models import Count
 
-    from payments.models import Payment, StripeEvent
+    from payments.models import Notification, Payment, StripeEvent
 
     rng = random.Random(config.seed)
     payments = seed_payments(config.burst_payments, "burst")
@@ -53,11 +54,27 @@ def burst(stack: Stack, config: Config) -> dict:
     rows = burst_rows.count()
     log(f"burst stored {rows} rows in {ingest_seconds:.1f} s; draining with {WORKER_PROCESSES} worker processes")
 
-    def finished() -> bool:
-        return not burst_rows.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists() and queue_empty(stack)
+    fulfilment_queue, emails_queue = settings.CELERY_TASK_DEFAULT_QUEUE, settings.NOTIFICATIONS_QUEUE
 
-    seconds, drain_phase = drain(stack, finished, "burst drain", len(unique))
+    def fulfilled() -> bool:
+        return not burst_rows.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists() and queue_empty(
+            stack, (fulfilment_queue,)
+        )
+
+    # Fulfilment first, by workers of its queue (the emails it records wait on theirs), then the emails.
+    seconds, drain_phase = drain(stack, fulfilled, "burst drain", len(unique), queues=(fulfilment_queue,))
     worker_metrics = metrics_directory(stack.tmp, "worker-burst drain")
+    emails = Notification.objects.filter(created_at__gte=burst_start)
+    email_count = emails.count()
+    log(
+        f"burst fulfilled in {seconds:.1f} s; sending its {email_count} emails with {WORKER_PROCESSES} worker processes"
+    )
+
+    def sent() -> bool:
+        unsent = (Notification.Status.PENDING, Notification.Status.SENDING)
+        return not emails.filter(status__in=unsent).exists() and queue_empty(stack, (emails_queue,))
+
+    email_seconds, email_phase = drain(stack, sent, "burst emails", email_count, queues=(emails_queue,))
     sizes = {
         "ids per message": batch_sizes.read(web_metrics, batch_sizes.HAND_OVER, rows="stripe_event").minus(
             groups_before
@@ -85,13 +102,16 @@ def burst(stack: Stack, config: Config) -> dict:
         "ingest_seconds": ingest_seconds,
         "drain_seconds": seconds,
         "drain_rate": len(unique) / seconds,
+        "emails": email_count,
+        "emails_unsent": emails.exclude(status=Notification.Status.SENT).count(),
+        "email_seconds": email_seconds,
         "lost": len(unique_ids - set(stored_ids))
         + sum(n for s, n in by_status.items() if s not in ("processed", "ignored")),
         "doubled": len(stored_ids) - len(set(stored_ids)),
         "wrong_final_status": wrong_status,
         "activation_mismatch": activation_mismatch,
         "rows_by_status": by_status,
-        "phases": [ingest_phase, drain_phase],
+        "phases": [ingest_phase, drain_phase, email_phase],
         "sizes": sizes,
     }
 

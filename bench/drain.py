@@ -20,7 +20,6 @@ from bench.cpu import process_cpu
 from bench.events import succeeded_body
 from bench.stack import seed_payments
 
-EVENTS = 1000
 WARM_UP = 50
 
 
@@ -96,7 +95,7 @@ def _measured(path: str, drain: Callable[[list[int]], int], ids: list[int]) -> D
     return DrainCost(path, len(ids), transactions, statements, wall, cpu, postgres)
 
 
-def drain_costs(*, events: int = EVENTS, batch_sizes: tuple[int, ...] | None = None) -> list[DrainCost]:
+def drain_costs(*, events: int, batch_sizes: tuple[int, ...] | None = None) -> list[DrainCost]:
     """One at a time, then each batch size (the web's largest hand-over by default), on `events` rows each."""
     from django.conf import settings
 
@@ -139,9 +138,6 @@ def markdown(costs: list[DrainCost]) -> list[str]:
         )
     lines += [""]
     return lines
-
-
-EMAILS = 300
 
 
 @dataclass(frozen=True)
@@ -195,7 +191,7 @@ def _in_groups(size: int) -> Callable[[list[int]], int]:
     return send
 
 
-def email_costs(*, emails: int = EMAILS) -> list[EmailCost]:
+def email_costs(*, emails: int) -> list[EmailCost]:
     """`emails` emails sent to a real SMTP server process (aiosmtpd, offline/smtp.py), one task each as
     before, then in groups of the largest a batch of fulfilment hands over, each path on rows of its own."""
     import tempfile

@@ -89,6 +89,13 @@ def start_web(env: dict[str, str], tmp: Path, name: str, exit_stack: ExitStack) 
     return web, port
 
 
+def tasks_queued(client) -> int:
+    """Tasks waiting in the broker on every queue the workers consume (core/settings.py, CELERY_TASK_QUEUES)."""
+    from django.conf import settings
+
+    return sum(client.llen(queue.name) for queue in settings.CELERY_TASK_QUEUES)
+
+
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     """Stops a process politely, then for good if it has not ended within 20 s."""
     if process.poll() is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from bench.harness import tasks_queued
 from bench.soak_stack import SoakStack
 from bench.soak_traffic import Ledger
 from offline import smtp
@@ -23,7 +24,7 @@ def settled(stack: SoakStack) -> bool:
 
     client = redis.Redis.from_url(stack.redis_url)
     return (
-        client.llen("celery") == 0
+        tasks_queued(client) == 0
         and not StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).exists()
         and not Notification.objects.filter(
             status__in=(Notification.Status.PENDING, Notification.Status.SENDING)

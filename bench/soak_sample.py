@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from bench.cpu import process_tree
+from bench.harness import tasks_queued
 from bench.soak_stack import WORKERS, SoakStack
 from bench.soak_traffic import Ledger
 
@@ -110,7 +111,7 @@ def _redis(stack: SoakStack) -> dict[str, float | None]:
     try:
         client = redis.Redis.from_url(stack.redis_url, socket_timeout=5)
         memory = client.info("memory")["used_memory"] / 2**20
-        depth = client.llen("celery") + client.hlen("unacked")
+        depth = tasks_queued(client) + client.hlen("unacked")
     except redis.RedisError:
         return {"redis_mb": None, "queue_depth": None}
     return {"redis_mb": memory, "queue_depth": depth}

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 # Django's generic classes (ModelAdmin[Event], QuerySet[Payment]) subscriptable at run time, as their types are.
 django_stubs_ext.monkeypatch()
@@ -376,6 +377,18 @@ CELERY_BROKER_POOL_LIMIT = 10
 # The webhook must answer quickly even with the broker down: fail fast, the sweeper re-sends.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
+# Two queues: fulfilment and every other task on Celery's default one, and the emails fulfilment records on
+# their own, so that a burst's thousands of emails never wait in front of an event's activation (and a slow
+# SMTP server never holds the workers that activate events). A worker consumes both unless `--queues` names
+# one: a deployment that wants emails apart runs workers with `--queues notifications` and others with
+# `--queues celery` (docs/DEPLOYMENT.md, "Queues").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+NOTIFICATIONS_QUEUE = "notifications"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(NOTIFICATIONS_QUEUE))
+CELERY_TASK_ROUTES = {
+    "worker.tasks.send_notification": {"queue": NOTIFICATIONS_QUEUE},
+    "worker.tasks.send_notifications": {"queue": NOTIFICATIONS_QUEUE},
+}
 CELERY_WORKER_SEND_TASK_EVENTS = False
 # No remote control (`celery inspect`, `control`): its pub/sub channel, failing to close when Redis restarted,
 # killed workers that held a task (docs/DEPLOYMENT.md, "Redis restarts"; offline/processes.py, WORKER_OPTIONS).

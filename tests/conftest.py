@@ -282,12 +282,14 @@ def worker_process(worker_env, broker, tmp_path_factory):
 def celery_workers(tmp_path):
     """Starts Celery worker processes with a given environment; kills whatever still runs at the end.
 
-    `celery_workers(env, name, concurrency=1)` returns the WorkerProcess once it consumes."""
+    `celery_workers(env, name, concurrency=1, extra_args=())` returns the WorkerProcess once it consumes."""
     started: list[subprocess.Popen] = []
 
-    def start(env: dict[str, str], name: str, concurrency: int = 1) -> WorkerProcess:
+    def start(env: dict[str, str], name: str, concurrency: int = 1, extra_args: tuple[str, ...] = ()) -> WorkerProcess:
         log_path = tmp_path / f"{name}.log"
-        process = processes.start_celery_worker(env=env, log_path=log_path, name=name, concurrency=concurrency)
+        process = processes.start_celery_worker(
+            env=env, log_path=log_path, name=name, concurrency=concurrency, extra_args=extra_args
+        )
         started.append(process)
         return WorkerProcess(process=process, env=env, log_path=log_path)
 

@@ -47,6 +47,10 @@ def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
     assert "| endpoint | req/s per round |" in report
     assert VERDICT.search(report)
     assert _figures(report, "events/s") and all(rate > 0 for rate in _figures(report, "events/s"))
+    # Fulfilment drained first, then its emails by workers of their own queue: all of them sent.
+    assert _figures(report, "emails/s") and all(rate > 0 for rate in _figures(report, "emails/s"))
+    assert re.search(r"emails/s\*\*; not sent: 0\.", report)
+    assert "| drain: the burst's emails | email |" in report
     # The batched design's figures against the one-at-a-time design's, and the batch sizes the product's own
     # histograms saw in the burst: messages of ids, batch transactions, rows' own transactions and messages of
     # email ids.

@@ -10,15 +10,16 @@ import redis
 import requests
 from django.utils import timezone
 
+from events.models import Event
 from offline import processes
 from offline.net import free_port
 from offline.smtp import messages
 from payments import stripe_gateway
 from payments.models import Notification, Payment, StripeEvent
 from tests.conftest import paid_payment, wait_until
-from tests.factories import PaymentFactory
+from tests.factories import PaymentFactory, payment_intent_object, stored_stripe_event
 from worker.celery import app
-from worker.tasks import send_notification
+from worker.tasks import process_stripe_events, send_notification, send_notifications
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -101,6 +102,44 @@ def test_an_smtp_server_that_is_down_is_retried_with_back_off_until_the_email_is
     assert sent.attempts >= 2 and sent.last_error == ""
     assert [m["Message-ID"] for m in messages(maildir)] == [notification.message_id]
     assert "Retry in" in worker.log()
+
+
+def test_emails_wait_on_a_queue_of_their_own_which_a_worker_consumes_unless_told_otherwise(
+    worker_env, celery_workers, private_redis, tmp_path
+):
+    # given: an email waiting to be sent, and a payment's success stored in the inbox, each handed to the broker
+    smtp_port = free_port()
+    env = {**worker_env, "REDIS_URL": private_redis, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}
+    waiting = PaymentFactory(status=Payment.Status.SUCCEEDED, succeeded_at=timezone.now())
+    email = Notification.objects.create(user=waiting.user, payment=waiting, kind="live", to_email=waiting.user.email)
+    paid = PaymentFactory()
+    row = stored_stripe_event("payment_intent.succeeded", payment_intent_object(paid))
+    with app.connection_for_write(private_redis) as broker:
+        send_notifications.apply_async(([email.pk],), connection=broker)
+        process_stripe_events.apply_async(([row.pk],), connection=broker)
+    queues = redis.Redis.from_url(private_redis)
+    assert (queues.llen("celery"), queues.llen("notifications")) == (1, 1)
+    maildir = tmp_path / "mail"
+    smtp = processes.start_smtp(port=smtp_port, maildir=maildir, log_path=tmp_path / "smtp.log")
+    try:
+        # when: a worker of the fulfilment queue alone runs
+        fulfiller = celery_workers(env, "fulfiller", extra_args=("--queues", "celery"))
+        wait_until(lambda: Event.objects.filter(pk=paid.event_id, is_active=True).exists(), message="the activation")
+        processes.stop(fulfiller.process)
+
+        # then: the event is live; both emails, the waiting one and the one fulfilment recorded, still wait
+        assert queues.llen("notifications") == 2
+        assert not messages(maildir)
+
+        # when: a worker started without --queues, as `make run` and docker-compose.yml start them
+        celery_workers(env, "everything")
+
+        # then: it sends them
+        wait_until(lambda: len(messages(maildir)) == 2, message="the two emails")
+    finally:
+        processes.stop(smtp)
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    assert (queues.llen("celery"), queues.llen("notifications")) == (0, 0)
 
 
 def _link(message, pattern: str) -> str:
