@@ -2,6 +2,8 @@
 payloads shown with client secrets and billing details redacted."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
@@ -13,7 +15,13 @@ from payments.consts import StripeEventType
 from payments.models import Notification, OperatorAction, Payment
 from payments.services import checkout, reconciliation
 from tests.conftest import pay_at_localstripe
-from tests.factories import EventFactory, PaymentFactory, payment_intent_object, stored_stripe_event
+from tests.factories import (
+    EventFactory,
+    PaymentFactory,
+    payment_intent_object,
+    recorded_event_body,
+    stored_stripe_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +79,55 @@ def test_reopening_an_unpaid_intent_cancels_it(operator, webhooks_off):
     payment = Payment.objects.get(pk=started.payment.pk)
     assert payment.status == Payment.Status.CANCELED
     assert stripe_gateway.retrieve_payment_intent(payment.payment_intent_id).status == "canceled"
+
+
+@pytest.fixture
+def stripe_still_processing(settings):
+    """A Stripe whose every PaymentIntent is still being paid (a bank debit, say): each GET answers the
+    recorded `processing` intent (tests/fixtures/events/) under the id asked for; localstripe never has one.
+    Yields the requests it received, as (method, path)."""
+    intent = recorded_event_body("payment_intent.processing")["data"]["object"]
+    received: list[tuple[str, str]] = []
+
+    class Processing(BaseHTTPRequestHandler):
+        def do_GET(self):
+            received.append(("GET", self.path))
+            body = json.dumps(intent | {"id": self.path.split("?")[0].rsplit("/", 1)[-1]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            received.append(("POST", self.path))
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Processing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def test_reopening_waits_while_stripe_is_still_taking_the_payment(operator, stripe_still_processing):
+    # given: a payment fulfilment refused, whose PaymentIntent Stripe is still processing
+    payment = PaymentFactory(payment_intent_id="pi_still_processing", last_error="Amount received 0 does not match")
+
+    # when
+    _act(operator, "reopen_checkout", payment)
+
+    # then: nothing refunded or canceled at Stripe, the payment as it was, and the operator told to come back
+    assert stripe_still_processing == [("GET", "/v1/payment_intents/pi_still_processing")]
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.PENDING
+    record = OperatorAction.objects.get(payment=payment)
+    assert (record.action, record.outcome) == ("reopen", "skipped")
+    assert record.detail == "Stripe is still taking the payment (processing); try again later."
 
 
 def test_accepting_after_review_activates_the_event_and_keeps_what_was_wrong(operator, mismatched):
