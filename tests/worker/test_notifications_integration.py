@@ -125,9 +125,11 @@ def test_emails_wait_on_a_queue_of_their_own_which_a_worker_consumes_unless_told
         # when: a worker of the fulfilment queue alone runs
         fulfiller = celery_workers(env, "fulfiller", extra_args=("--queues", "celery"))
         wait_until(lambda: Event.objects.filter(pk=paid.event_id, is_active=True).exists(), message="the activation")
-        processes.stop(fulfiller.process)
 
-        # then: the event is live; both emails, the waiting one and the one fulfilment recorded, still wait
+        # then: the event is live; both emails, the waiting one and the one fulfilment recorded (handed over
+        # once its transaction committed), wait on their queue
+        wait_until(lambda: queues.llen("notifications") == 2, message="the recorded email on its queue")
+        processes.stop(fulfiller.process)
         assert queues.llen("notifications") == 2
         assert not messages(maildir)
 
