@@ -194,13 +194,16 @@ def send_notifications(notification_ids: list[int]) -> None:
     leaves it to an operator, or to the sweeper once its claim runs out. The others go on. If the re-send is
     refused too, the row waits for the sweeper."""
     deadline = time.monotonic() + SEND_NOTIFICATIONS_TIME_BUDGET_SECONDS
+    read = notifications.notifications_read(notification_ids=notification_ids)
     with notifications.notifications_email_connection() as email_connection:
         for position, notification_id in enumerate(notification_ids):
             if position and time.monotonic() > deadline:
                 _hand_on(send_notifications, notification_ids[position:])
                 return
             try:
-                notifications.notification_send(notification_id=notification_id, email_connection=email_connection)
+                notifications.notification_send(
+                    notification_id=notification_id, email_connection=email_connection, read=read.get(notification_id)
+                )
             except (notifications.EmailNotSent, *TRANSIENT_ERRORS):
                 _hand_on(send_notification, notification_id, countdown=RETRY_ALONE_AFTER_SECONDS)
             except Exception as exc:  # one email's error must not stop the emails after it

@@ -15,8 +15,9 @@ payment was refunded"; and the account's emails (confirm the address, set a new 
    - the outcome is one guarded UPDATE: `sent`; or back to `pending` (a failure worth retrying, with the
      task's back-off); or `failed` (a permanent refusal, for an operator). Recording `sent` survives a cut
      connection: it reconnects and writes again, a few times.
-   A group takes the same three steps for each of its emails, one after the other, over one SMTP
-   connection (`notifications_email_connection`): connect, TLS and login once per group. An email that
+   A group reads its rows in one query (`notifications_read`), then takes the same three steps for each of
+   its emails, one after the other, over one SMTP connection (`notifications_email_connection`): connect,
+   TLS and login once per group. An email that
    fails goes its own way (a retry alone, with the single task's back-off; or failed), the others go on.
 
 Account emails (`account_email_record`) take the same path from step 2: the account API writes the row
@@ -46,7 +47,7 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -172,7 +173,26 @@ def notifications_requeue_stale(*, older_than: timedelta) -> int:
     return notification_hand_over.requeue_stale(older_than=older_than)
 
 
-def notification_send(*, notification_id: int, email_connection: BaseEmailBackend | None = None) -> str:
+def _sendable(now: datetime) -> QuerySet[Notification]:
+    """Claimable notifications with what sending one needs: its payment and event, its organiser, and
+    whether the address is one the organiser verified (`address_verified`)."""
+    verified = VerifiedEmail.objects.filter(user=OuterRef("user"), email__iexact=OuterRef("to_email"))
+    return (
+        Notification.objects.filter(_claimable(now))
+        .select_related("payment__event", "user")
+        .annotate(address_verified=Exists(verified))
+    )
+
+
+def notifications_read(*, notification_ids: Sequence[int]) -> dict[int, Notification]:
+    """The claimable notifications among `notification_ids`, read in one query for a group's
+    `notification_send(read=…)`. Only a read: each email's claim still decides whether it is sent."""
+    return {notification.pk: notification for notification in _sendable(timezone.now()).filter(pk__in=notification_ids)}
+
+
+def notification_send(
+    *, notification_id: int, email_connection: BaseEmailBackend | None = None, read: Notification | None = None
+) -> str:
     """Sends one notification unless it was sent already, failed for good, or another sender holds a claim
     on it that has not run out; returns its resulting status.
 
@@ -183,12 +203,9 @@ def notification_send(*, notification_id: int, email_connection: BaseEmailBacken
 
     With `email_connection` (a group's: `notifications_email_connection`) the email goes over that
     connection, opened by the first email that needs it and kept open for the next; without, over a
-    connection of its own."""
-    notification = (
-        Notification.objects.filter(_claimable(timezone.now()), pk=notification_id)
-        .select_related("payment__event", "user")
-        .first()
-    )
+    connection of its own. `read` is the row as a group read it (`notifications_read`), spared a query of
+    its own."""
+    notification = read or _sendable(timezone.now()).filter(pk=notification_id).first()
     if notification is None:
         status = Notification.objects.filter(pk=notification_id).values_list("status", flat=True).first()
         if status is None:
@@ -267,13 +284,11 @@ def _claim(*, notification_id: int) -> datetime | None:
 
 
 def _undeliverable(notification: Notification) -> str:
-    """Why the notification must not be sent at all, or "" when it may be."""
+    """Why the notification (as `_sendable` reads it) must not be sent at all, or "" when it may be."""
     if not notification.to_email:
         return "The organiser has no email address."
-    if (
-        notification.kind != Notification.Kind.EMAIL_VERIFICATION
-        and not VerifiedEmail.objects.filter(user=notification.user, email__iexact=notification.to_email).exists()
-    ):
+    verified: bool = notification.address_verified  # type: ignore[attr-defined]  # `_sendable`'s annotation
+    if notification.kind != Notification.Kind.EMAIL_VERIFICATION and not verified:
         # Nothing but the question whether the address is theirs goes to an address not verified.
         return "The organiser has not verified this email address."
     return ""

@@ -9,7 +9,8 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import VerifiedEmail
@@ -237,3 +238,40 @@ def test_a_group_that_outlasts_its_time_budget_hands_the_rest_on_in_one_message(
     # then
     assert _statuses(group) == [(Status.SENT, 1), (Status.PENDING, 0), (Status.PENDING, 0)]
     assert handed_on == [([group[1].pk, group[2].pk],)]
+
+
+def test_a_group_reads_its_emails_in_one_query_then_claims_and_records_each(smtp_server, resent_alone):
+    # given
+    group = [_live_email() for _ in range(5)]
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        tasks.send_notifications.apply(args=[[row.pk for row in group]])
+
+    # then: one read for the group (rows, payments, events, organisers, verified addresses), then per email
+    # its claim and its record: two statements each, not four
+    kinds = [query["sql"].split(" ", 1)[0] for query in queries.captured_queries]
+    assert kinds == ["SELECT"] + ["UPDATE", "UPDATE"] * 5
+    assert _statuses(group) == [(Status.SENT, 1)] * 5
+
+
+def test_an_email_another_sender_sends_after_the_group_read_it_is_not_sent_again(
+    smtp_server, resent_alone, monkeypatch
+):
+    # given: between the group's read and its turn, the sweeper's copy sends the second email
+    group = [_live_email() for _ in range(3)]
+    read = notifications.notifications_read
+
+    def read_then_another_sender_sends(*, notification_ids):
+        rows = read(notification_ids=notification_ids)
+        assert notifications.notification_send(notification_id=group[1].pk) == Status.SENT
+        return rows
+
+    monkeypatch.setattr(notifications, "notifications_read", read_then_another_sender_sends)
+
+    # when
+    tasks.send_notifications.apply(args=[[row.pk for row in group]])
+
+    # then: its claim decided: each email received once
+    assert sorted(smtp_server.accepted) == sorted(row.message_id for row in group)
+    assert _statuses(group) == [(Status.SENT, 1)] * 3
