@@ -89,11 +89,12 @@ def start_web(env: dict[str, str], tmp: Path, name: str, exit_stack: ExitStack) 
     return web, port
 
 
-def tasks_queued(client) -> int:
-    """Tasks waiting in the broker on every queue the workers consume (core/settings.py, CELERY_TASK_QUEUES)."""
+def tasks_queued(client, queues: tuple[str, ...] = ()) -> int:
+    """Tasks waiting in the broker on `queues`, or on every queue the workers consume (core/settings.py,
+    CELERY_TASK_QUEUES) when none are named."""
     from django.conf import settings
 
-    return sum(client.llen(queue.name) for queue in settings.CELERY_TASK_QUEUES)
+    return sum(client.llen(name) for name in queues or [queue.name for queue in settings.CELERY_TASK_QUEUES])
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

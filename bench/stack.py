@@ -232,5 +232,4 @@ def queue_empty(stack: Stack, queues: tuple[str, ...] = ()) -> bool:
     import redis
 
     client = redis.Redis.from_url(stack.redis_url)
-    waiting = sum(client.llen(queue) for queue in queues) if queues else tasks_queued(client)
-    return waiting == 0 and client.hlen("unacked") == 0
+    return tasks_queued(client, queues) == 0 and client.hlen("unacked") == 0

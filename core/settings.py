@@ -381,7 +381,7 @@ CELERY_TIMEZONE = "UTC"
 # their own, so that a burst's thousands of emails never wait in front of an event's activation (and a slow
 # SMTP server never holds the workers that activate events). A worker consumes both unless `--queues` names
 # one: a deployment that wants emails apart runs workers with `--queues notifications` and others with
-# `--queues celery` (docs/DEPLOYMENT.md, "Queues").
+# `--queues celery` (docs/DEPLOYMENT.md, "Scaling").
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 NOTIFICATIONS_QUEUE = "notifications"
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(NOTIFICATIONS_QUEUE))
