@@ -8,8 +8,10 @@ would show in first). A figure that cannot be read at that moment (Redis restart
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -19,6 +21,7 @@ from bench.soak_stack import WORKERS, SoakStack
 from bench.soak_traffic import Ledger
 
 PROC = Path("/proc")
+SOAK_ITSELF = "soak itself"
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -55,6 +58,45 @@ def roles(stack: SoakStack) -> dict[str, list[int]]:
     return found
 
 
+def _database_sockets(port: int) -> set[str]:
+    """Inodes of this machine's TCP sockets connected to the database's port (/proc/net/tcp{,6})."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (PROC / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    return inodes
+
+
+def _sockets_held(pid: int, inodes: set[str]) -> int:
+    try:
+        descriptors = os.listdir(PROC / str(pid) / "fd")
+    except OSError:
+        return 0
+    held = 0
+    for fd in descriptors:
+        try:
+            target = os.readlink(PROC / str(pid) / "fd" / fd)
+        except OSError:  # closed since the listing (the listing's own descriptor, for one)
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+def connections_by_role(found: dict[str, list[int]], port: int) -> dict[str, int]:
+    """PostgreSQL connections each role's processes hold, counted from their sockets: a connection that
+    grows with uptime shows in the role that opened it. The soak's own process (it seeds payments and
+    runs the checks) is a role of its own, never judged."""
+    inodes = _database_sockets(port)
+    held = {role: sum(_sockets_held(pid, inodes) for pid in pids) for role, pids in found.items()}
+    return {role: n for role, n in held.items() if role != "redis"} | {SOAK_ITSELF: _sockets_held(os.getpid(), inodes)}
+
+
 def _largest(values: list[float | int | None]) -> float | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -62,10 +104,13 @@ def _largest(values: list[float | int | None]) -> float | None:
 
 def sample(stack: SoakStack, ledger: Ledger, started: float) -> dict[str, float | None]:
     row: dict[str, float | None] = {"t_s": round(time.monotonic() - started, 1)}
-    for role, pids in roles(stack).items():
+    found = roles(stack)
+    for role, pids in found.items():
         row[f"rss_mb {role}"] = _largest([_rss_mb(p) for p in pids])
         row[f"fds {role}"] = _largest([_fds(p) for p in pids])
     row.update(_database(stack))
+    port = urlsplit(stack.env["DATABASE_URL"]).port or 5432
+    row.update({f"pg_connections {role}": n for role, n in connections_by_role(found, port).items()})
     row.update(_redis(stack))
     for name in ("web", *WORKERS):
         directory = stack.multiproc_dir(name)
@@ -101,8 +146,8 @@ def _database(stack: SoakStack) -> dict[str, float | None]:
                 " pg_database_size(current_database())"
             ).fetchone() or (None, None, 0)
     except psycopg.Error:
-        return {"pg_connections": None, "oldest_unprocessed_s": None, "database_mb": None}
-    return {"pg_connections": connections, "oldest_unprocessed_s": float(oldest or 0), "database_mb": size / 2**20}
+        return {"pg_connections all": None, "oldest_unprocessed_s": None, "database_mb": None}
+    return {"pg_connections all": connections, "oldest_unprocessed_s": float(oldest or 0), "database_mb": size / 2**20}
 
 
 def _redis(stack: SoakStack) -> dict[str, float | None]:

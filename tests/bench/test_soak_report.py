@@ -36,17 +36,29 @@ def test_rss_growing_by_more_than_a_tenth_is_missed_and_a_steady_one_met():
 def test_a_rising_count_is_missed_and_a_falling_one_met():
     run = _run(**{
         "fds web workers": [40.0] * 6 + [44.0] * 6 + [48.0] * 6,  # +8: beyond its allowance of 4
-        "pg_connections": [23.0] * 6 + [21.0] * 6 + [19.0] * 6,  # the machine got quieter
+        "pg_connections web workers": [8.0] * 6 + [7.0] * 6 + [6.0] * 6,  # the machine got quieter
         "files web": [4.0] * 6 + [5.0] * 6 + [6.0] * 6,  # +2: within its allowance of 2
         "scrape_ms web": [12.0] * 6 + [900.0] + [14.0] * 11,  # a fault's spike moves no median
     })  # fmt: skip
 
     assert _verdicts(run) == {
         "fds web workers": False,
-        "pg_connections": True,
+        "pg_connections web workers": True,
         "files web": True,
         "scrape_ms web": True,
     }
+
+
+def test_connections_are_judged_by_the_role_holding_them_not_in_sum():
+    # given: the soak's own process opens connections as its threads seed payments; the product's stay
+    run = _run(**{
+        "pg_connections all": [14.0] * 6 + [17.0] * 6 + [20.0] * 6,
+        "pg_connections soak itself": [2.0] * 6 + [5.0] * 6 + [8.0] * 6,
+        "pg_connections worker-1 pool": [2.0] * 6 + [2.0] * 6 + [2.0] * 6,
+        "pg_connections beat": [1.0] * 6 + [3.0] * 6 + [5.0] * 6,  # +4: beyond its allowance of 2
+    })  # fmt: skip
+
+    assert _verdicts(run) == {"pg_connections worker-1 pool": True, "pg_connections beat": False}
 
 
 def test_redis_is_judged_on_its_dataset_not_on_the_pages_its_allocator_kept():
