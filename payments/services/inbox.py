@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -86,8 +88,9 @@ def _count_api_version_drift(row: StripeEvent) -> None:
 def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None:
     """The webhook's path: stores a verified event and hands it to the workers; None for a duplicate.
 
-    Runs outside a transaction, as the view does: one statement committed on its own
-    (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), and a duplicate writes nothing. Only then is the id
+    Runs outside a transaction, as the view does: the row is inserted with those of this process's
+    concurrent requests in one statement committed on its own (`stripe_events_writer`, a group commit:
+    `INSERT … ON CONFLICT DO NOTHING RETURNING`), and a duplicate writes nothing. Only then is the id
     handed over, grouped with the ids of the requests around it (`stripe_events_hand_over`): the row is
     stored as `enqueued` because the publish follows within milliseconds; a group the broker refuses
     goes back to `received`, and a process that dies in between leaves rows the sweeper re-sends anyway
@@ -102,7 +105,7 @@ def stripe_event_notification_receive(*, notification: EventNotification, payloa
 
 
 def _receive(row: StripeEvent) -> int | None:
-    stripe_event_id = _insert_ignoring_duplicate(row)
+    stripe_event_id = stripe_events_writer.store(row)
     if stripe_event_id is None:
         return None
     _count_api_version_drift(row)
@@ -133,28 +136,152 @@ _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_
 
 
 @functools.cache
-def _insert_ignoring_duplicate_sql() -> str:
+def _insert_ignoring_duplicates_sql(rows: int) -> str:
     quote = connection.ops.quote_name
     # A concrete field always has a column; the stubs type `column` for every field, where it may be None.
     table, key, pk = quote(StripeEvent._meta.db_table), quote("stripe_id"), quote(StripeEvent._meta.pk.column)  # type: ignore[arg-type]
     columns = ", ".join(quote(f.column) for f in _INSERT_FIELDS)  # type: ignore[arg-type]
-    values = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    values = ", ".join(["(" + ", ".join(["%s"] * len(_INSERT_FIELDS)) + ")"] * rows)
     # Names come from the model, quoted; every value is a bound parameter.
-    return f"INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO NOTHING RETURNING {pk}"  # nosec B608
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES {values} "  # nosec B608
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
+    )
+
+
+def _insert_ignoring_duplicates(rows: Sequence[StripeEvent]) -> list[int | None]:
+    """Inserts, in one statement, the rows whose Stripe id is not stored already; for each row its new id,
+    or None (stored before, or earlier in `rows`). The ORM has no insert that both ignores a conflict and
+    returns the new keys, so this is SQL on Django's cursor: logged, captured by tests and seen by tracing
+    like every other query."""
+    received_at = timezone.now()
+    firsts: dict[str, StripeEvent] = {}
+    for row in rows:
+        row.received_at = received_at
+        if row.status == StripeEvent.Status.ENQUEUED:
+            row.enqueued_at = received_at
+        firsts.setdefault(row.stripe_id, row)
+    params = [
+        f.get_db_prep_save(getattr(row, f.attname), connection) for row in firsts.values() for f in _INSERT_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_ignoring_duplicates_sql(len(firsts)), params)
+        inserted = {stripe_id: pk for pk, stripe_id in cursor.fetchall()}
+    return [inserted.get(row.stripe_id) if firsts[row.stripe_id] is row else None for row in rows]
 
 
 def _insert_ignoring_duplicate(row: StripeEvent) -> int | None:
-    """Inserts the row unless its Stripe id is stored already; its id, or None. The ORM has no insert that
-    both ignores a conflict and returns the new key, so this is SQL on Django's cursor: logged, captured by
-    tests and seen by tracing like every other query, after Django's per-request connection health check."""
-    row.received_at = timezone.now()
-    if row.status == StripeEvent.Status.ENQUEUED:
-        row.enqueued_at = row.received_at
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _INSERT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_ignoring_duplicate_sql(), params)
-        inserted = cursor.fetchone()
-    return inserted[0] if inserted else None
+    return _insert_ignoring_duplicates([row])[0]
+
+
+# Longer than a group ever takes, shorter than gunicorn's worker timeout: a request answers 503 rather than die.
+STORE_TIMEOUT_SECONDS = 10
+
+
+@dataclass(eq=False)
+class _Storing:
+    """One request's row on its way into a group, and its outcome once the group is committed."""
+
+    row: StripeEvent
+    done: threading.Event = field(default_factory=threading.Event)
+    pk: int | None = None
+    error: BaseException | None = None
+
+
+class GroupedInsert:
+    """Stores the webhook's rows in groups (a group commit): the rows of this process's concurrent requests go to
+    PostgreSQL in one statement, committed once, by a thread of its own, and each request waits for its own
+    row's outcome. Nothing waits for a timer: the writer takes every row waiting, and those that arrive while a
+    group is in PostgreSQL make the next one, so an idle process stores each row at once and a busy one in
+    groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS).
+
+    A request answers only once its row is committed, as before. A group PostgreSQL refuses is tried again one
+    row at a time on a fresh connection, so that one row's failure is its request's alone. A caller inside a
+    transaction (an operator's path, a test's) stores its row in its own transaction instead, where it can see it.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        # A forked child has none of its parent's threads: it starts its own writer on its first row.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._waiting: list[_Storing] = []
+        self._arrived = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def store(self, row: StripeEvent) -> int | None:
+        """The row's new id, or None for a duplicate; raises DatabaseError when PostgreSQL could not take it."""
+        if connection.in_atomic_block:
+            return _insert_ignoring_duplicate(row)
+        storing = _Storing(row)
+        with self._arrived:
+            self._waiting.append(storing)
+            if self._thread is None:
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="grouped-insert", daemon=True)
+                self._thread.start()
+            self._arrived.notify()
+        if not storing.done.wait(timeout=STORE_TIMEOUT_SECONDS):
+            raise DatabaseError("the inbox's writer did not answer in time")  # the row may yet be stored: a duplicate
+        if storing.error is not None:
+            raise storing.error
+        return storing.pk
+
+    def stop(self) -> None:
+        """Stores what is waiting, then ends the writer and closes its connection (a process about to exit, a test
+        session about to drop its database). The next row starts a writer again."""
+        with self._arrived:
+            thread, self._stopping = self._thread, True
+            self._arrived.notify()
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._arrived:
+                    self._arrived.wait_for(lambda: self._waiting or self._stopping)
+                    if not self._waiting:
+                        self._thread = None
+                        return
+                    group = self._waiting[: settings.HAND_OVER_MAX_IDS]
+                    del self._waiting[: len(group)]
+                self._commit(group)
+        finally:
+            connection.close()
+
+    def _commit(self, group: list[_Storing]) -> None:
+        close_old_connections()  # as at a request's start: CONN_MAX_AGE, and the health check on first use
+        try:
+            pks = _insert_ignoring_duplicates([each.row for each in group])
+        except DatabaseError as exc:
+            connection.close()
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                for each in group:
+                    self._commit_alone(each)
+        except Exception as exc:  # a defect: its requests answer 500, and the writer goes on
+            for each in group:
+                each.error = exc
+        else:
+            for each, pk in zip(group, pks, strict=True):
+                each.pk = pk
+        for each in group:
+            each.done.set()
+
+    def _commit_alone(self, storing: _Storing) -> None:
+        try:
+            storing.pk = _insert_ignoring_duplicate(storing.row)
+        except DatabaseError as exc:
+            connection.close()
+            storing.error = exc
+
+
+# One per process: the webhook's rows, stored in groups.
+stripe_events_writer = GroupedInsert()
 
 
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:

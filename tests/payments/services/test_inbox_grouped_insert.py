@@ -1,0 +1,159 @@
+"""The webhook's rows stored in groups (a group commit): one statement for the rows of concurrent requests,
+each request still answered with its own row's outcome, and nothing lost when PostgreSQL refuses a row or
+cuts the writer's connection. Transactional: the writer commits on a thread and a connection of its own."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import DatabaseError, connection
+
+from payments.models import StripeEvent
+from payments.services import inbox
+from tests.factories import stripe_event_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CUSTOMER = {"id": "cus_1", "object": "customer"}
+
+
+def _receive(body: dict) -> int | None:
+    return inbox.stripe_event_receive(event=body, payload=json.dumps(body).encode())
+
+
+def _outcome(body: dict) -> int | str | None:
+    try:
+        return _receive(body)
+    except DatabaseError:
+        return "refused"
+
+
+class Groups(list[int]):
+    """The sizes of the groups the writer inserted. Its first group waits in PostgreSQL's stead (`entered`) until
+    `release`, so that the requests sent meanwhile make the second group whatever the machine's timing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+
+@pytest.fixture
+def groups(monkeypatch) -> Groups:
+    sizes, insert = Groups(), inbox._insert_ignoring_duplicates
+
+    def recorded(rows):
+        if not sizes.entered.is_set():
+            sizes.entered.set()
+            assert sizes.release.wait(timeout=10)
+        sizes.append(len(rows))
+        return insert(rows)
+
+    monkeypatch.setattr(inbox, "_insert_ignoring_duplicates", recorded)
+    yield sizes
+    sizes.release.set()
+
+
+def _concurrently(bodies: list[dict], groups: Groups) -> list[int | str | None]:
+    """Receives `bodies[0]` first and, while the writer holds it, every other body from a thread of its own."""
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        first = pool.submit(_outcome, bodies[0])
+        assert groups.entered.wait(timeout=10)
+        others = [pool.submit(_outcome, body) for body in bodies[1:]]
+        deadline = time.monotonic() + 10
+        while len(inbox.stripe_events_writer._waiting) < len(bodies) - 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        groups.release.set()
+        return [first.result(), *[other.result() for other in others]]
+
+
+def test_concurrent_requests_are_stored_in_one_statement_each_with_its_own_id(enqueued, groups):
+    # given
+    bodies = [stripe_event_body("customer.created", CUSTOMER) for _ in range(6)]
+
+    # when
+    outcomes = _concurrently(bodies, groups)
+
+    # then: the first row alone (the writer was idle), the five that came meanwhile together
+    assert groups == [1, 5]
+    stored = dict(StripeEvent.objects.values_list("stripe_id", "pk"))
+    assert outcomes == [stored[body["id"]] for body in bodies]
+    assert sorted(enqueued) == sorted(stored.values())
+
+
+def test_a_duplicate_within_a_group_is_stored_once_and_answered_as_a_duplicate(enqueued, groups):
+    # given: the same event delivered twice at once, and another
+    twice, other = stripe_event_body("customer.created", CUSTOMER), stripe_event_body("customer.created", CUSTOMER)
+
+    # when
+    outcomes = _concurrently([other, twice, twice], groups)
+
+    # then
+    assert groups == [1, 2]
+    stored = dict(StripeEvent.objects.values_list("stripe_id", "pk"))
+    assert outcomes == [stored[other["id"]], stored[twice["id"]], None]
+    assert sorted(enqueued) == sorted(stored.values())
+
+
+def test_a_row_postgresql_refuses_fails_alone_and_the_rest_of_its_group_is_stored(enqueued, groups):
+    # given: an id PostgreSQL's text cannot hold (the view refuses these before; here the service is called)
+    refused = stripe_event_body("customer.created", CUSTOMER, event_id="evt_nul\x00byte")
+    good = [stripe_event_body("customer.created", CUSTOMER) for _ in range(3)]
+
+    # when
+    outcomes = _concurrently([good[0], good[1], refused, good[2]], groups)
+
+    # then: the group of three failed, and each of its rows was tried alone
+    assert groups[:2] == [1, 3]
+    assert outcomes[2] == "refused"
+    stored = dict(StripeEvent.objects.values_list("stripe_id", "pk"))
+    assert set(stored) == {body["id"] for body in good}
+    assert [outcomes[0], outcomes[1], outcomes[3]] == [stored[body["id"]] for body in good]
+
+
+def test_a_connection_postgresql_cut_is_replaced_before_the_next_group(enqueued):
+    # given: the writer's connection, open from a first row, terminated by PostgreSQL
+    _receive(stripe_event_body("customer.created", CUSTOMER))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    # when
+    stored = _receive(stripe_event_body("customer.created", CUSTOMER))
+
+    # then
+    assert stored is not None and StripeEvent.objects.filter(pk=stored).exists()
+
+
+def test_stop_stores_nothing_twice_and_leaves_no_connection_open(enqueued):
+    # given
+    first = _receive(stripe_event_body("customer.created", CUSTOMER))
+
+    # when
+    inbox.stripe_events_writer.stop()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        (connections,) = cursor.fetchone()
+    again = _receive(stripe_event_body("customer.created", CUSTOMER))
+
+    # then: only this test's own connection was left, and the next row started a writer again
+    assert connections == 1
+    assert first is not None and again is not None and StripeEvent.objects.count() == 2
+
+
+def test_a_caller_inside_a_transaction_stores_its_row_in_it(enqueued):
+    from django.db import transaction
+
+    # when: stored, then the transaction rolled back
+    with transaction.atomic():
+        stored = _receive(stripe_event_body("customer.created", CUSTOMER))
+        assert StripeEvent.objects.filter(pk=stored).exists()
+        transaction.set_rollback(True)
+
+    # then: it went with the transaction, as the caller's own write does
+    assert not StripeEvent.objects.exists()
