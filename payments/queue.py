@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -88,8 +90,10 @@ def hand_overs_flush() -> None:
 
 
 class GroupedHandOver:
-    """Hands ids to the broker in groups: the ids added by this process's threads within a few milliseconds
-    (`HAND_OVER_MAX_WAIT_MS` after the first, or `HAND_OVER_MAX_IDS` of them) leave in one message.
+    """Hands ids to the broker in groups, as Nagle's algorithm sends a socket's bytes: an id added while the
+    hand-over is idle leaves at once; ids added within `HAND_OVER_MAX_WAIT_MS` of the last message wait for the
+    rest of that window (or for `HAND_OVER_MAX_IDS` of them) and leave together. So a quiet process adds no
+    delay, and a busy one sends at most one message per window, as large as the traffic makes it.
 
     `add` only appends to a list: a daemon thread, started by the first `add` of each process, sends the
     groups with `send(ids)`, and hands a group the broker refused to `refused(ids)`. What is waiting when the
@@ -109,10 +113,11 @@ class GroupedHandOver:
         self._arrived = threading.Condition()
         self._sending = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._last_sent = -math.inf
 
-    def add(self, item_id: int) -> None:
+    def add(self, *item_ids: int) -> None:
         with self._arrived:
-            self._pending.append(item_id)
+            self._pending.extend(item_ids)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="grouped-hand-over", daemon=True)
                 self._thread.start()
@@ -128,13 +133,15 @@ class GroupedHandOver:
         while True:
             with self._arrived:
                 self._arrived.wait_for(lambda: self._pending)
-                self._arrived.wait_for(
-                    lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS,
-                    timeout=settings.HAND_OVER_MAX_WAIT_MS / 1000,
-                )
+                window_left = self._last_sent + settings.HAND_OVER_MAX_WAIT_MS / 1000 - time.monotonic()
+                if window_left > 0:
+                    self._arrived.wait_for(
+                        lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS, timeout=window_left
+                    )
             with self._sending:
                 with self._arrived:
                     group, self._pending = self._pending, []
+                self._last_sent = time.monotonic()
                 self._publish(group)
 
     def _publish(self, ids: list[int]) -> None:

@@ -117,7 +117,7 @@ def enqueued(monkeypatch) -> list[int]:
     from payments.services import inbox
 
     sent: list[int] = []
-    monkeypatch.setattr(inbox.stripe_events_hand_over, "add", sent.append)
+    monkeypatch.setattr(inbox.stripe_events_hand_over, "add", lambda *ids: sent.extend(ids))
     monkeypatch.setattr(queue, "stripe_event_process", lambda *, stripe_event_id: sent.append(stripe_event_id))
     return sent
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
@@ -106,10 +106,8 @@ def stripe_event_notification_receive(*, notification: EventNotification, payloa
 
 def _receive(row: StripeEvent) -> int | None:
     stripe_event_id = stripe_events_writer.store(row)
-    if stripe_event_id is None:
-        return None
-    _count_api_version_drift(row)
-    stripe_events_hand_over.add(stripe_event_id)
+    if stripe_event_id is not None:
+        _count_api_version_drift(row)
     return stripe_event_id
 
 
@@ -191,7 +189,8 @@ class _Storing:
 class GroupedInsert:
     """Stores the webhook's rows in groups (a group commit): the rows of this process's concurrent requests go to
     PostgreSQL in one statement, committed once, by a thread of its own, and each request waits for its own
-    row's outcome. Nothing waits for a timer: the writer takes every row waiting, and those that arrive while a
+    row's outcome; the group's new rows are then handed to the workers together (`stored(ids)`). Nothing waits
+    for a timer: the writer takes every row waiting, and those that arrive while a
     group is in PostgreSQL make the next one, so an idle process stores each row at once and a busy one in
     groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS).
 
@@ -200,7 +199,8 @@ class GroupedInsert:
     transaction (an operator's path, a test's) stores its row in its own transaction instead, where it can see it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, stored: Callable[[list[int]], object]) -> None:
+        self._stored = stored
         self._reset()
         # A forked child has none of its parent's threads: it starts its own writer on its first row.
         os.register_at_fork(after_in_child=self._reset)
@@ -214,7 +214,10 @@ class GroupedInsert:
     def store(self, row: StripeEvent) -> int | None:
         """The row's new id, or None for a duplicate; raises DatabaseError when PostgreSQL could not take it."""
         if connection.in_atomic_block:
-            return _insert_ignoring_duplicate(row)
+            pk = _insert_ignoring_duplicate(row)
+            if pk is not None:
+                self._stored([pk])
+            return pk
         storing = _Storing(row)
         with self._arrived:
             self._waiting.append(storing)
@@ -248,7 +251,12 @@ class GroupedInsert:
                         return
                     group = self._waiting[: settings.HAND_OVER_MAX_IDS]
                     del self._waiting[: len(group)]
-                self._commit(group)
+                try:
+                    self._commit(group)
+                except Exception:  # only the hand-over's bookkeeping can raise here: the rows are stored
+                    logger.exception(
+                        "could not hand over a stored group of %s rows; the sweeper re-sends them", len(group)
+                    )
         finally:
             connection.close()
 
@@ -271,6 +279,8 @@ class GroupedInsert:
                 each.pk = pk
         for each in group:
             each.done.set()
+        if stored := [each.pk for each in group if each.pk is not None]:
+            self._stored(stored)
 
     def _commit_alone(self, storing: _Storing) -> None:
         try:
@@ -280,8 +290,8 @@ class GroupedInsert:
             storing.error = exc
 
 
-# One per process: the webhook's rows, stored in groups.
-stripe_events_writer = GroupedInsert()
+# One per process: the webhook's rows, stored in groups and handed over as one.
+stripe_events_writer = GroupedInsert(stored=lambda stripe_event_ids: stripe_events_hand_over.add(*stripe_event_ids))
 
 
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:

@@ -138,9 +138,8 @@ def test_metrics_after_a_known_sequence_of_events(enqueued, django_capture_on_co
     assert metrics[("eventpay_metrics_database_up", ())] == 1
 
 
-def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_commit_callbacks, monkeypatch, settings):
+def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_commit_callbacks, monkeypatch):
     # given: three stored events, handed over by one process within the grouping window, and one more
-    settings.HAND_OVER_MAX_WAIT_MS = 500  # the test's flush, not the hand-over's thread, sends the group
     published: list[list[int]] = []
     monkeypatch.setattr(queue, "stripe_events_process", lambda *, stripe_event_ids: published.append(stripe_event_ids))
     before = scrape()
@@ -153,8 +152,7 @@ def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_comm
     ]
 
     # when
-    for row in rows[:3]:
-        inbox.stripe_events_hand_over.add(row.pk)
+    inbox.stripe_events_hand_over.add(*[row.pk for row in rows[:3]])
     inbox.stripe_events_hand_over.flush()
     with django_capture_on_commit_callbacks(execute=True):
         stripe_events_fulfil(stripe_event_ids=[row.pk for row in rows[:3]])

@@ -5,6 +5,8 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -143,17 +145,18 @@ def test_concurrent_webhooks_leave_in_fewer_messages_than_rows_and_every_row_in_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_row_whose_process_died_before_the_hand_over_is_sent_by_the_sweeper(worker_env, broker_messages):
-    # given: a web process stores a row, then is killed before its hand-over's group leaves
+    # given: a web process stores a row, then is killed as its hand-over's group is about to leave
     body = stripe_event_body("customer.created", {"id": "cus_killed", "object": "customer"})
     script = (
-        "import json, os, signal, sys, django; django.setup()\n"
+        "import json, os, signal, sys, time, django; django.setup()\n"
+        "from payments import queue\n"
         "from payments.services import inbox\n"
+        "queue.stripe_events_process = lambda **kwargs: os.kill(os.getpid(), signal.SIGKILL)\n"
         "body = json.loads(sys.argv[1])\n"
         "inbox.stripe_event_receive(event=body, payload=sys.argv[1].encode())\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
+        "time.sleep(30)\n"
     )
-    env = {**worker_env, "HAND_OVER_MAX_WAIT_MS": "60000", "HAND_OVER_MAX_IDS": "1000"}
-    killed = subprocess.run([sys.executable, "-c", script, json.dumps(body)], env=env, check=False, timeout=60)
+    killed = subprocess.run([sys.executable, "-c", script, json.dumps(body)], env=worker_env, check=False, timeout=60)
     assert killed.returncode == -signal.SIGKILL
     row = StripeEvent.objects.get(stripe_id=body["id"])
     assert row.status == StripeEvent.Status.ENQUEUED and broker_messages() == []
@@ -167,3 +170,43 @@ def test_a_row_whose_process_died_before_the_hand_over_is_sent_by_the_sweeper(wo
     # then
     assert requeued == 1
     assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [row.pk])]
+
+
+def _hand_over(sent: list[list[int]], arrived: threading.Event) -> queue.GroupedHandOver:
+    def send(ids: list[int]) -> None:
+        sent.append(ids)
+        arrived.set()
+
+    return queue.GroupedHandOver(send=send, refused=lambda ids: None)
+
+
+def test_an_id_added_to_an_idle_hand_over_leaves_at_once(settings):
+    # given: a window far longer than the test waits
+    settings.HAND_OVER_MAX_WAIT_MS = 60_000
+    sent, arrived = [], threading.Event()
+    hand_over = _hand_over(sent, arrived)
+
+    # when
+    hand_over.add(7)
+
+    # then: no flush needed
+    assert arrived.wait(timeout=10) and sent == [[7]]
+
+
+def test_ids_added_within_the_window_after_a_message_leave_together_when_it_ends(settings):
+    # given: a message just left
+    settings.HAND_OVER_MAX_WAIT_MS = 300
+    sent, arrived = [], threading.Event()
+    hand_over = _hand_over(sent, arrived)
+    hand_over.add(1)
+    assert arrived.wait(timeout=10)
+    arrived.clear()
+
+    # when: three more come, one at a time, within its window
+    for pk in (2, 3, 4):
+        hand_over.add(pk)
+
+    # then: they waited for the window's end and left in one message
+    assert arrived.wait(timeout=10)
+    time.sleep(0.05)  # a second message, if there were one, would be on its way
+    assert sent == [[1], [2, 3, 4]]
