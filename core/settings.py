@@ -273,8 +273,8 @@ CHECKOUT_OPEN_PAYMENTS_LIMIT = env.int("CHECKOUT_OPEN_PAYMENTS_LIMIT", default=1
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)
-# The webhook's rows leave for the workers in groups: an idle process sends at once; ids stored within this
-# many milliseconds of the last message wait for the window's end (or for this many ids) and share one message.
+# The webhook's rows leave for the workers in groups: the ids stored within this many milliseconds of the
+# first, or this many ids, share one Celery message (an idle process sends its next id at once).
 HAND_OVER_MAX_WAIT_MS = env.float("HAND_OVER_MAX_WAIT_MS", default=2.0)
 HAND_OVER_MAX_IDS = env.int("HAND_OVER_MAX_IDS", default=100)
 # A worker's batch: the rows of its message, topped up to this many with other rows waiting in the inbox.

@@ -81,6 +81,8 @@ def sent_in_batches(ids: Sequence[int], send: Callable[[int], Any]) -> Iterator[
 
 
 _hand_overs: list[GroupedHandOver] = []
+# A grouped hand-over that had nothing added for this many of its windows is idle: its next id leaves at once.
+IDLE_AFTER_WINDOWS = 5
 
 
 def hand_overs_flush() -> None:
@@ -90,10 +92,11 @@ def hand_overs_flush() -> None:
 
 
 class GroupedHandOver:
-    """Hands ids to the broker in groups, as Nagle's algorithm sends a socket's bytes: an id added while the
-    hand-over is idle leaves at once; ids added within `HAND_OVER_MAX_WAIT_MS` of the last message wait for the
-    rest of that window (or for `HAND_OVER_MAX_IDS` of them) and leave together. So a quiet process adds no
-    delay, and a busy one sends at most one message per window, as large as the traffic makes it.
+    """Hands ids to the broker in groups: the ids added by this process's threads within a few milliseconds
+    (`HAND_OVER_MAX_WAIT_MS` after the first, or `HAND_OVER_MAX_IDS` of them) leave in one message. An id
+    added to an idle hand-over (nothing added for `IDLE_AFTER_WINDOWS` windows) leaves at once: a quiet
+    process adds no delay to a delivery, and under traffic the grouping keeps the workers' messages fewer
+    than the rows.
 
     `add` only appends to a list: a daemon thread, started by the first `add` of each process, sends the
     groups with `send(ids)`, and hands a group the broker refused to `refused(ids)`. What is waiting when the
@@ -113,10 +116,15 @@ class GroupedHandOver:
         self._arrived = threading.Condition()
         self._sending = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._last_sent = -math.inf
+        self._last_added = -math.inf
+        self._at_once = False
 
     def add(self, *item_ids: int) -> None:
+        now = time.monotonic()
         with self._arrived:
+            idle = now - self._last_added >= IDLE_AFTER_WINDOWS * settings.HAND_OVER_MAX_WAIT_MS / 1000
+            self._at_once |= idle and not self._pending
+            self._last_added = now
             self._pending.extend(item_ids)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="grouped-hand-over", daemon=True)
@@ -133,15 +141,14 @@ class GroupedHandOver:
         while True:
             with self._arrived:
                 self._arrived.wait_for(lambda: self._pending)
-                window_left = self._last_sent + settings.HAND_OVER_MAX_WAIT_MS / 1000 - time.monotonic()
-                if window_left > 0:
+                if not self._at_once:
                     self._arrived.wait_for(
-                        lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS, timeout=window_left
+                        lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS,
+                        timeout=settings.HAND_OVER_MAX_WAIT_MS / 1000,
                     )
             with self._sending:
                 with self._arrived:
-                    group, self._pending = self._pending, []
-                self._last_sent = time.monotonic()
+                    group, self._pending, self._at_once = self._pending, [], False
                 self._publish(group)
 
     def _publish(self, ids: list[int]) -> None:

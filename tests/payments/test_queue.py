@@ -193,8 +193,8 @@ def test_an_id_added_to_an_idle_hand_over_leaves_at_once(settings):
     assert arrived.wait(timeout=10) and sent == [[7]]
 
 
-def test_ids_added_within_the_window_after_a_message_leave_together_when_it_ends(settings):
-    # given: a message just left
+def test_ids_added_to_a_busy_hand_over_wait_for_the_window_and_leave_together(settings):
+    # given: an id just added (and sent at once)
     settings.HAND_OVER_MAX_WAIT_MS = 300
     sent, arrived = [], threading.Event()
     hand_over = _hand_over(sent, arrived)
@@ -202,11 +202,11 @@ def test_ids_added_within_the_window_after_a_message_leave_together_when_it_ends
     assert arrived.wait(timeout=10)
     arrived.clear()
 
-    # when: three more come, one at a time, within its window
+    # when: three more come, one at a time, soon after
     for pk in (2, 3, 4):
         hand_over.add(pk)
 
-    # then: they waited for the window's end and left in one message
+    # then: the first of them waited for the window (the others came within it), and all left in one message
     assert arrived.wait(timeout=10)
     time.sleep(0.05)  # a second message, if there were one, would be on its way
     assert sent == [[1], [2, 3, 4]]
