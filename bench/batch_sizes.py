@@ -1,4 +1,5 @@
-"""The batch sizes the stack actually saw, read from the product's own histograms: inbox ids per message
+"""The batch sizes the stack actually saw, read from the product's own histograms: inbox rows per insert
+(`eventpay_webhook_rows_per_insert`, the web processes' group commit), inbox ids per message
 (`eventpay_hand_over_group_size`, counted by the web processes as they hand rows over) and inbox rows
 closed per transaction (`eventpay_stripe_events_per_transaction`, counted by the workers, `batch` or
 `alone`).
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HAND_OVER = "eventpay_hand_over_group_size"
+WEBHOOK_INSERT = "eventpay_webhook_rows_per_insert"
 PER_TRANSACTION = "eventpay_stripe_events_per_transaction"
 
 

@@ -45,6 +45,7 @@ def burst(stack: Stack, config: Config) -> dict:
     meter = cpu_meter(stack)
     web_metrics = metrics_directory(stack.tmp, "web")
     groups_before = batch_sizes.read(web_metrics, batch_sizes.HAND_OVER, rows="stripe_event")
+    inserts_before = batch_sizes.read(web_metrics, batch_sizes.WEBHOOK_INSERT, rows="stripe_event")
     cpu_start = meter.snapshot()
     start = time.monotonic()
     statuses = post_all(stack, deliveries)
@@ -76,6 +77,9 @@ def burst(stack: Stack, config: Config) -> dict:
 
     email_seconds, email_phase = drain(stack, sent, "burst emails", email_count, queues=(emails_queue,))
     sizes = {
+        "rows per webhook insert": batch_sizes.read(web_metrics, batch_sizes.WEBHOOK_INSERT, rows="stripe_event").minus(
+            inserts_before
+        ),
         "ids per message": batch_sizes.read(web_metrics, batch_sizes.HAND_OVER, rows="stripe_event").minus(
             groups_before
         ),

@@ -158,13 +158,14 @@ def _targets_section(ingest, ingest_phases, noop, burst, latency) -> list[str]:
 
 
 def _batch_sizes_section(sizes) -> list[str]:
-    """The product's histograms over the burst: ids per message as the web handed them over, rows per
-    transaction as the worker closed them."""
+    """The product's histograms over the burst: rows per insert as the web stored them, ids per message as it
+    handed them over, rows per transaction as the worker closed them."""
     bounds = sorted({le for reading in sizes.values() for le in reading.cumulative})
     lines = ["### Batch sizes seen in the burst", ""]
     lines += [
-        "From the product's own histograms (`eventpay_hand_over_group_size` of the web processes over the burst's "
-        "deliveries, `eventpay_stripe_events_per_transaction` of the worker over its drain, and the worker's "
+        "From the product's own histograms (`eventpay_webhook_rows_per_insert` and `eventpay_hand_over_group_size` of "
+        "the web processes over the burst's deliveries, `eventpay_stripe_events_per_transaction` of the worker over its "
+        "drain, and the worker's "
         "`eventpay_hand_over_group_size` of the emails each transaction handed over): how many messages, or "
         "transactions, carried each number of rows.",
         "",

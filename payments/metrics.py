@@ -125,6 +125,15 @@ HAND_OVER_GROUP_SIZE = Histogram(
     registry=PROCESS_REGISTRY,
 )
 
+WEBHOOK_INSERT_SIZE = Histogram(
+    "eventpay_webhook_rows_per_insert",
+    "Inbox rows one statement of a web process stored (its concurrent requests' rows, a group commit): how much "
+    "grouping the traffic allows before the hand-over.",
+    ["rows"],
+    buckets=BATCH_SIZE_BUCKETS,
+    registry=PROCESS_REGISTRY,
+)
+
 FULFILMENT_TRANSACTION_SIZE = Histogram(
     "eventpay_stripe_events_per_transaction",
     "Inbox rows closed by one transaction: `batch` by the set-based path, `alone` by a row's own transaction "
@@ -137,6 +146,10 @@ FULFILMENT_TRANSACTION_SIZE = Histogram(
 
 def count_hand_over_group(*, rows: str, size: int) -> None:
     HAND_OVER_GROUP_SIZE.labels(rows=rows).observe(size)
+
+
+def count_webhook_insert(*, size: int) -> None:
+    WEBHOOK_INSERT_SIZE.labels(rows="stripe_event").observe(size)
 
 
 def count_fulfilment_transaction(*, path: str, size: int) -> None:

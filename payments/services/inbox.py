@@ -275,6 +275,7 @@ class GroupedInsert:
             for each in group:
                 each.error = exc
         else:
+            metrics.count_webhook_insert(size=len(group))
             for each, pk in zip(group, pks, strict=True):
                 each.pk = pk
         for each in group:

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import DatabaseError, connection
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from payments.models import StripeEvent
 from payments.services import inbox
@@ -70,15 +72,32 @@ def _concurrently(bodies: list[dict], groups: Groups) -> list[int | str | None]:
         return [first.result(), *[other.result() for other in others]]
 
 
-def test_concurrent_requests_are_stored_in_one_statement_each_with_its_own_id(enqueued, groups):
+def _inserts_counted() -> tuple[float, float]:
+    """`eventpay_webhook_rows_per_insert`'s count and sum, as /api/metrics shows them."""
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(Client().get("/api/metrics").content.decode())
+        for sample in family.samples
+        if sample.name.startswith("eventpay_webhook_rows_per_insert") and sample.labels.get("rows") == "stripe_event"
+    }
+    return values.get("eventpay_webhook_rows_per_insert_count", 0.0), values.get(
+        "eventpay_webhook_rows_per_insert_sum", 0.0
+    )
+
+
+def test_concurrent_requests_are_stored_in_one_statement_each_with_its_own_id(enqueued, groups, settings):
     # given
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the test client's address
     bodies = [stripe_event_body("customer.created", CUSTOMER) for _ in range(6)]
+    before = _inserts_counted()
 
     # when
     outcomes = _concurrently(bodies, groups)
 
-    # then: the first row alone (the writer was idle), the five that came meanwhile together
+    # then: the first row alone (the writer was idle), the five that came meanwhile together, as counted
     assert groups == [1, 5]
+    after = _inserts_counted()
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 6)
     stored = dict(StripeEvent.objects.values_list("stripe_id", "pk"))
     assert outcomes == [stored[body["id"]] for body in bodies]
     assert sorted(enqueued) == sorted(stored.values())
