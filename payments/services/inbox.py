@@ -195,8 +195,9 @@ class GroupedInsert:
     groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS).
 
     A request answers only once its row is committed, as before. A group PostgreSQL refuses is tried again one
-    row at a time on a fresh connection, so that one row's failure is its request's alone. A caller inside a
-    transaction (an operator's path, a test's) stores its row in its own transaction instead, where it can see it.
+    row at a time on a fresh connection, so that a connection cut mid-statement costs no request its answer and
+    one row's failure is its request's alone. A caller inside a transaction (an operator's path, a test's) stores
+    its row in its own transaction instead, where it can see it.
     """
 
     def __init__(self, *, stored: Callable[[list[int]], object]) -> None:
@@ -264,13 +265,10 @@ class GroupedInsert:
         close_old_connections()  # as at a request's start: CONN_MAX_AGE, and the health check on first use
         try:
             pks = _insert_ignoring_duplicates([each.row for each in group])
-        except DatabaseError as exc:
-            connection.close()
-            if len(group) == 1:
-                group[0].error = exc
-            else:
-                for each in group:
-                    self._commit_alone(each)
+        except DatabaseError:
+            connection.close()  # it may be the connection that failed (cut by a restart): each row tries a new one
+            for each in group:
+                self._commit_alone(each)
         except Exception as exc:  # a defect: its requests answer 500, and the writer goes on
             for each in group:
                 each.error = exc

@@ -176,3 +176,24 @@ def test_a_caller_inside_a_transaction_stores_its_row_in_it(enqueued):
 
     # then: it went with the transaction, as the caller's own write does
     assert not StripeEvent.objects.exists()
+
+
+def test_a_connection_cut_during_the_insert_costs_the_request_nothing(enqueued, monkeypatch):
+    # given: PostgreSQL ends the writer's connection as its statement runs (a restart, a failover)
+    insert, cut = inbox._insert_ignoring_duplicates, []
+
+    def cut_once(rows):
+        if not cut:
+            cut.append(len(rows))
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return insert(rows)
+
+    monkeypatch.setattr(inbox, "_insert_ignoring_duplicates", cut_once)
+
+    # when
+    stored = _receive(stripe_event_body("customer.created", CUSTOMER))
+
+    # then: stored on a new connection, and answered with its id
+    assert cut == [1]
+    assert stored is not None and StripeEvent.objects.filter(pk=stored).exists()
