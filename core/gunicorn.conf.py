@@ -73,7 +73,5 @@ def child_exit(server, worker):
 def worker_exit(server, worker):
     """Rows stored by this worker's last requests leave for the Celery workers now, not with the sweeper."""
     from payments import queue
-    from payments.services import inbox
 
-    inbox.stripe_events_writer.stop()
     queue.hand_overs_flush()

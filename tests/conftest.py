@@ -187,15 +187,6 @@ class LocalStripe:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """The test database, whose teardown drops it: the webhook inbox's writer first closes its connection."""
-    yield
-    from payments.services import inbox
-
-    inbox.stripe_events_writer.stop()
-
-
-@pytest.fixture(scope="session")
 def localstripe(tmp_path_factory):
     port = free_port()
     process = processes.start_localstripe(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -89,7 +88,7 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
     """The webhook's path: stores a verified event and hands it to the workers; None for a duplicate.
 
     Runs outside a transaction, as the view does: the row is inserted with those of this process's
-    concurrent requests in one statement committed on its own (`stripe_events_writer`, a group commit:
+    concurrent requests in one statement committed on its own (`stripe_events_group_commit`:
     `INSERT … ON CONFLICT DO NOTHING RETURNING`), and a duplicate writes nothing. Only then is the id
     handed over, grouped with the ids of the requests around it (`stripe_events_hand_over`): the row is
     stored as `enqueued` because the publish follows within milliseconds; a group the broker refuses
@@ -105,7 +104,7 @@ def stripe_event_notification_receive(*, notification: EventNotification, payloa
 
 
 def _receive(row: StripeEvent) -> int | None:
-    stripe_event_id = stripe_events_writer.store(row)
+    stripe_event_id = stripe_events_group_commit.store(row)
     if stripe_event_id is not None:
         _count_api_version_drift(row)
     return stripe_event_id
@@ -172,45 +171,37 @@ def _insert_ignoring_duplicate(row: StripeEvent) -> int | None:
     return _insert_ignoring_duplicates([row])[0]
 
 
-# Longer than a group ever takes, shorter than gunicorn's worker timeout: a request answers 503 rather than die.
-STORE_TIMEOUT_SECONDS = 10
-
-
 @dataclass(eq=False)
 class _Storing:
-    """One request's row on its way into a group, and its outcome once the group is committed."""
+    """One request's row on its way into a group, and its outcome once the group is committed (or its turn to
+    lead the next group)."""
 
     row: StripeEvent
-    done: threading.Event = field(default_factory=threading.Event)
+    woken: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
     pk: int | None = None
     error: BaseException | None = None
 
 
 class GroupedInsert:
-    """Stores the webhook's rows in groups (a group commit): the rows of this process's concurrent requests go to
-    PostgreSQL in one statement, committed once, by a thread of its own, and each request waits for its own
-    row's outcome; the group's new rows are then handed to the workers together (`stored(ids)`). Nothing waits
-    for a timer: the writer takes every row waiting, and those that arrive while a
-    group is in PostgreSQL make the next one, so an idle process stores each row at once and a busy one in
-    groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS).
+    """Stores the webhook's rows in groups, as PostgreSQL commits its WAL (a group commit with a leader): a
+    request that finds no insert under way inserts its row itself, at once, on its own connection; the requests
+    of this process that arrive meanwhile wait, and when the insert is done the first of them inserts all their
+    rows in one statement, committed once. No thread of its own and no timer: an idle process stores each row
+    as before, and a busy one in groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS). The
+    group's new rows are then handed to the workers together (`stored(ids)`).
 
-    A request answers only once its row is committed, as before. A group PostgreSQL refuses is tried again one
-    row at a time on a fresh connection, so that a connection cut mid-statement costs no request its answer and
-    one row's failure is its request's alone. A caller inside a transaction (an operator's path, a test's) stores
-    its row in its own transaction instead, where it can see it.
+    A request answers only once its row is committed, as before. A statement that failed is tried again row by
+    row on a new connection, so that a connection cut mid-statement costs no request its answer and one row's
+    failure is its request's alone. A caller inside a transaction (an operator's path, a test's) stores its row
+    in its own transaction instead, where it can see it.
     """
 
     def __init__(self, *, stored: Callable[[list[int]], object]) -> None:
         self._stored = stored
-        self._reset()
-        # A forked child has none of its parent's threads: it starts its own writer on its first row.
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
         self._waiting: list[_Storing] = []
-        self._arrived = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._lock = threading.Lock()
+        self._leading = False
 
     def store(self, row: StripeEvent) -> int | None:
         """The row's new id, or None for a duplicate; raises DatabaseError when PostgreSQL could not take it."""
@@ -220,66 +211,55 @@ class GroupedInsert:
                 self._stored([pk])
             return pk
         storing = _Storing(row)
-        with self._arrived:
+        with self._lock:
             self._waiting.append(storing)
-            if self._thread is None:
-                self._stopping = False
-                self._thread = threading.Thread(target=self._run, name="grouped-insert", daemon=True)
-                self._thread.start()
-            self._arrived.notify()
-        if not storing.done.wait(timeout=STORE_TIMEOUT_SECONDS):
-            raise DatabaseError("the inbox's writer did not answer in time")  # the row may yet be stored: a duplicate
+            lead, self._leading = not self._leading, True
+        if not lead:
+            # No timeout, as a request blocked on its own insert has none: the insert under way always ends
+            # (PostgreSQL answers, or the connection fails), and its leader wakes every row it took and the next.
+            storing.woken.wait()
+            lead = not storing.done  # woken to lead the next group
+        if lead:
+            self._lead()
         if storing.error is not None:
             raise storing.error
         return storing.pk
 
-    def stop(self) -> None:
-        """Stores what is waiting, then ends the writer and closes its connection (a process about to exit, a test
-        session about to drop its database). The next row starts a writer again."""
-        with self._arrived:
-            thread, self._stopping = self._thread, True
-            self._arrived.notify()
-        if thread is not None:
-            thread.join()
-
-    def _run(self) -> None:
+    def _lead(self) -> None:
+        """Inserts what is waiting, then hands the lead to the first request that came meanwhile, if any."""
+        with self._lock:
+            group = self._waiting[: settings.HAND_OVER_MAX_IDS]
+            del self._waiting[: len(group)]
         try:
-            while True:
-                with self._arrived:
-                    self._arrived.wait_for(lambda: self._waiting or self._stopping)
-                    if not self._waiting:
-                        self._thread = None
-                        return
-                    group = self._waiting[: settings.HAND_OVER_MAX_IDS]
-                    del self._waiting[: len(group)]
-                try:
-                    self._commit(group)
-                except Exception:  # only the hand-over's bookkeeping can raise here: the rows are stored
-                    logger.exception(
-                        "could not hand over a stored group of %s rows; the sweeper re-sends them", len(group)
-                    )
+            self._commit(group)
         finally:
-            connection.close()
+            with self._lock:
+                following, self._leading = (self._waiting[0] if self._waiting else None), bool(self._waiting)
+            for each in group:
+                each.done = True
+                each.woken.set()
+            if following is not None:
+                following.woken.set()
 
     def _commit(self, group: list[_Storing]) -> None:
-        close_old_connections()  # as at a request's start: CONN_MAX_AGE, and the health check on first use
         try:
             pks = _insert_ignoring_duplicates([each.row for each in group])
         except DatabaseError:
             connection.close()  # it may be the connection that failed (cut by a restart): each row tries a new one
             for each in group:
                 self._commit_alone(each)
-        except Exception as exc:  # a defect: its requests answer 500, and the writer goes on
+        except Exception as exc:  # a defect: its requests answer 500
             for each in group:
                 each.error = exc
         else:
             metrics.count_webhook_insert(size=len(group))
             for each, pk in zip(group, pks, strict=True):
                 each.pk = pk
-        for each in group:
-            each.done.set()
         if stored := [each.pk for each in group if each.pk is not None]:
-            self._stored(stored)
+            try:
+                self._stored(stored)
+            except Exception:  # only the hand-over's bookkeeping: the rows are stored, and the sweeper sends them
+                logger.exception("could not hand over %s stored rows; the sweeper re-sends them", len(stored))
 
     def _commit_alone(self, storing: _Storing) -> None:
         try:
@@ -290,7 +270,9 @@ class GroupedInsert:
 
 
 # One per process: the webhook's rows, stored in groups and handed over as one.
-stripe_events_writer = GroupedInsert(stored=lambda stripe_event_ids: stripe_events_hand_over.add(*stripe_event_ids))
+stripe_events_group_commit = GroupedInsert(
+    stored=lambda stripe_event_ids: stripe_events_hand_over.add(*stripe_event_ids)
+)
 
 
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:

@@ -1,6 +1,6 @@
 """The webhook's rows stored in groups (a group commit): one statement for the rows of concurrent requests,
 each request still answered with its own row's outcome, and nothing lost when PostgreSQL refuses a row or
-cuts the writer's connection. Transactional: the writer commits on a thread and a connection of its own."""
+cuts the connection. Transactional: each request's thread has a connection of its own, as under gunicorn."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def _outcome(body: dict) -> int | str | None:
 
 
 class Groups(list[int]):
-    """The sizes of the groups the writer inserted. Its first group waits in PostgreSQL's stead (`entered`) until
-    `release`, so that the requests sent meanwhile make the second group whatever the machine's timing."""
+    """The sizes of the groups inserted. The first waits in PostgreSQL's stead (`entered`) until `release`, so
+    that the requests sent meanwhile make the second group whatever the machine's timing."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,13 +60,13 @@ def groups(monkeypatch) -> Groups:
 
 
 def _concurrently(bodies: list[dict], groups: Groups) -> list[int | str | None]:
-    """Receives `bodies[0]` first and, while the writer holds it, every other body from a thread of its own."""
+    """Receives `bodies[0]` first and, while its insert is under way, every other body from a thread of its own."""
     with ThreadPoolExecutor(len(bodies)) as pool:
         first = pool.submit(_outcome, bodies[0])
         assert groups.entered.wait(timeout=10)
         others = [pool.submit(_outcome, body) for body in bodies[1:]]
         deadline = time.monotonic() + 10
-        while len(inbox.stripe_events_writer._waiting) < len(bodies) - 1 and time.monotonic() < deadline:
+        while len(inbox.stripe_events_group_commit._waiting) < len(bodies) - 1 and time.monotonic() < deadline:
             time.sleep(0.005)
         groups.release.set()
         return [first.result(), *[other.result() for other in others]]
@@ -94,7 +94,7 @@ def test_concurrent_requests_are_stored_in_one_statement_each_with_its_own_id(en
     # when
     outcomes = _concurrently(bodies, groups)
 
-    # then: the first row alone (the writer was idle), the five that came meanwhile together, as counted
+    # then: the first row alone (nothing was under way), the five that came meanwhile together, as counted
     assert groups == [1, 5]
     after = _inserts_counted()
     assert (after[0] - before[0], after[1] - before[1]) == (2, 6)
@@ -133,38 +133,6 @@ def test_a_row_postgresql_refuses_fails_alone_and_the_rest_of_its_group_is_store
     assert [outcomes[0], outcomes[1], outcomes[3]] == [stored[body["id"]] for body in good]
 
 
-def test_a_connection_postgresql_cut_is_replaced_before_the_next_group(enqueued):
-    # given: the writer's connection, open from a first row, terminated by PostgreSQL
-    _receive(stripe_event_body("customer.created", CUSTOMER))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-
-    # when
-    stored = _receive(stripe_event_body("customer.created", CUSTOMER))
-
-    # then
-    assert stored is not None and StripeEvent.objects.filter(pk=stored).exists()
-
-
-def test_stop_stores_nothing_twice_and_leaves_no_connection_open(enqueued):
-    # given
-    first = _receive(stripe_event_body("customer.created", CUSTOMER))
-
-    # when
-    inbox.stripe_events_writer.stop()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
-        (connections,) = cursor.fetchone()
-    again = _receive(stripe_event_body("customer.created", CUSTOMER))
-
-    # then: only this test's own connection was left, and the next row started a writer again
-    assert connections == 1
-    assert first is not None and again is not None and StripeEvent.objects.count() == 2
-
-
 def test_a_caller_inside_a_transaction_stores_its_row_in_it(enqueued):
     from django.db import transaction
 
@@ -179,7 +147,7 @@ def test_a_caller_inside_a_transaction_stores_its_row_in_it(enqueued):
 
 
 def test_a_connection_cut_during_the_insert_costs_the_request_nothing(enqueued, monkeypatch):
-    # given: PostgreSQL ends the writer's connection as its statement runs (a restart, a failover)
+    # given: PostgreSQL ends the connection as the statement runs (a restart, a failover)
     insert, cut = inbox._insert_ignoring_duplicates, []
 
     def cut_once(rows):
