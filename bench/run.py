@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="smaller figures, for trying the harness")
     args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # the flame graph is written beside the report, first
     config = Config(database_url=args.database_url, out=args.out)
     if args.quick:
         config = Config(database_url=args.database_url, out=args.out, ingest_seconds=2, ingest_rounds=1,
