@@ -11,11 +11,18 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
-from core.exceptions import ApplicationError
+from core.exceptions import RETRY_UNAVAILABLE_AFTER_SECONDS, ApplicationError
 from core.limits import wait_in_words
 
 
 def api_exception_handler(exc, context):
+    response = _response(exc, context)
+    if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response.setdefault("Retry-After", str(RETRY_UNAVAILABLE_AFTER_SECONDS))
+    return response
+
+
+def _response(exc, context):
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -19,5 +19,10 @@ class Conflict(ApplicationError):
     status_code = 409
 
 
+# Every 503 says when to try again (Retry-After): a dependency that refused (the database restarting, Stripe
+# unreachable) is usually back within seconds.
+RETRY_UNAVAILABLE_AFTER_SECONDS = 5
+
+
 class ServiceUnavailable(ApplicationError):
     status_code = 503

@@ -1,5 +1,5 @@
-"""The OpenAPI schema (drf-spectacular): every operation documents the API's one error shape, and every
-operation behind a limit its 429 with Retry-After."""
+"""The OpenAPI schema (drf-spectacular): every operation documents the API's one error shape, its 503 with
+Retry-After, and every operation behind a limit its 429 with Retry-After."""
 
 from drf_spectacular.openapi import AutoSchema
 
@@ -13,6 +13,11 @@ ERROR_REFERENCE = {"application/json": {"schema": {"$ref": "#/components/schemas
 ERROR_RESPONSES = {
     "4XX": "The request was refused (bad input, not authenticated, not yours, too large, throttled).",
     "503": "A dependency (database, Stripe) is briefly unavailable; retry.",
+}
+UNAVAILABLE_RETRY_AFTER = {
+    "description": "Seconds after which to try again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
 }
 THROTTLED_RESPONSE = {
     "description": "Over a limit (core/limits.py): `detail` says in words when to try again.",
@@ -45,4 +50,5 @@ def add_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_RESPONSES.items():
                 responses.setdefault(status, {"description": description, "content": ERROR_REFERENCE})
+            responses["503"].setdefault("headers", {"Retry-After": UNAVAILABLE_RETRY_AFTER})
     return result

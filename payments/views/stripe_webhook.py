@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from core.exceptions import RETRY_UNAVAILABLE_AFTER_SECONDS
 from payments import metrics, stripe_gateway
 from payments.services import inbox
 
@@ -58,7 +59,9 @@ def _receive(request, *, what: str, event_id: str, event_type: str, stored_field
         stripe_event_id = receive()
     except DatabaseError:
         logger.exception("could not store %s %s; Stripe will retry", what, event_id)
-        return _error("Could not store the event; please retry.", 503)
+        response = _error("Could not store the event; please retry.", 503)
+        response["Retry-After"] = str(RETRY_UNAVAILABLE_AFTER_SECONDS)
+        return response
     return _stored(request, duplicate=stripe_event_id is None)
 
 

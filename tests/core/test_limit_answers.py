@@ -45,3 +45,22 @@ def test_a_spent_budget_says_when_to_try_again_in_the_header_and_in_words(
     retry_after = int(second["Retry-After"])
     assert 3500 < retry_after <= 3600
     assert second.json() == {"detail": f"Too many requests: try again in {wait_in_words(retry_after)}."}
+
+
+def test_a_database_that_refuses_mid_request_answers_503_saying_when_to_try_again(monkeypatch):
+    # given: the database connection is cut as the public list reads (a restart, an operator's terminate)
+    from django.db import OperationalError
+
+    from events import views
+
+    def cut():
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(views, "event_list_public", cut)
+
+    # when
+    response = APIClient().get(reverse("public-event-list"))
+
+    # then
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json() == {"detail": "The service is temporarily unavailable; please retry."}

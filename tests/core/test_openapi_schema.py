@@ -58,6 +58,11 @@ def test_the_schema_is_served_and_documents_the_api(client):
     assert ("/api/payments/create-payment-intent/", "post") in throttled and ("/api/auth/login/", "post") in throttled
     retry_after = checkout["responses"]["429"]["headers"]["Retry-After"]
     assert retry_after["required"] is True and retry_after["schema"]["type"] == "integer"
+    assert all(
+        op["responses"]["503"]["headers"]["Retry-After"]["required"]
+        for ops in schema["paths"].values()
+        for op in ops.values()
+    )
     for name in ("EventCreate", "PatchedEventUpdate"):  # the rules the serializers enforce, stated
         fields = schema["components"]["schemas"][name]["properties"]
         assert fields["title"]["minLength"] == 1

@@ -117,7 +117,7 @@ def test_stripe_unreachable_answers_503_and_leaves_no_payment_intent(auth_client
 
     response = auth_client.post(URL, {"event_id": event.pk}, format="json")
 
-    assert response.status_code == 503
+    assert response.status_code == 503 and response["Retry-After"] == "5"
     assert "Stripe" in response.json()["detail"]
     # The pending payment waits (with its idempotency key) for the next attempt; no intent is recorded.
     assert list(Payment.objects.values_list("payment_intent_id", flat=True)) == [None]

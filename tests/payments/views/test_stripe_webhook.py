@@ -232,3 +232,21 @@ def test_the_enqueue_goes_through_celerys_publish_with_its_signals(stripe_client
         ("after", "worker.tasks.process_stripe_events", [[row.pk]]),
     ]
     assert row.status == StripeEvent.Status.ENQUEUED
+
+
+def test_a_database_that_cannot_store_the_event_answers_503_saying_when_to_try_again(stripe_client, monkeypatch):
+    # given: PostgreSQL refuses the insert (a restart, a full disk)
+    from django.db import OperationalError
+
+    def refuse(row):
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(inbox.stripe_events_group_commit, "store", refuse)
+    body = stripe_event_body("customer.created", {"id": "cus_1", "object": "customer"})
+
+    # when
+    response = _post(stripe_client, body)
+
+    # then: Stripe retries it later; nothing was stored
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert not StripeEvent.objects.filter(stripe_id=body["id"]).exists()
