@@ -34,6 +34,7 @@ from bench.soak_stack import (
     start_stack,
     supervise,
     terminate_connections,
+    vacuum_as_autovacuum_would,
 )
 from bench.soak_traffic import Traffic
 
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        run = Run(minutes=args.minutes, warmup_s=warmup, rate=args.rate, facts=machine_facts(), rows=[],
+        facts = machine_facts() | {"PostgreSQL autovacuum": vacuum_as_autovacuum_would(args.database_url, exit_stack)}
+        run = Run(minutes=args.minutes, warmup_s=warmup, rate=args.rate, facts=facts, rows=[],
                   faults=[Fault(name, warmup + (duration - warmup) * (i + 1) / 5) for i, name in enumerate(FAULT_NAMES)])  # fmt: skip
         traffic = Traffic(stack, rate=args.rate, operator_interval=min(300.0, duration / 4))
         exit_stack.callback(traffic.finish)

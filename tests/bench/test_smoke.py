@@ -85,12 +85,14 @@ def test_bench_soak_writes_its_report_series_and_plots_while_it_runs(tmp_path: P
     report = out.read_text()
     assert "- **state**: finished" in report
     assert VERDICT.search(report)
+    assert re.search(r"^- \*\*PostgreSQL autovacuum\*\*: (on|off on this server; the soak runs)", report, re.M)
     # Every fault was done and its recovery measured or marked pending, on the series of every 10 s.
     for fault in ("Redis restarted", "Celery worker SIGKILLed", "PostgreSQL connections terminated", "burst"):
         row = re.search(rf"^\| {fault} \| [\d.]+ \| (.+) \| (\d+|—) \|$", report, re.M)
         assert row and "failed" not in row[1] and row[1] != "pending", fault
     series = (tmp_path / "soak" / "series.csv").read_text().splitlines()
     assert len(series) >= 3 and "rss_mb web workers" in series[0] and "files web" in series[0]
+    assert "pg_connections web workers" in series[0] and "pg_connections soak itself" in series[0]
     plots = re.findall(r"!\[[^]]+\]\(soak/([\w-]+\.png)\)", report)
     assert "rss.png" in plots and all((tmp_path / "soak" / name).stat().st_size > 1000 for name in plots)
     # The end state was counted: the stream's events all stored once.
