@@ -52,13 +52,13 @@ def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
     assert re.search(r"emails/s\*\*; not sent: 0\.", report)
     assert "| drain: the burst's emails | email |" in report
     # The batched design's figures against the one-at-a-time design's, and the batch sizes the product's own
-    # histograms saw in the burst: messages of ids, batch transactions, rows' own transactions and messages of
-    # email ids.
+    # histograms saw in the burst: the web's inserts, messages of ids, batch transactions, rows' own transactions
+    # and messages of email ids.
     assert "| figure | before (one at a time) | now (batched) | target | |" in report
     totals = re.search(r"^\| \*\*total \(mean\)\*\* \| (.+) \|$", report, re.M)
     assert totals, report
     seen = [re.fullmatch(r"([\d,]+) \(([\d.]+)\)", cell.strip()) for cell in totals[1].split("|")]
-    assert len(seen) == 4 and all(seen), totals[0]
+    assert len(seen) == 5 and all(seen), totals[0]
     assert all(int(m[1].replace(",", "")) > 0 and float(m[2]) >= 1 for m in seen if m), totals[0]
 
 
