@@ -1,6 +1,6 @@
 """The batch sizes the stack actually saw, read from the product's own histograms: inbox rows per insert
-(`eventpay_webhook_rows_per_insert`, the web processes' group commit), inbox ids per message
-(`eventpay_hand_over_group_size`, counted by the web processes as they hand rows over) and inbox rows
+(`eventpay_webhook_rows_per_insert`, the web processes' group commit), inbox ids per wake-up message
+(`eventpay_hand_over_group_size`, counted by the web processes as they wake the workers) and inbox rows
 closed per transaction (`eventpay_stripe_events_per_transaction`, counted by the workers, `batch` or
 `alone`).
 

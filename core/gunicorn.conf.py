@@ -68,10 +68,3 @@ def child_exit(server, worker):
         from core.metrics_multiprocess import metrics_archive_process
 
         metrics_archive_process(directory=Path(directory), pid=worker.pid)
-
-
-def worker_exit(server, worker):
-    """Rows stored by this worker's last requests leave for the Celery workers now, not with the sweeper."""
-    from payments import queue
-
-    queue.hand_overs_flush()

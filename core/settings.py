@@ -273,10 +273,9 @@ CHECKOUT_OPEN_PAYMENTS_LIMIT = env.int("CHECKOUT_OPEN_PAYMENTS_LIMIT", default=1
 
 # Fulfilment timings (see worker/celery.py for the beat schedule).
 STRIPE_EVENT_SWEEP_AFTER_SECONDS = env.int("STRIPE_EVENT_SWEEP_AFTER_SECONDS", default=120)
-# The webhook's rows leave for the workers in groups: the ids stored within this many milliseconds of the
-# first, or this many ids, share one Celery message (an idle process sends its next id at once).
-HAND_OVER_MAX_WAIT_MS = env.float("HAND_OVER_MAX_WAIT_MS", default=2.0)
-HAND_OVER_MAX_IDS = env.int("HAND_OVER_MAX_IDS", default=100)
+# The webhook's rows are stored in groups: the rows of a web process's concurrent requests, up to this many,
+# in one INSERT and one commit.
+WEBHOOK_INSERT_MAX_ROWS = env.int("WEBHOOK_INSERT_MAX_ROWS", default=100)
 # A worker's batch: the rows of its message, topped up to this many with other rows waiting in the inbox.
 FULFILMENT_BATCH_MAX_ROWS = env.int("FULFILMENT_BATCH_MAX_ROWS", default=100)
 # An unprocessed inbox row older than this is an alert (an ERROR log line and the `eventpay_alert` metric).

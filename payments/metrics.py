@@ -113,7 +113,7 @@ FULFILMENT_LATENCY = Histogram(
     registry=PROCESS_REGISTRY,
 )
 
-# Powers of two up to the largest group a web process sends (HAND_OVER_MAX_IDS, 100 by default).
+# Powers of two up to the largest group: an insert or a batch (WEBHOOK_INSERT_MAX_ROWS, FULFILMENT_BATCH_MAX_ROWS: 100).
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 100, 250)
 
 HAND_OVER_GROUP_SIZE = Histogram(
@@ -122,6 +122,14 @@ HAND_OVER_GROUP_SIZE = Histogram(
     "hand-over) and the emails one transaction recorded: how much grouping the traffic allows.",
     ["rows"],
     buckets=BATCH_SIZE_BUCKETS,
+    registry=PROCESS_REGISTRY,
+)
+
+WAKE_UPS = Counter(
+    "eventpay_stripe_event_wake_ups_total",
+    "What the web did to wake a worker for the rows it stored: a message sent, none because a wake-up was "
+    "already waiting (its worker claims these rows too), or refused by the broker (the sweeper re-sends).",
+    ["result"],
     registry=PROCESS_REGISTRY,
 )
 
@@ -146,6 +154,10 @@ FULFILMENT_TRANSACTION_SIZE = Histogram(
 
 def count_hand_over_group(*, rows: str, size: int) -> None:
     HAND_OVER_GROUP_SIZE.labels(rows=rows).observe(size)
+
+
+def count_wake_up(*, result: str) -> None:
+    WAKE_UPS.labels(result=result).inc()
 
 
 def count_webhook_insert(*, size: int) -> None:

@@ -7,18 +7,18 @@ Django's apps (`worker` is an installed app), so `current_app` is configured in 
 
 from __future__ import annotations
 
-import atexit
 import logging
-import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
+import redis
 from celery import current_app
 from django.conf import settings
 from kombu import Producer
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PROCESS_STRIPE_EVENT = "worker.tasks.process_stripe_event"
 PROCESS_STRIPE_EVENTS = "worker.tasks.process_stripe_events"
@@ -80,90 +80,88 @@ def sent_in_batches(ids: Sequence[int], send: Callable[[int], Any]) -> Iterator[
         yield batch
 
 
-_hand_overs: list[GroupedHandOver] = []
-# A grouped hand-over that had nothing added for this many of its windows is idle: its next id leaves at once.
-IDLE_AFTER_WINDOWS = 5
+# A wake-up not answered within this long is presumed lost (its sender killed between ringing and sending, the
+# message lost with the broker): the next ring sends another. Longer than a worker takes to reach a waiting
+# message, short enough that a lost one delays rows by seconds; the sweeper stays the net for rows nobody rings.
+WAKE_UP_LOST_AFTER_SECONDS = 5
 
 
-def hand_overs_flush() -> None:
-    """Sends what every grouped hand-over of this process holds: for a process about to exit."""
-    for hand_over in _hand_overs:
-        hand_over.flush()
+WakeUp = Literal["sent", "already waiting", "refused"]
 
 
-class GroupedHandOver:
-    """Hands ids to the broker in groups: the ids added by this process's threads within a few milliseconds
-    (`HAND_OVER_MAX_WAIT_MS` after the first, or `HAND_OVER_MAX_IDS` of them) leave in one message. An id
-    added to an idle hand-over (nothing added for `IDLE_AFTER_WINDOWS` windows) leaves at once: a quiet
-    process adds no delay to a delivery, and under traffic the grouping keeps the workers' messages fewer
-    than the rows.
+class _BrokerRedis:
+    client: redis.Redis | None = None
 
-    `add` only appends to a list: a daemon thread, started by the first `add` of each process, sends the
-    groups with `send(ids)`, and hands a group the broker refused to `refused(ids)`. What is waiting when the
-    process exits is sent by `flush` (atexit, and gunicorn's worker_exit). A process killed before its group
-    left loses only the message: the rows are stored, and the sweeper re-sends them."""
 
-    def __init__(self, *, send: Callable[[list[int]], object], refused: Callable[[list[int]], object]) -> None:
-        self._send, self._refused = send, refused
-        self._reset()
-        _hand_overs.append(self)
-        # A forked child has none of its parent's threads: it starts its own, and sends none of its parent's ids.
-        os.register_at_fork(after_in_child=self._reset)
-        atexit.register(self.flush)
+_redis = _BrokerRedis()
+# A forked child (a Celery pool process) opens its own connections, as with the producer above.
+os.register_at_fork(after_in_child=lambda: setattr(_redis, "client", None))
 
-    def _reset(self) -> None:
-        self._pending: list[int] = []
-        self._arrived = threading.Condition()
-        self._sending = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._last_added = -math.inf
-        self._at_once = False
 
-    def add(self, *item_ids: int) -> None:
-        now = time.monotonic()
-        with self._arrived:
-            idle = now - self._last_added >= IDLE_AFTER_WINDOWS * settings.HAND_OVER_MAX_WAIT_MS / 1000
-            self._at_once |= idle and not self._pending
-            self._last_added = now
-            self._pending.extend(item_ids)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="grouped-hand-over", daemon=True)
-                self._thread.start()
-            self._arrived.notify()
+def _broker_redis() -> redis.Redis:
+    """This process's client of the broker's Redis (thread-safe: a pool of connections). The doorbell is kept
+    where the messages are, so that a Redis that lost its messages (a restart without persistence) lost the
+    doorbell with them."""
+    if _redis.client is None:
+        # One immediate retry (a pooled connection a restart closed), not redis-py's ten with back-off: with Redis
+        # down a ring must fail at once, the webhook's request waits for it.
+        _redis.client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 1)
+        )
+    return _redis.client
 
-    def flush(self) -> None:
-        """Sends, in the calling thread, every id added so far (after the group on its way, if any)."""
-        with self._sending, self._arrived:
-            group, self._pending = self._pending, []
-        self._publish(group)
 
-    def _run(self) -> None:
-        while True:
-            with self._arrived:
-                self._arrived.wait_for(lambda: self._pending)
-                if not self._at_once:
-                    self._arrived.wait_for(
-                        lambda: len(self._pending) >= settings.HAND_OVER_MAX_IDS,
-                        timeout=settings.HAND_OVER_MAX_WAIT_MS / 1000,
-                    )
-            with self._sending:
-                with self._arrived:
-                    group, self._pending, self._at_once = self._pending, [], False
-                self._publish(group)
+class Doorbell:
+    """Wakes the workers for rows waiting in a table, with at most one wake-up message waiting at a time.
 
-    def _publish(self, ids: list[int]) -> None:
-        for start in range(0, len(ids), settings.HAND_OVER_MAX_IDS):
-            group = ids[start : start + settings.HAND_OVER_MAX_IDS]
-            try:
-                self._send(group)
-            except Exception:  # the broker is down: the rows are stored, and go back to waiting for the sweeper
-                logger.warning(
-                    "the broker refused a group of %s ids; the sweeper retries them", len(group), exc_info=True
-                )
-                try:
-                    self._refused(group)
-                except Exception:  # only bookkeeping: the rows stay enqueued, and the sweeper finds them stale
-                    logger.warning("could not note a refused group of %s ids", len(group), exc_info=True)
+    `ring(ids)`, once rows are committed, sends a message (`send(ids)`) only if no wake-up is waiting: a
+    Redis key set with NX marks one as sent and not yet answered. A worker `answer`s (deletes the key) before
+    it claims waiting rows, so a row committed before a ring that found the key set is committed before that
+    answer, and the claim that follows sees it. Under traffic the messages are as many as the workers'
+    batches, not as the rows; an idle process's row leaves at once, as before. A worker whose claim was full
+    rings again for the rows it left.
+
+    A wake-up the broker refused clears the key, and its rows go to `refused(ids)` (back to waiting for the
+    sweeper), as do those of a ring Redis could not answer (the broker is that Redis: it could take no message
+    either). A lost wake-up (its ringer killed before sending) expires after WAKE_UP_LOST_AFTER_SECONDS; rows
+    nobody rings for meanwhile are re-sent by the sweeper, as every row whose message was lost."""
+
+    def __init__(
+        self, *, key: str, send: Callable[[list[int]], object], refused: Callable[[list[int]], object]
+    ) -> None:
+        self.key, self._send, self._refused = key, send, refused
+
+    def ring(self, ids: list[int]) -> WakeUp:
+        """Wakes a worker for `ids` (committed) unless a wake-up is waiting; says which it did."""
+        try:
+            if not _broker_redis().set(self.key, "1", nx=True, ex=WAKE_UP_LOST_AFTER_SECONDS):
+                return "already waiting"
+        except redis.RedisError:  # the broker's Redis, down or loading: no message could be sent either
+            logger.warning(
+                "the doorbell %s cannot be rung; the sweeper sends %s ids", self.key, len(ids), exc_info=True
+            )
+            return self._refuse(ids)
+        try:
+            self._send(ids)
+        except Exception:  # the broker is down: the rows are stored, and go back to waiting for the sweeper
+            logger.warning("the broker refused a wake-up for %s ids; the sweeper retries them", len(ids), exc_info=True)
+            self.answer()
+            return self._refuse(ids)
+        return "sent"
+
+    def _refuse(self, ids: list[int]) -> WakeUp:
+        try:
+            self._refused(ids)
+        except Exception:  # only bookkeeping: the rows stay enqueued, and the sweeper finds them stale
+            logger.warning("could not note a refused wake-up for %s ids", len(ids), exc_info=True)
+        return "refused"
+
+    def answer(self) -> None:
+        """A worker about to claim waiting rows: the next row committed rings again."""
+        try:
+            _broker_redis().delete(self.key)
+        except redis.RedisError:  # the key expires on its own; rows stored meanwhile wait for it at most
+            logger.warning("could not answer the doorbell %s", self.key, exc_info=True)
 
 
 def stripe_events_process(*, stripe_event_ids: list[int]) -> None:

@@ -109,15 +109,24 @@ def _fresh_limits():
         client.close()
 
 
+@pytest.fixture(autouse=True)
+def _no_wake_up_waiting():
+    """Each test starts with the workers' doorbell unrung: a wake-up a test sent and nobody took (the broker's
+    messages are not consumed) must not keep the next test's rows from waking a worker."""
+    from payments.services import inbox
+
+    inbox.stripe_events_answer_wake_up()
+
+
 @pytest.fixture
 def enqueued(monkeypatch) -> list[int]:
     """Records the inbox rows handed to the broker, instead of sending them (the queue is not the subject):
-    the webhook's grouped hand-over and the single sends of the sweeper and the operators."""
+    the rows the webhook wakes the workers for and the single sends of the sweeper and the operators."""
     from payments import queue
     from payments.services import inbox
 
     sent: list[int] = []
-    monkeypatch.setattr(inbox.stripe_events_hand_over, "add", lambda *ids: sent.extend(ids))
+    monkeypatch.setattr(inbox, "stripe_events_wake_workers", lambda ids: sent.extend(ids))
     monkeypatch.setattr(queue, "stripe_event_process", lambda *, stripe_event_id: sent.append(stripe_event_id))
     return sent
 

@@ -87,17 +87,20 @@ RETRY_ALONE_AFTER_SECONDS = 2
 
 @app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def process_stripe_events(stripe_event_ids: list[int]) -> None:
-    """The rows the web process handed over together, topped up with rows waiting in the inbox up to
-    FULFILMENT_BATCH_MAX_ROWS: the hot ones applied together in one transaction (`fulfilment_batch`), the
-    rest each in its own, one after the other.
+    """A wake-up from the web (`inbox.stripe_events_wake_workers`): the rows it names, topped up with rows
+    waiting in the inbox up to FULFILMENT_BATCH_MAX_ROWS, the hot ones applied together in one transaction
+    (`fulfilment_batch`), the rest each in its own, one after the other. The wake-up is answered first, so
+    rows stored from then on wake a worker again; a full claim wakes another for the rows it left.
 
     A row that fails fails alone, as it would in a message of its own: a transient error records the attempt
     and re-sends the row by itself; any other error leaves it failed for an operator. The others go on.
     If the re-send is refused too, the row stays `enqueued` and the sweeper sends it again."""
+    inbox.stripe_events_answer_wake_up()
     try:
         one_at_a_time = fulfilment_batch.stripe_events_fulfil(
             stripe_event_ids=stripe_event_ids,
             claim_waiting=max(0, settings.FULFILMENT_BATCH_MAX_ROWS - len(stripe_event_ids)),
+            more_waiting=lambda: inbox.stripe_events_wake_workers([]),
         )
     except Exception:  # the batch rolled back whole: each row goes its own way, and fails alone if it must
         logger.warning("a batch of stripe events failed; applying them one at a time", exc_info=True)

@@ -14,6 +14,7 @@ transaction each: one of them failing, or the batch failing whole, holds back no
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.db import transaction
 
@@ -24,7 +25,9 @@ from payments.services.transitions import IntentFact, payment_transitions_bulk
 from payments.stripe_gateway import StripeIntent
 
 
-def stripe_events_fulfil(*, stripe_event_ids: list[int], claim_waiting: int = 0) -> list[int]:
+def stripe_events_fulfil(
+    *, stripe_event_ids: list[int], claim_waiting: int = 0, more_waiting: Callable[[], object] = lambda: None
+) -> list[int]:
     """Applies the batch's hot rows in one transaction; returns, in stored order, the rows left for
     `fulfilment.process_stripe_event`. Only rows still waiting (received or enqueued) are taken: rows
     finished, or failed (they wait for an operator: a message delivered again does not apply them again),
@@ -33,7 +36,9 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int], claim_waiting: int = 0)
     With `claim_waiting`, the batch also takes up to that many other rows waiting in the inbox (received or
     enqueued, oldest first, none another worker holds), as queue engines claim jobs: under a backlog one
     message then carries a full batch, and the messages of the rows it took find them finished. Failed rows
-    are never claimed: they wait for their retry's back-off or an operator."""
+    are never claimed: they wait for their retry's back-off or an operator. A claim that took all it could
+    calls `more_waiting()` at once (the rows are locked by then), so that another worker takes the next batch
+    while this one applies its own."""
     if not _anything_waiting(stripe_event_ids=stripe_event_ids, anywhere=claim_waiting > 0):
         return []
     with transaction.atomic():
@@ -43,7 +48,10 @@ def stripe_events_fulfil(*, stripe_event_ids: list[int], claim_waiting: int = 0)
             .order_by("pk")
         )
         if claim_waiting > 0:
-            rows = sorted(rows + _waiting(exclude=stripe_event_ids, limit=claim_waiting), key=lambda row: row.pk)
+            claimed = _waiting(exclude=stripe_event_ids, limit=claim_waiting)
+            if len(claimed) == claim_waiting:
+                more_waiting()
+            rows = sorted(rows + claimed, key=lambda row: row.pk)
         # Rows fulfilment does not act on change nothing but themselves: closed here, whatever their payment.
         skipped = [(row, fulfilment.skipped(row)) for row in rows if not fulfilment.applies(row)]
         acted_on = [row for row in rows if fulfilment.applies(row)]

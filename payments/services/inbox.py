@@ -89,11 +89,11 @@ def stripe_event_receive(*, event: dict[str, Any], payload: bytes) -> int | None
 
     Runs outside a transaction, as the view does: the row is inserted with those of this process's
     concurrent requests in one statement committed on its own (`stripe_events_group_commit`:
-    `INSERT … ON CONFLICT DO NOTHING RETURNING`), and a duplicate writes nothing. Only then is the id
-    handed over, grouped with the ids of the requests around it (`stripe_events_hand_over`): the row is
-    stored as `enqueued` because the publish follows within milliseconds; a group the broker refuses
-    goes back to `received`, and a process that dies in between leaves rows the sweeper re-sends anyway
-    (it looks at `received_at`/`enqueued_at`, both set by this insert).
+    `INSERT … ON CONFLICT DO NOTHING RETURNING`), and a duplicate writes nothing. Only then are the workers
+    woken for it (`stripe_events_wake_workers`), unless a wake-up already waits (its worker will claim this row
+    too): the row is stored as `enqueued` because a worker is on its way; rows whose wake-up the broker
+    refuses go back to `received`, and a process that dies in between leaves rows the sweeper re-sends
+    anyway (it looks at `received_at`/`enqueued_at`, both set by this insert).
     """
     return _receive(_new_row(event, payload, status=StripeEvent.Status.ENQUEUED))
 
@@ -110,23 +110,31 @@ def _receive(row: StripeEvent) -> int | None:
     return stripe_event_id
 
 
-def _hand_over_refused(stripe_event_ids: list[int]) -> None:
-    try:
-        StripeEvent.objects.filter(pk__in=stripe_event_ids, status=StripeEvent.Status.ENQUEUED).update(
-            status=StripeEvent.Status.RECEIVED, enqueued_at=None
-        )
-    finally:
-        # Runs on the hand-over's own thread, and rarely: it keeps no database connection open between refusals.
-        connection.close()
+def _wake_up_refused(stripe_event_ids: list[int]) -> None:
+    StripeEvent.objects.filter(pk__in=stripe_event_ids, status=StripeEvent.Status.ENQUEUED).update(
+        status=StripeEvent.Status.RECEIVED, enqueued_at=None
+    )
 
 
-def _hand_over_send(stripe_event_ids: list[int]) -> None:
+def _wake_up_send(stripe_event_ids: list[int]) -> None:
     queue.stripe_events_process(stripe_event_ids=stripe_event_ids)
     metrics.count_hand_over_group(rows="stripe_event", size=len(stripe_event_ids))
 
 
-# One per process: the webhook's rows leave for the workers in groups, one `process_stripe_events` message each.
-stripe_events_hand_over = queue.GroupedHandOver(send=_hand_over_send, refused=_hand_over_refused)
+# The workers' doorbell for the inbox: a `process_stripe_events` message when none is waiting.
+_stripe_events_doorbell = queue.Doorbell(
+    key="eventpay:doorbell:stripe-events", send=_wake_up_send, refused=_wake_up_refused
+)
+
+
+def stripe_events_wake_workers(stripe_event_ids: list[int]) -> None:
+    """Wakes a worker for these committed rows, unless a wake-up already waits (whose worker claims them)."""
+    metrics.count_wake_up(result=_stripe_events_doorbell.ring(stripe_event_ids))
+
+
+def stripe_events_answer_wake_up() -> None:
+    """A worker about to claim the waiting rows: rows committed from now on wake a worker again."""
+    _stripe_events_doorbell.answer()
 
 
 _INSERT_FIELDS = [f for f in StripeEvent._meta.concrete_fields if not f.primary_key]
@@ -188,8 +196,9 @@ class GroupedInsert:
     request that finds no insert under way inserts its row itself, at once, on its own connection; the requests
     of this process that arrive meanwhile wait, and when the insert is done the first of them inserts all their
     rows in one statement, committed once. No thread of its own and no timer: an idle process stores each row
-    as before, and a busy one in groups as large as the traffic makes them (up to HAND_OVER_MAX_IDS). The
-    group's new rows are then handed to the workers together (`stored(ids)`).
+    as before, and a busy one in groups as large as the traffic makes them (up to WEBHOOK_INSERT_MAX_ROWS). The
+    group's leader then wakes the workers for its new rows together (`stored(ids)`), once it has handed the
+    lead on.
 
     A request answers only once its row is committed, as before. A statement that failed is tried again row by
     row on a new connection, so that a connection cut mid-statement costs no request its answer and one row's
@@ -228,7 +237,7 @@ class GroupedInsert:
     def _lead(self) -> None:
         """Inserts what is waiting, then hands the lead to the first request that came meanwhile, if any."""
         with self._lock:
-            group = self._waiting[: settings.HAND_OVER_MAX_IDS]
+            group = self._waiting[: settings.WEBHOOK_INSERT_MAX_ROWS]
             del self._waiting[: len(group)]
         try:
             self._commit(group)
@@ -240,6 +249,14 @@ class GroupedInsert:
                 each.woken.set()
             if following is not None:
                 following.woken.set()
+        # Once the next group is under way: its insert need not wait for this one's wake-up.
+        if stored := [each.pk for each in group if each.pk is not None]:
+            try:
+                self._stored(stored)
+            except Exception:  # only the wake-up's bookkeeping: the rows are stored, and the sweeper sends them
+                logger.exception(
+                    "could not wake the workers for %s stored rows; the sweeper re-sends them", len(stored)
+                )
 
     def _commit(self, group: list[_Storing]) -> None:
         try:
@@ -255,11 +272,6 @@ class GroupedInsert:
             metrics.count_webhook_insert(size=len(group))
             for each, pk in zip(group, pks, strict=True):
                 each.pk = pk
-        if stored := [each.pk for each in group if each.pk is not None]:
-            try:
-                self._stored(stored)
-            except Exception:  # only the hand-over's bookkeeping: the rows are stored, and the sweeper sends them
-                logger.exception("could not hand over %s stored rows; the sweeper re-sends them", len(stored))
 
     def _commit_alone(self, storing: _Storing) -> None:
         try:
@@ -269,10 +281,9 @@ class GroupedInsert:
             storing.error = exc
 
 
-# One per process: the webhook's rows, stored in groups and handed over as one.
-stripe_events_group_commit = GroupedInsert(
-    stored=lambda stripe_event_ids: stripe_events_hand_over.add(*stripe_event_ids)
-)
+# One per process: the webhook's rows, stored in groups, each group waking the workers once (the function is
+# looked up at each call, so a test may record the wake-ups instead).
+stripe_events_group_commit = GroupedInsert(stored=lambda stripe_event_ids: stripe_events_wake_workers(stripe_event_ids))
 
 
 def stripe_event_store(*, event: dict[str, Any], payload: bytes) -> StripeEvent | None:

@@ -130,7 +130,7 @@ def test_redis_down_while_webhooks_arrive_then_back_everything_is_processed_by_t
     assert elapsed < 15, f"{len(deliveries)} deliveries took {elapsed:.1f} s with Redis down"
     rows = StripeEvent.objects.filter(stripe_id__in=stripe_ids)
     assert rows.count() == len(stripe_ids)
-    # the hand-over is noted refused on the web process's hand-over thread, within its publish retry
+    # the wake-up could not be rung: each request put its group's rows back before it answered
     wait_until(
         lambda: set(rows.values_list("status", flat=True)) == {StripeEvent.Status.RECEIVED},
         timeout=10,
@@ -218,7 +218,7 @@ def test_a_worker_holding_a_task_outlives_a_redis_restart_and_its_loading_and_fu
     finally:
         lock.release()
     chaos.redis.wait_loaded()
-    # the delivery made while Redis loaded is stored, its hand-over refused: it waits for the sweeper
+    # the delivery made while Redis loaded is stored, its wake-up refused: it waits for the sweeper
     assert StripeEvent.objects.get(stripe_id=events[while_loading.pk]["id"]).status == StripeEvent.Status.RECEIVED
 
     # then: the worker is still there, and fulfils an event delivered now

@@ -139,7 +139,7 @@ def test_metrics_after_a_known_sequence_of_events(enqueued, django_capture_on_co
 
 
 def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_commit_callbacks, monkeypatch):
-    # given: three stored events, handed over by one process within the grouping window, and one more
+    # given: three stored events, a worker woken for them, and one more
     published: list[list[int]] = []
     monkeypatch.setattr(queue, "stripe_events_process", lambda *, stripe_event_ids: published.append(stripe_event_ids))
     before = scrape()
@@ -152,8 +152,7 @@ def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_comm
     ]
 
     # when
-    inbox.stripe_events_hand_over.add(*[row.pk for row in rows[:3]])
-    inbox.stripe_events_hand_over.flush()
+    inbox.stripe_events_wake_workers([row.pk for row in rows[:3]])
     with django_capture_on_commit_callbacks(execute=True):
         stripe_events_fulfil(stripe_event_ids=[row.pk for row in rows[:3]])
         fulfilment.process_stripe_event(stripe_event_id=rows[3].pk)
@@ -164,6 +163,7 @@ def test_rows_per_message_and_per_transaction_are_counted(django_capture_on_comm
         return counted(metrics, name, **labels) - counted(before, name, **labels)
 
     assert published == [[row.pk for row in rows[:3]]]
+    assert added("eventpay_stripe_event_wake_ups_total", result="sent") == 1
     group = "eventpay_hand_over_group_size"
     assert added(f"{group}_count", rows="stripe_event") == 1
     assert added(f"{group}_sum", rows="stripe_event") == 3

@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from payments import queue, stripe_gateway
 from payments.models import StripeEvent
 from payments.services import inbox
 from tests.factories import stored_stripe_event, stripe_event_body
+from worker import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -125,22 +125,42 @@ def _signed_post(url: str, body: dict) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_webhooks_leave_in_fewer_messages_than_rows_and_every_row_in_one(live_server, broker_messages):
-    # given: 60 deliveries, 8 at a time, to a real server in this process
+def test_concurrent_webhooks_wake_one_worker_whose_claim_takes_every_row(live_server, broker_messages, settings):
+    # given: 60 deliveries, 8 at a time, to a real server in this process, while no worker takes a message
     bodies = [stripe_event_body("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(60)]
-
-    # when
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda body: _signed_post(live_server.url, body), bodies))
-    inbox.stripe_events_hand_over.flush()
-
-    # then: every stored row is in exactly one message, and the messages carry several rows each
-    held = broker_messages()
     assert set(statuses) == {200}
-    assert {name for name, _ in held} == {queue.PROCESS_STRIPE_EVENTS}
-    sent = sorted(pk for _, args in held for pk in args[0])
-    assert sent == sorted(StripeEvent.objects.values_list("pk", flat=True))
-    assert len(held) < len(bodies)
+
+    # then: one wake-up, for the first rows committed; the others found it waiting
+    held = broker_messages()
+    assert [name for name, _ in held] == [queue.PROCESS_STRIPE_EVENTS]
+    assert 1 <= len(held[0][1][0]) < len(bodies)
+
+    # when: a worker takes it
+    tasks.process_stripe_events(*held[0][1])
+
+    # then: its claim took every row, and left none for another wake-up
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {StripeEvent.Status.IGNORED}
+    assert len(broker_messages()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_larger_than_a_batch_is_worked_off_by_wake_ups_chained_from_full_claims(broker_messages, settings):
+    # given: 25 rows waiting, batches of 10, and one wake-up
+    settings.FULFILMENT_BATCH_MAX_ROWS = 10
+    rows = [stored_stripe_event("customer.created", {"id": f"cus_{n}", "object": "customer"}) for n in range(25)]
+    inbox.stripe_events_wake_workers([rows[0].pk])
+
+    # when: each wake-up is taken by a worker in turn, until none is left
+    taken = 0
+    while taken < len(messages := broker_messages()):
+        tasks.process_stripe_events(*messages[taken][1])
+        taken += 1
+
+    # then: two full claims each woke a worker for the rest; the third claim was not full
+    assert taken == 3
+    assert StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES).count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -172,41 +192,78 @@ def test_a_row_whose_process_died_before_the_hand_over_is_sent_by_the_sweeper(wo
     assert broker_messages() == [(queue.PROCESS_STRIPE_EVENT, [row.pk])]
 
 
-def _hand_over(sent: list[list[int]], arrived: threading.Event) -> queue.GroupedHandOver:
+def _doorbell(sent: list[list[int]], refused: list[list[int]] | None = None, fails: bool = False) -> queue.Doorbell:
     def send(ids: list[int]) -> None:
+        if fails:
+            raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
         sent.append(ids)
-        arrived.set()
 
-    return queue.GroupedHandOver(send=send, refused=lambda ids: None)
+    noted = refused if refused is not None else []
+    return queue.Doorbell(key=f"test-doorbell-{uuid.uuid4().hex}", send=send, refused=noted.append)
 
 
-def test_an_id_added_to_an_idle_hand_over_leaves_at_once(settings):
-    # given: a window far longer than the test waits
-    settings.HAND_OVER_MAX_WAIT_MS = 60_000
-    sent, arrived = [], threading.Event()
-    hand_over = _hand_over(sent, arrived)
+def test_a_ring_sends_a_wake_up_only_while_none_is_waiting():
+    sent: list[list[int]] = []
+    doorbell = _doorbell(sent)
+
+    # when / then: the first ring sends; rings before a worker answers find it waiting
+    assert doorbell.ring([1]) == "sent"
+    assert doorbell.ring([2]) == "already waiting"
+    assert doorbell.ring([3]) == "already waiting"
+    assert sent == [[1]]
+
+    # when / then: a worker answered; the next ring sends again
+    doorbell.answer()
+    assert doorbell.ring([4]) == "sent"
+    assert sent == [[1], [4]]
+    doorbell.answer()
+
+
+def test_a_wake_up_the_broker_refused_leaves_the_bell_unrung_and_its_rows_to_the_sweeper():
+    sent: list[list[int]] = []
+    refused: list[list[int]] = []
+    broken = _doorbell(sent, refused, fails=True)
 
     # when
-    hand_over.add(7)
+    assert broken.ring([1, 2]) == "refused"
 
-    # then: no flush needed
-    assert arrived.wait(timeout=10) and sent == [[7]]
+    # then: the rows go back to waiting, and the next ring tries the broker again
+    assert refused == [[1, 2]] and sent == []
+    assert broken.ring([3]) == "refused"
+    assert refused == [[1, 2], [3]]
 
 
-def test_ids_added_to_a_busy_hand_over_wait_for_the_window_and_leave_together(settings):
-    # given: an id just added (and sent at once)
-    settings.HAND_OVER_MAX_WAIT_MS = 300
-    sent, arrived = [], threading.Event()
-    hand_over = _hand_over(sent, arrived)
-    hand_over.add(1)
-    assert arrived.wait(timeout=10)
-    arrived.clear()
+def test_with_redis_unreachable_a_ring_sends_nothing_and_leaves_its_rows_to_the_sweeper(monkeypatch, settings):
+    # given: the broker's Redis refuses connections (port 1), the doorbell's client made for it as in production
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(queue._redis, "client", None)
+    sent: list[list[int]] = []
+    refused: list[list[int]] = []
+    doorbell = _doorbell(sent, refused)
 
-    # when: three more come, one at a time, soon after
-    for pk in (2, 3, 4):
-        hand_over.add(pk)
+    # when
+    started = time.monotonic()
+    results = [doorbell.ring([1]), doorbell.ring([2])]
+    doorbell.answer()  # logged, not raised
+    elapsed = time.monotonic() - started
 
-    # then: the first of them waited for the window (the others came within it), and all left in one message
-    assert arrived.wait(timeout=10)
-    time.sleep(0.05)  # a second message, if there were one, would be on its way
-    assert sent == [[1], [2, 3, 4]]
+    # then: at once (a webhook's request waits for it), no message tried, the rows back to waiting
+    assert results == ["refused", "refused"] and sent == [] and refused == [[1], [2]]
+    assert elapsed < 2
+
+
+def test_a_wake_up_nobody_answered_is_presumed_lost_after_a_while(monkeypatch):
+    # given: a wake-up sent whose worker never answers (its sender was killed before sending, say)
+    monkeypatch.setattr(queue, "WAKE_UP_LOST_AFTER_SECONDS", 1)
+    sent: list[list[int]] = []
+    doorbell = _doorbell(sent)
+    assert doorbell.ring([1]) == "sent"
+    assert doorbell.ring([2]) == "already waiting"
+
+    # when
+    time.sleep(1.2)
+
+    # then: the next ring sends another
+    assert doorbell.ring([3]) == "sent"
+    assert sent == [[1], [3]]
+    doorbell.answer()

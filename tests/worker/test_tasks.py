@@ -178,7 +178,7 @@ def test_a_batch_that_fails_whole_is_applied_one_row_at_a_time(monkeypatch):
     payments = [PaymentFactory(), PaymentFactory()]
     rows = [stored_stripe_event("payment_intent.succeeded", payment_intent_object(p)) for p in payments]
 
-    def failing(*, stripe_event_ids, claim_waiting):
+    def failing(*, stripe_event_ids, claim_waiting, more_waiting):
         raise DatabaseError("could not serialize access")
 
     monkeypatch.setattr(fulfilment_batch, "stripe_events_fulfil", failing)

@@ -371,3 +371,27 @@ def test_a_message_whose_rows_were_taken_ends_with_one_read_and_no_transaction(m
     late = _succeeded_rows(1)[0]
     assert stripe_events_fulfil(stripe_event_ids=[rows[1].pk], claim_waiting=10) == []
     assert StripeEvent.objects.get(pk=late.pk).status == StripeEvent.Status.PROCESSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_that_took_all_it_could_asks_for_another_worker_while_its_rows_are_locked(monkeypatch):
+    # given: seven rows waiting
+    monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
+    rows = _succeeded_rows(7)
+    locked_when_asked: list[int] = []
+
+    def more_waiting() -> None:
+        with other_connection() as other:  # another worker's
+            free = other.execute(
+                "SELECT count(*) FROM (SELECT id FROM payments_stripeevent WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED) AS f",
+                [[row.pk for row in rows]],
+            ).fetchone()
+        locked_when_asked.append(len(rows) - free[0])
+
+    # when: a message of one row claims up to five more, then the next claims up to five
+    stripe_events_fulfil(stripe_event_ids=[rows[0].pk], claim_waiting=5, more_waiting=more_waiting)
+    stripe_events_fulfil(stripe_event_ids=[], claim_waiting=5, more_waiting=more_waiting)
+
+    # then: the first claim was full and asked while it held its six rows; the second took the last one, and did not
+    assert locked_when_asked == [6]
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {StripeEvent.Status.PROCESSED}
