@@ -280,14 +280,15 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
     network = f"{stack.env['COMPOSE_PROJECT_NAME']}_default"
     expected, events = make_backlog(stack, 6)
 
-    # given: only the victim takes tasks, and they wait on the payments' row locks (held for 6 s)
+    # given: only the victim takes tasks, and they wait on the payments' row locks (held for 15 s: long enough
+    # that pausing the others, six deliveries and the cut all happen inside it on a busy machine)
     lock = stack.psql_in_background(
         "BEGIN; SELECT id FROM payments_payment WHERE payment_intent_id IN ("
         + ",".join(f"'{i}'" for i in expected)
-        + ") FOR UPDATE; SELECT pg_sleep(6); COMMIT;\n"
+        + ") FOR UPDATE; SELECT pg_sleep(15); COMMIT;\n"
     )
     wait_until(
-        lambda: stack.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND state = 'active'"
+        lambda: stack.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(15)%' AND state = 'active'"
                           " AND pid <> pg_backend_pid()")[0][0] == "1",
         timeout=15, interval=0.2, what="the row locks are held",
     )  # fmt: skip
