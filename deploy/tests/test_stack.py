@@ -280,22 +280,23 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
     network = f"{stack.env['COMPOSE_PROJECT_NAME']}_default"
     expected, events = make_backlog(stack, 6)
 
-    # given: only the victim takes tasks, and they wait on the payments' row locks (held for 15 s: long enough
-    # that pausing the others, six deliveries and the cut all happen inside it on a busy machine)
-    lock = stack.psql_in_background(
-        "BEGIN; SELECT id FROM payments_payment WHERE payment_intent_id IN ("
-        + ",".join(f"'{i}'" for i in expected)
-        + ") FOR UPDATE; SELECT pg_sleep(15); COMMIT;\n"
-    )
-    wait_until(
-        lambda: stack.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(15)%' AND state = 'active'"
-                          " AND pid <> pg_backend_pid()")[0][0] == "1",
-        timeout=15, interval=0.2, what="the row locks are held",
-    )  # fmt: skip
-    for container in others:
-        stack.docker("pause", container)
-    since = str(int(time.time()) - 1)
+    # given: only the victim takes tasks (the others stopped, not paused: a paused worker's blocking read on the
+    # queue is still open at Redis, which would hand it the next message, the wake-up the rows' claim needs, to
+    # hold until unpaused), and they wait on the payments' row locks (held for 15 s: six deliveries and the cut
+    # happen inside it on a busy machine)
+    stack.docker("stop", "--timeout", "30", *others)
     try:
+        lock = stack.psql_in_background(
+            "BEGIN; SELECT id FROM payments_payment WHERE payment_intent_id IN ("
+            + ",".join(f"'{i}'" for i in expected)
+            + ") FOR UPDATE; SELECT pg_sleep(15); COMMIT;\n"
+        )
+        wait_until(
+            lambda: stack.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(15)%'"
+                              " AND state = 'active' AND pid <> pg_backend_pid()")[0][0] == "1",
+            timeout=15, interval=0.2, what="the row locks are held",
+        )  # fmt: skip
+        since = str(int(time.time()) - 1)
         for event in events:
             assert stack.deliver(event).status_code == 200
         wait_until(
@@ -311,8 +312,7 @@ def test_a_worker_cut_off_from_the_network_for_30_s_doubles_nothing(stack):
         stack.docker("network", "disconnect", network, victim)
         held = unfinished_tasks(container_logs(stack, victim, since))
     finally:
-        for container in others:
-            stack.docker("unpause", container)
+        stack.docker("start", *others)
     cut_at = time.monotonic()
     lock.wait(timeout=60)
 
