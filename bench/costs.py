@@ -25,7 +25,7 @@ def _timed(n: int, fn, slices: int = 5) -> tuple[float, float]:
     return best
 
 
-def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, float]]]:
+def per_call_costs(stack: Stack, n: int = 1000, *, sweep_rows: int = 5000) -> list[tuple[str, tuple[float, float]]]:
     """Microseconds per call of each step of the webhook, ours next to the textbook's."""
     import stripe
     from celery import current_app
@@ -65,7 +65,7 @@ def per_call_costs(stack: Stack, n: int = 1000) -> list[tuple[str, tuple[float, 
     ]  # fmt: skip
     StripeEvent.objects.all().delete()
     flush_redis(stack)
-    return results + request_costs(stack, n) + sweep_costs(stack)
+    return results + request_costs(stack, n) + sweep_costs(stack, sweep_rows)
 
 
 def sweep_costs(stack: Stack, n: int = 5000) -> list[tuple[str, tuple[float, float]]]:

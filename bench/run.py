@@ -37,19 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(database_url=args.database_url, out=args.out)
     if args.quick:
         config = Config(database_url=args.database_url, out=args.out, ingest_seconds=2, ingest_rounds=1,
-                        burst_payments=200, latency_samples=30,
-                        inprocess_events=200, inprocess_emails=100)  # fmt: skip
+                        burst_payments=200, latency_samples=30, call_samples=200, fulfilment_samples=60,
+                        sweep_rows=1000, inprocess_events=200, inprocess_emails=100)  # fmt: skip
     sys.path.insert(0, str(ROOT))
     with ExitStack() as exit_stack:
         stack = start_stack(config, exit_stack)
         facts = machine_facts()
         log("per-call costs")
-        fulfilment_rows, fulfilment_statements = fulfilment_cost()
+        fulfilment_rows, fulfilment_statements = fulfilment_cost(config.fulfilment_samples)
         log("drain in-process: one at a time vs batched")
         drain = markdown(drain_costs(events=config.inprocess_events))
         log("emails in-process: one task each vs groups")
         drain += email_markdown(email_costs(emails=config.inprocess_emails))
-        costs = per_call_costs(stack) + fulfilment_rows
+        costs = per_call_costs(stack, config.call_samples, sweep_rows=config.sweep_rows) + fulfilment_rows
         log("ingest")
         ingest_results, ingest_phases = ingest(stack, config)
         log("PostgreSQL's own ceiling (pgbench)")

@@ -42,6 +42,10 @@ class Config:
     burst_payments: int = 2000
     burst_duplicate_share: float = 0.2
     latency_samples: int = 200
+    # Per-call costs (bench/costs.py): calls of each step, fulfilment's calls, rows of the re-sending passes.
+    call_samples: int = 1000
+    fulfilment_samples: int = 300
+    sweep_rows: int = 5000
     # The in-process drain's rows per path, and its emails per path (bench/drain.py).
     inprocess_events: int = 1000
     inprocess_emails: int = 300
@@ -177,21 +181,24 @@ def post_all(stack: Stack, deliveries: list, concurrency: int = 16, timeout: flo
     """Sends each delivery once (bounded by the list and a deadline); returns the status codes."""
     deadline = time.monotonic() + timeout
 
-    def post(delivery) -> int:
-        if time.monotonic() > deadline:
-            return 0
-        conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=10)
-        try:
-            conn.request("POST", "/api/payments/webhook/", delivery.body.encode(),
-                         {"Content-Type": "application/json", "Stripe-Signature": delivery.signature})  # fmt: skip
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        finally:
-            conn.close()
+    def post_before_deadline(delivery) -> int:
+        return post(stack, delivery) if time.monotonic() <= deadline else 0
 
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        return list(pool.map(post, deliveries))
+        return list(pool.map(post_before_deadline, deliveries))
+
+
+def post(stack: Stack, delivery) -> int:
+    """Sends one delivery to the webhook on a connection of its own; returns the status code."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=10)
+    try:
+        conn.request("POST", "/api/payments/webhook/", delivery.body.encode(),
+                     {"Content-Type": "application/json", "Stripe-Signature": delivery.signature})  # fmt: skip
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
 
 
 # How often a drain asks whether it is done: at most this much is added to its time (under 1 % of a drain of

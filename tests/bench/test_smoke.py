@@ -60,6 +60,11 @@ def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
     seen = [re.fullmatch(r"([\d,]+) \(([\d.]+)\)", cell.strip()) for cell in totals[1].split("|")]
     assert len(seen) == 5 and all(seen), totals[0]
     assert all(int(m[1].replace(",", "")) > 0 and float(m[2]) >= 1 for m in seen if m), totals[0]
+    # The idle latency split where its time goes: each phase took some, none more than the slowest sample.
+    phases = dict(re.findall(r"^\| (request|answer|to the worker) \| ([\d.]+) \|$", report, re.M))
+    slowest = re.search(r"max ([\d.]+) ms\.", report)
+    assert set(phases) == {"request", "answer", "to the worker"} and slowest, report
+    assert all(0 < float(ms) <= float(slowest[1]) for ms in phases.values()), phases
 
 
 @pytest.mark.timeout(600)
