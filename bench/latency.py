@@ -58,6 +58,7 @@ def latency(stack: Stack, config: Config) -> dict:
             phases["answer"].append((answered - received_at.timestamp()) * 1000)
             phases["to the worker"].append((activated_at.timestamp() - answered) * 1000)
             time.sleep(0.02)
+        celery_floor = celery_latency(stack, config.latency_samples)
     finally:
         stop(process)
     samples.sort()
@@ -67,4 +68,29 @@ def latency(stack: Stack, config: Config) -> dict:
         "p99_ms": samples[min(len(samples) - 1, round(0.99 * len(samples)) - 1)],
         "max_ms": samples[-1],
         "phases_p50_ms": {name: statistics.median(values) for name, values in phases.items()},
+        "celery_p50_ms": statistics.median(celery_floor),
     }
+
+
+def celery_latency(stack: Stack, samples: int) -> list[float]:
+    """Celery's own part on the same idle worker: from `delay()` of a task that does nothing but note the
+    time its body starts (bench/tasks.py) to that time, in ms. What any task-queue design pays per hop."""
+    import redis
+
+    from bench.tasks import stamp
+
+    client = redis.Redis.from_url(stack.redis_url)
+    floor = []
+    for i in range(samples):
+        key = f"bench:stamp:{i}"
+        client.delete(key)
+        sent = time.time()
+        stamp.delay(key)
+        deadline = time.monotonic() + 5
+        while (started := client.get(key)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the stamp task {i} did not run within 5 s")
+            time.sleep(POLL_SECONDS)
+        floor.append((float(started) - sent) * 1000)
+        time.sleep(0.02)
+    return floor

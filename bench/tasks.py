@@ -16,6 +16,12 @@ def noop(n: int) -> None:
     return None
 
 
+@app.task(name="bench.stamp", acks_late=True, ignore_result=True)
+def stamp(key: str) -> None:
+    """The moment its body starts, kept in the broker's Redis: with the send time, Celery's own latency."""
+    redis.Redis.from_url(app.conf.broker_url).set(key, time.time(), ex=300)
+
+
 @signals.worker_ready.connect
 def _announce_ready(sender, **kwargs):
     # bench/stack.py times a drain, and counts the CPU of this worker's processes, from this moment:

@@ -65,6 +65,8 @@ def test_bench_run_writes_its_report_with_real_figures(tmp_path: Path) -> None:
     slowest = re.search(r"max ([\d.]+) ms\.", report)
     assert set(phases) == {"request", "answer", "to the worker"} and slowest, report
     assert all(0 < float(ms) <= float(slowest[1]) for ms in phases.values()), phases
+    hop = re.search(r"to that moment, p50 \*\*([\d.]+) ms\*\*", report)
+    assert hop and 0 < float(hop[1]) < 5000, report
 
 
 @pytest.mark.timeout(600)
