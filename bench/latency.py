@@ -10,8 +10,11 @@ the workers' wake-up), and to the worker (200 → active: the broker, the worker
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 from bench.events import WEBHOOK_SECRET, sign, succeeded_body
 from bench.harness import stop
@@ -19,6 +22,7 @@ from bench.stack import Config, Stack, post, seed_payments, start_worker
 
 POLL_SECONDS = 0.005
 PHASES = ("request", "answer", "to the worker")
+T = TypeVar("T")
 
 
 def latency(stack: Stack, config: Config) -> dict:
@@ -38,16 +42,8 @@ def latency(stack: Stack, config: Config) -> dict:
             sent = time.time()
             assert post(stack, delivery) == 200
             answered = time.time()
-            deadline = time.monotonic() + 5
-            while True:
-                activated_at = (
-                    Event.objects.filter(pk=event_id, is_active=True).values_list("activated_at", flat=True).first()
-                )
-                if activated_at is not None:
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"event {event_id} not active within 5 s")
-                time.sleep(POLL_SECONDS)
+            live = Event.objects.filter(pk=event_id, is_active=True).values_list("activated_at", flat=True)
+            activated_at = _polled(live.first, f"event {event_id} active")  # a new query each call
             received_at = (
                 StripeEvent.objects.filter(payment_intent_id=payment_intent_id)
                 .values_list("received_at", flat=True)
@@ -86,11 +82,17 @@ def celery_latency(stack: Stack, samples: int) -> list[float]:
         client.delete(key)
         sent = time.time()
         stamp.delay(key)
-        deadline = time.monotonic() + 5
-        while (started := client.get(key)) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the stamp task {i} did not run within 5 s")
-            time.sleep(POLL_SECONDS)
-        floor.append((float(started) - sent) * 1000)
+        started = _polled(functools.partial(client.get, key), f"the stamp task {i} run")
+        floor.append((float(cast(bytes, started)) - sent) * 1000)
         time.sleep(0.02)
     return floor
+
+
+def _polled(fetch: Callable[[], T | None], what: str, timeout: float = 5) -> T:
+    """fetch()'s first answer that is not None, asked every POLL_SECONDS."""
+    deadline = time.monotonic() + timeout
+    while (value := fetch()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s")
+        time.sleep(POLL_SECONDS)
+    return value
