@@ -38,9 +38,8 @@ def stripe_events_fulfil(
     message then carries a full batch, and the messages of the rows it took find them finished. Failed rows
     are never claimed: they wait for their retry's back-off or an operator. A claim that took all it could
     calls `more_waiting()` at once (the rows are locked by then), so that another worker takes the next batch
-    while this one applies its own."""
-    if not _anything_waiting(stripe_event_ids=stripe_event_ids, anywhere=claim_waiting > 0):
-        return []
+    while this one applies its own. A message whose rows another batch took, with nothing else waiting, ends
+    after its locking reads."""
     with transaction.atomic():
         rows = list(
             StripeEvent.objects.select_for_update(skip_locked=True)
@@ -52,6 +51,8 @@ def stripe_events_fulfil(
             if len(claimed) == claim_waiting:
                 more_waiting()
             rows = sorted(rows + claimed, key=lambda row: row.pk)
+        if not rows:
+            return []
         # Rows fulfilment does not act on change nothing but themselves: closed here, whatever their payment.
         skipped = [(row, fulfilment.skipped(row)) for row in rows if not fulfilment.applies(row)]
         acted_on = [row for row in rows if fulfilment.applies(row)]
@@ -67,14 +68,6 @@ def stripe_events_fulfil(
         outcome_log(row, outcome)
     closed = {row.pk for row, _ in closing}
     return [row.pk for row in rows if row.pk not in closed]
-
-
-def _anything_waiting(*, stripe_event_ids: list[int], anywhere: bool) -> bool:
-    """One read outside any transaction: whether a row of the message (or, `anywhere`, any row in the inbox)
-    still waits for a worker. Under a burst, most messages arrive after a topped-up batch took their rows:
-    they end here, for the price of one indexed read (the partial index of unfinished rows)."""
-    waiting = StripeEvent.objects.filter(status__in=StripeEvent.UNFINISHED_STATUSES)
-    return (waiting if anywhere else waiting.filter(pk__in=stripe_event_ids)).exists()
 
 
 def _waiting(*, exclude: list[int], limit: int) -> list[StripeEvent]:

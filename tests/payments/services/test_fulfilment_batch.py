@@ -218,10 +218,9 @@ def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
     with CaptureQueriesContext(connection) as queries:
         left = stripe_events_fulfil(stripe_event_ids=[row.pk for row in rows])
 
-    # then: one read, then one transaction of nine statements, whether it applies one event or eighty
+    # then: one transaction of nine statements, whether it applies one event or eighty
     assert left == []
     assert _statement_kinds(queries) == [
-        "SELECT",  # whether any of its rows still waits (outside the transaction)
         "BEGIN",
         "SELECT",  # the open rows, locked (SKIP LOCKED)
         "SELECT",  # the payments with their events and organisers; events and payments locked (SKIP LOCKED)
@@ -233,8 +232,8 @@ def test_a_batch_takes_the_same_statements_whatever_its_size(size, monkeypatch):
         "COMMIT",
     ]
     statements = [query["sql"] for query in queries.captured_queries]
-    assert statements[2].endswith("FOR UPDATE SKIP LOCKED")
-    assert statements[3].endswith('FOR UPDATE OF "events_event", "payments_payment" SKIP LOCKED')
+    assert statements[1].endswith("FOR UPDATE SKIP LOCKED")
+    assert statements[2].endswith('FOR UPDATE OF "events_event", "payments_payment" SKIP LOCKED')
     assert set(StripeEvent.objects.values_list("status", flat=True)) == {StripeEvent.Status.PROCESSED}
 
 
@@ -340,7 +339,7 @@ def test_a_batch_tops_itself_up_with_rows_waiting_in_the_inbox_oldest_first(monk
     assert statuses[failed.pk] == StripeEvent.Status.FAILED
     assert statuses[held.pk] == StripeEvent.Status.RECEIVED
     assert _statement_kinds(queries).count("BEGIN") == 1
-    claim = [q["sql"] for q in queries.captured_queries][3]
+    claim = [q["sql"] for q in queries.captured_queries][2]
     assert claim.endswith("FOR UPDATE SKIP LOCKED") and '"received_at" ASC' in claim
 
     # and: the messages of the rows it took find them finished and do nothing
@@ -349,7 +348,7 @@ def test_a_batch_tops_itself_up_with_rows_waiting_in_the_inbox_oldest_first(monk
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_message_whose_rows_were_taken_ends_with_one_read_and_no_transaction(monkeypatch):
+def test_a_message_whose_rows_were_taken_ends_after_its_locking_reads_and_writes_nothing(monkeypatch):
     # given: a batch took every waiting row; a row that failed waits for an operator
     monkeypatch.setattr(queue, "notifications_send", lambda *, notification_ids: None)
     rows = _succeeded_rows(4)
@@ -361,8 +360,8 @@ def test_a_message_whose_rows_were_taken_ends_with_one_read_and_no_transaction(m
         assert stripe_events_fulfil(stripe_event_ids=[rows[1].pk], claim_waiting=10) == []
         assert stripe_events_fulfil(stripe_event_ids=[rows[2].pk, rows[3].pk]) == []
 
-    # then: one read each, and nothing written
-    assert _statement_kinds(queries) == ["SELECT", "SELECT"]
+    # then: the locking reads (the message's rows, and the claim when it tops up), and nothing written
+    assert _statement_kinds(queries) == ["BEGIN", "SELECT", "SELECT", "COMMIT", "BEGIN", "SELECT", "COMMIT"]
     assert list(StripeEvent.objects.order_by("pk").values_list("status", "attempts")) == [
         (StripeEvent.Status.PROCESSED, 1)
     ] * 3 + [(StripeEvent.Status.FAILED, 0)]
