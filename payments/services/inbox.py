@@ -259,6 +259,10 @@ class GroupedInsert:
                 )
 
     def _commit(self, group: list[_Storing]) -> None:
+        # Django's health check (CONN_HEALTH_CHECKS: a `SELECT 1` before a request's first query) would put a
+        # round trip in front of every group's insert. A connection that died meanwhile fails the insert, and
+        # its rows are tried again on a new one below: the check guards nothing here.
+        connection.health_check_done = True  # type: ignore[attr-defined]  # Django's, not in its stubs
         try:
             pks = _insert_ignoring_duplicates([each.row for each in group])
         except DatabaseError:

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from payments.models import StripeEvent
 from payments.services import inbox
+from tests.db import other_connection
 from tests.factories import stripe_event_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -165,3 +166,35 @@ def test_a_connection_cut_during_the_insert_costs_the_request_nothing(enqueued, 
     # then: stored on a new connection, and answered with its id
     assert cut == [1]
     assert stored is not None and StripeEvent.objects.filter(pk=stored).exists()
+
+
+def test_the_insert_spends_no_round_trip_on_djangos_health_check(enqueued, monkeypatch):
+    # given: a connection kept from an earlier request, and a new request begun as Django begins one (with
+    # CONN_HEALTH_CHECKS, its first query would be preceded by a `SELECT 1`)
+    _receive(stripe_event_body("customer.created", CUSTOMER))
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close_at = time.monotonic() + 60
+    connection.close_if_unusable_or_obsolete()
+    checks: list[bool] = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(True) or True)
+
+    # when
+    stored = _receive(stripe_event_body("customer.created", {**CUSTOMER, "id": "cus_2"}))
+
+    # then: the insert went first, alone
+    assert stored is not None and checks == []
+
+
+def test_a_connection_that_died_between_requests_costs_the_next_request_nothing(enqueued):
+    # given: the connection kept from an earlier request is ended while idle (a restart, a failover)
+    _receive(stripe_event_body("customer.created", CUSTOMER))
+    pid = connection.connection.info.backend_pid
+    with other_connection() as operator:
+        operator.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    # when
+    stored = _receive(stripe_event_body("customer.created", {**CUSTOMER, "id": "cus_2"}))
+
+    # then: stored on a new connection, and answered with its id
+    assert stored is not None and StripeEvent.objects.filter(pk=stored).exists()
+    assert connection.connection.info.backend_pid != pid
