@@ -52,7 +52,7 @@ def per_call_costs(stack: Stack, n: int = 1000, *, sweep_rows: int = 5000) -> li
          _timed(n, lambda i: stripe_gateway.verify_webhook(signed[i].body.encode(), signed[i].signature))),
         ("stripe.Webhook.construct_event (textbook)",
          _timed(n, lambda i: stripe.Webhook.construct_event(signed[i].body, signed[i].signature, WEBHOOK_SECRET))),
-        ("Django's health check (`SELECT 1`, once per request with CONN_HEALTH_CHECKS)",
+        ("Django's health check (`SELECT 1` before a request's first query; the webhook's insert skips it)",
          _timed(n, lambda i: connection.is_usable())),
         ("ORM insert in a transaction (backbone, textbook)", _timed(n, orm_insert)),
         ("Celery `delay()`, a producer from the pool per call (textbook)", _timed(n, lambda i: task.delay(rows[i]))),
