@@ -1,5 +1,6 @@
 """The drain ceiling: a Celery task that does nothing, consumed by the same worker configuration."""
 
+import functools
 import json
 import os
 import time
@@ -19,7 +20,13 @@ def noop(n: int) -> None:
 @app.task(name="bench.stamp", acks_late=True, ignore_result=True)
 def stamp(key: str) -> None:
     """The moment its body starts, kept in the broker's Redis: with the send time, Celery's own latency."""
-    redis.Redis.from_url(app.conf.broker_url).set(key, time.time(), ex=300)
+    _broker_redis().set(key, time.time(), ex=300)
+
+
+@functools.cache
+def _broker_redis() -> redis.Redis:
+    """One client per worker process (created on first use, after the pool's fork), not a connection per task."""
+    return redis.Redis.from_url(app.conf.broker_url)
 
 
 @signals.worker_ready.connect
